@@ -5,7 +5,11 @@ import { defineConfig } from 'vitest/config';
 // Chromium's SwiftShader Vulkan ICD is the adapter (scripts/test.mjs installs Chromium).
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const env: Record<string, string> = {};
-if (!process.env.VK_ICD_FILENAMES && !process.env.AIM_USE_SYSTEM_VULKAN && existsSync(SWIFTSHADER_ICD)) {
+if (
+  !process.env.VK_ICD_FILENAMES &&
+  !process.env.AIM_USE_SYSTEM_VULKAN &&
+  existsSync(SWIFTSHADER_ICD)
+) {
   env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 }
 

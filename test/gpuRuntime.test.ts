@@ -49,7 +49,10 @@ describe('GPU runtime in Node (Dawn)', () => {
 
   it('raises a compilation error naming the shader file', async () => {
     const ctx = await GpuContext.create({
-      shaderSource: (name) => (name === 'broken' ? '@compute @workgroup_size(1) fn main() { let x: f32 = 1u; }' : fileShaderSource()(name)),
+      shaderSource: (name) =>
+        name === 'broken'
+          ? '@compute @workgroup_size(1) fn main() { let x: f32 = 1u; }'
+          : fileShaderSource()(name),
     });
     try {
       const failure = await ctx.kernels.get({ shader: 'broken' }).catch((e: unknown) => e);

@@ -11,7 +11,12 @@ import { testGpu } from './gpuContext';
  * summation order meets. A wrong index, a missed tile or a dropped K-step gives errors of
  * order Σ|a||b| itself, i.e. ratios ≫ 1.
  */
-function worstBoundRatio(got: Float32Array, want: Float64Array, absDot: Float64Array, k: number): number {
+function worstBoundRatio(
+  got: Float32Array,
+  want: Float64Array,
+  absDot: Float64Array,
+  k: number,
+): number {
   let worst = 0;
   const gamma = gammaF32(k);
   for (let i = 0; i < want.length; i++) {
@@ -24,15 +29,23 @@ function worstBoundRatio(got: Float32Array, want: Float64Array, absDot: Float64A
 async function check(aShape: number[], bShape: number[], seed: number) {
   const ctx = await testGpu();
   const s = matmulShape(aShape, bShape);
-  const aData = randomF32(aShape.reduce((x, y) => x * y, 1), seed);
-  const bData = randomF32(bShape.reduce((x, y) => x * y, 1), seed + 1);
+  const aData = randomF32(
+    aShape.reduce((x, y) => x * y, 1),
+    seed,
+  );
+  const bData = randomF32(
+    bShape.reduce((x, y) => x * y, 1),
+    seed + 1,
+  );
   const a = Tensor.fromArray(ctx, aShape, 'f32', aData, 'A');
   const b = Tensor.fromArray(ctx, bShape, 'f32', bData, 'B');
   const c = await matmul(ctx, a, b);
   const got = await c.download();
   const want = matmulReference(aData, bData, s);
   expect(got.length).toBe(want.length);
-  expect(worstBoundRatio(got, want, matmulAbsReference(aData, bData, s), s.k)).toBeLessThanOrEqual(1);
+  expect(worstBoundRatio(got, want, matmulAbsReference(aData, bData, s), s.k)).toBeLessThanOrEqual(
+    1,
+  );
   for (const t of [a, b, c]) t.destroy();
 }
 

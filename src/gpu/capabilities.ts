@@ -74,7 +74,8 @@ export function describeCapabilities(
 ): GpuCapabilities {
   // `adapter.info` is the current API; older Chromium had only requestAdapterInfo().
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-  const infoExtra = info as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+  const infoExtra = info as
+    (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
   const features = [...device.features].map(String).sort();
   const limits = {} as Record<RaisedLimit, number>;
   for (const name of RAISED_LIMITS) {

@@ -3,7 +3,12 @@
  * record, the kernel registry, checked submission (error scopes named after the work that
  * ran) and device-loss reporting. Created the same way in a page, a Web Worker and Node.
  */
-import { describeCapabilities, requiredLimitsFor, WANTED_FEATURES, type GpuCapabilities } from './capabilities';
+import {
+  describeCapabilities,
+  requiredLimitsFor,
+  WANTED_FEATURES,
+  type GpuCapabilities,
+} from './capabilities';
 import { GpuDeviceLostError, GpuKernelError, WebGpuUnavailableError } from './errors';
 import { getGpu } from './gpu';
 import { KernelRegistry, type ShaderSource } from './kernels';
@@ -47,7 +52,9 @@ export class GpuContext {
 
   static async create(options: GpuContextOptions): Promise<GpuContext> {
     const { gpu, host } = await getGpu();
-    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    const adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference ?? 'high-performance',
+    });
     if (!adapter) {
       throw new WebGpuUnavailableError(
         'WebGPU is present but no GPU adapter is available (blocklisted GPU, disabled hardware acceleration, or no driver).',
@@ -108,9 +115,15 @@ export class GpuContext {
 function classify(error: GPUError): GpuKernelError['kind'] {
   // By class name as well as instanceof: Dawn for Node's classes are not browser globals.
   const name = error.constructor?.name ?? '';
-  if (name === 'GPUValidationError' || (typeof GPUValidationError !== 'undefined' && error instanceof GPUValidationError))
+  if (
+    name === 'GPUValidationError' ||
+    (typeof GPUValidationError !== 'undefined' && error instanceof GPUValidationError)
+  )
     return 'validation';
-  if (name === 'GPUOutOfMemoryError' || (typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError))
+  if (
+    name === 'GPUOutOfMemoryError' ||
+    (typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError)
+  )
     return 'out-of-memory';
   return 'internal';
 }

@@ -14,12 +14,19 @@ export interface PreparedDispatch {
   owned: GPUBuffer[];
 }
 
-export function recordDispatch(ctx: GpuContext, pass: GPUComputePassEncoder, dispatch: PreparedDispatch): void {
+export function recordDispatch(
+  ctx: GpuContext,
+  pass: GPUComputePassEncoder,
+  dispatch: PreparedDispatch,
+): void {
   dispatchKernel(ctx.device, pass, dispatch.kernel, dispatch.buffers, dispatch.workgroups);
 }
 
 /** Records and submits dispatches in one pass, surfacing any GPU error with the kernels' names. */
-export async function runDispatches(ctx: GpuContext, dispatches: readonly PreparedDispatch[]): Promise<void> {
+export async function runDispatches(
+  ctx: GpuContext,
+  dispatches: readonly PreparedDispatch[],
+): Promise<void> {
   const label = dispatches.map((d) => d.kernel.name).join(' → ');
   await ctx.submit(label, (encoder) => {
     const pass = encoder.beginComputePass({ label });

@@ -65,7 +65,10 @@ export class KernelRegistry {
     // with the file name, instead of also reaching the device's uncapturederror handler.
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: `${shader}.wgsl`, code });
-    const [info, scopeError] = await Promise.all([module.getCompilationInfo(), this.device.popErrorScope()]);
+    const [info, scopeError] = await Promise.all([
+      module.getCompilationInfo(),
+      this.device.popErrorScope(),
+    ]);
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0 || scopeError) {
       const text =
@@ -86,7 +89,11 @@ export class KernelRegistry {
       });
       return { name, pipeline };
     } catch (error) {
-      throw new GpuKernelError(name, 'validation', error instanceof Error ? error.message : String(error));
+      throw new GpuKernelError(
+        name,
+        'validation',
+        error instanceof Error ? error.message : String(error),
+      );
     }
   }
 }

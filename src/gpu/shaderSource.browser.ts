@@ -13,7 +13,10 @@ const byName = new Map(
 
 export const bundledShaderSource: ShaderSource = (name) => {
   const code = byName.get(name);
-  if (code === undefined) throw new Error(`no shader "${name}.wgsl" in shaders/ (have: ${[...byName.keys()].join(', ')})`);
+  if (code === undefined)
+    throw new Error(
+      `no shader "${name}.wgsl" in shaders/ (have: ${[...byName.keys()].join(', ')})`,
+    );
   return code;
 };
 

@@ -19,7 +19,10 @@ export function findShaderDir(): string {
   }
   candidates.push(resolve(process.cwd(), 'shaders'));
   const found = candidates.find((dir) => existsSync(join(dir, 'matmul.wgsl')));
-  if (!found) throw new Error(`cannot find the shaders/ folder (looked in ${candidates.join(', ')}); set AIM_SHADER_DIR`);
+  if (!found)
+    throw new Error(
+      `cannot find the shaders/ folder (looked in ${candidates.join(', ')}); set AIM_SHADER_DIR`,
+    );
   return found;
 }
 

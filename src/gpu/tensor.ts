@@ -6,7 +6,11 @@ import type { GpuContext } from './context';
 
 export type DType = 'f32' | 'u32' | 'i32';
 
-type ArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'u32' ? Uint32Array : Int32Array;
+type ArrayFor<D extends DType> = D extends 'f32'
+  ? Float32Array
+  : D extends 'u32'
+    ? Uint32Array
+    : Int32Array;
 
 const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, u32: 4, i32: 4 };
 
@@ -31,9 +35,15 @@ export class Tensor<D extends DType = DType> {
   }
 
   /** A zero-filled tensor. Buffers are padded to 4 bytes and at least 4 bytes long (WebGPU needs both). */
-  static empty<D extends DType>(ctx: GpuContext, shape: readonly number[], dtype: D, label = 'tensor'): Tensor<D> {
+  static empty<D extends DType>(
+    ctx: GpuContext,
+    shape: readonly number[],
+    dtype: D,
+    label = 'tensor',
+  ): Tensor<D> {
     for (const dim of shape) {
-      if (!Number.isInteger(dim) || dim < 0) throw new RangeError(`${label}: bad shape [${shape.join(', ')}]`);
+      if (!Number.isInteger(dim) || dim < 0)
+        throw new RangeError(`${label}: bad shape [${shape.join(', ')}]`);
     }
     const bytes = Math.max(4, numel(shape) * BYTES_PER_ELEMENT[dtype]);
     const maxBuffer = ctx.device.limits.maxStorageBufferBindingSize;
@@ -64,10 +74,18 @@ export class Tensor<D extends DType = DType> {
 
   upload(data: ArrayFor<D> | readonly number[]): void {
     if (data.length !== this.size) {
-      throw new RangeError(`upload: ${data.length} values for a tensor of ${this.size} [${this.shape.join('×')}]`);
+      throw new RangeError(
+        `upload: ${data.length} values for a tensor of ${this.size} [${this.shape.join('×')}]`,
+      );
     }
     const typed = ArrayBuffer.isView(data) ? data : makeTyped(this.dtype, data);
-    this.ctx.device.queue.writeBuffer(this.buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+    this.ctx.device.queue.writeBuffer(
+      this.buffer,
+      0,
+      typed.buffer,
+      typed.byteOffset,
+      typed.byteLength,
+    );
   }
 
   /** Copies the tensor back to the CPU (waits for all work submitted before it). */
@@ -103,7 +121,10 @@ function makeTyped(dtype: DType, data: readonly number[]): Float32Array | Uint32
   return Int32Array.from(data);
 }
 
-function makeTypedFromBuffer(dtype: DType, buffer: ArrayBuffer): Float32Array | Uint32Array | Int32Array {
+function makeTypedFromBuffer(
+  dtype: DType,
+  buffer: ArrayBuffer,
+): Float32Array | Uint32Array | Int32Array {
   if (dtype === 'f32') return new Float32Array(buffer);
   if (dtype === 'u32') return new Uint32Array(buffer);
   return new Int32Array(buffer);

@@ -31,7 +31,11 @@ export async function timeComputePass(
     return { ms: performance.now() - start, source: 'wall-clock' };
   }
   const { device } = ctx;
-  const querySet = device.createQuerySet({ label: `${label} timestamps`, type: 'timestamp', count: 2 });
+  const querySet = device.createQuerySet({
+    label: `${label} timestamps`,
+    type: 'timestamp',
+    count: 2,
+  });
   const resolve = device.createBuffer({
     label: `${label} timestamps resolve`,
     size: 16,

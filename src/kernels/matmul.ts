@@ -26,11 +26,15 @@ export function matmulShape(a: readonly number[], b: readonly number[]): MatmulS
   const batch = a.length === 3 ? a[0] : 1;
   const [m, k] = a.slice(-2);
   const [kb, n] = b.slice(-2);
-  if (k !== kb) throw new RangeError(`matmul: inner dimensions differ, A [${a.join(',')}] · B [${b.join(',')}]`);
+  if (k !== kb)
+    throw new RangeError(
+      `matmul: inner dimensions differ, A [${a.join(',')}] · B [${b.join(',')}]`,
+    );
   if (b.length === 3 && b[0] !== batch) {
     throw new RangeError(`matmul: batch of B (${b[0]}) differs from batch of A (${batch})`);
   }
-  if (m < 1 || n < 1 || k < 1 || batch < 1) throw new RangeError('matmul: every dimension must be ≥ 1');
+  if (m < 1 || n < 1 || k < 1 || batch < 1)
+    throw new RangeError('matmul: every dimension must be ≥ 1');
   return { batch, m, n, k, broadcastB: b.length === 2 };
 }
 
@@ -43,7 +47,9 @@ export async function prepareMatmul(
   const s = matmulShape(a.shape, b.shape);
   const expected = a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n];
   if (c.shape.join(',') !== expected.join(',')) {
-    throw new RangeError(`matmul: output is [${c.shape.join(',')}], expected [${expected.join(',')}]`);
+    throw new RangeError(
+      `matmul: output is [${c.shape.join(',')}], expected [${expected.join(',')}]`,
+    );
   }
   const maxGroups = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
   const workgroups: [number, number, number] = [
@@ -52,7 +58,9 @@ export async function prepareMatmul(
     s.batch,
   ];
   if (workgroups.some((w) => w > maxGroups)) {
-    throw new RangeError(`matmul: ${workgroups.join('×')} workgroups exceed this GPU's limit of ${maxGroups} per dimension`);
+    throw new RangeError(
+      `matmul: ${workgroups.join('×')} workgroups exceed this GPU's limit of ${maxGroups} per dimension`,
+    );
   }
   const kernel = await ctx.kernels.get({ shader: 'matmul' });
   const dims = uniformU32(ctx, 'matmul dims', [
@@ -68,9 +76,18 @@ export async function prepareMatmul(
 }
 
 /** C = A·B, allocating C. */
-export async function matmul(ctx: GpuContext, a: Tensor<'f32'>, b: Tensor<'f32'>): Promise<Tensor<'f32'>> {
+export async function matmul(
+  ctx: GpuContext,
+  a: Tensor<'f32'>,
+  b: Tensor<'f32'>,
+): Promise<Tensor<'f32'>> {
   const s = matmulShape(a.shape, b.shape);
-  const c = Tensor.empty(ctx, a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n], 'f32', 'matmul C');
+  const c = Tensor.empty(
+    ctx,
+    a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n],
+    'f32',
+    'matmul C',
+  );
   const dispatch = await prepareMatmul(ctx, a, b, c);
   try {
     await runDispatches(ctx, [dispatch]);

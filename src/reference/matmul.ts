@@ -1,7 +1,11 @@
 /** Float64 reference for `shaders/matmul.wgsl`: C[b] = A[b]·B[b] (B shared if broadcastB). */
 import type { MatmulShape } from '../kernels/matmul';
 
-export function matmulReference(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulShape): Float64Array {
+export function matmulReference(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: MatmulShape,
+): Float64Array {
   const { batch, m, n, k, broadcastB } = s;
   const c = new Float64Array(batch * m * n);
   for (let p = 0; p < batch; p++) {
@@ -27,7 +31,11 @@ export function matmulReference(a: ArrayLike<number>, b: ArrayLike<number>, s: M
  * u = 2⁻²⁴ (Higham, Accuracy and Stability of Numerical Algorithms, §3.1), which is what
  * the tests use as a tolerance — tight, and justified for every tile order.
  */
-export function matmulAbsReference(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulShape): Float64Array {
+export function matmulAbsReference(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: MatmulShape,
+): Float64Array {
   const abs = (x: ArrayLike<number>) => Float64Array.from(x as ArrayLike<number>, Math.abs);
   return matmulReference(abs(a), abs(b), s);
 }

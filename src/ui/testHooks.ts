@@ -1,0 +1,36 @@
+/**
+ * `window.__aimPlayground`: a small handle for the end-to-end tests (and curious users in
+ * the console) to run kernels in the worker or on the page and get raw results back, so a
+ * test can check them against a reference it computes itself.
+ */
+import { runSeededMatmul, type MatmulCheckRequest } from '../gpu/matmulCheck';
+import { workerApi } from '../worker/client';
+import { pageGpu } from './pageGpu';
+
+export interface PlaygroundDebugHandle {
+  seededMatmul: (
+    where: 'worker' | 'page',
+    req: MatmulCheckRequest,
+  ) => Promise<{ c: number[]; ms: number }>;
+  loseWorkerDevice: () => Promise<void>;
+}
+
+declare global {
+  interface Window {
+    __aimPlayground?: PlaygroundDebugHandle;
+  }
+}
+
+export function installTestHooks(): void {
+  window.__aimPlayground = {
+    seededMatmul: async (where, req) => {
+      if (where === 'worker') {
+        const { c, ms } = await workerApi().runSeededMatmul(req);
+        return { c: Array.from(c), ms };
+      }
+      const { c, ms } = await runSeededMatmul(await pageGpu(), req);
+      return { c: Array.from(c), ms };
+    },
+    loseWorkerDevice: () => workerApi().loseDevice(),
+  };
+}
