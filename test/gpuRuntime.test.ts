@@ -4,6 +4,7 @@ import { GpuKernelError } from '../src/gpu/errors';
 import { fileShaderSource } from '../src/gpu/shaderSource.node';
 import { Tensor } from '../src/gpu/tensor';
 import { timeComputePass } from '../src/gpu/timing';
+import { recordDispatch } from '../src/gpu/dispatch';
 import { prepareMatmul } from '../src/kernels/matmul';
 import { testGpu } from './gpuContext';
 
@@ -70,18 +71,20 @@ describe('GPU runtime in Node (Dawn)', () => {
     const b = Tensor.empty(ctx, [4, 4], 'f32', 'B');
     const c = Tensor.empty(ctx, [4, 4], 'f32', 'C');
     const dispatch = await prepareMatmul(ctx, a, b, c);
-    // Bind a uniform buffer where the kernel expects a storage buffer: a validation error.
-    dispatch.buffers[2] = dispatch.buffers[3];
     const failure = await ctx
       .submit('matmul with a wrong binding', (encoder) => {
         const pass = encoder.beginComputePass();
-        pass.setPipeline(dispatch.kernel.pipeline);
+        pass.setPipeline(dispatch.pipeline);
         pass.setBindGroup(
           0,
           ctx.device.createBindGroup({
             label: 'deliberately wrong',
-            layout: dispatch.kernel.pipeline.getBindGroupLayout(0),
-            entries: dispatch.buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+            layout: dispatch.pipeline.getBindGroupLayout(0),
+            entries: [a, b, c, a, a, a, a].map((t, binding) => ({
+              binding,
+              // A storage buffer where the kernel expects its uniform: a validation error.
+              resource: { buffer: t.buffer },
+            })),
           }),
         );
         pass.dispatchWorkgroups(1);
@@ -99,17 +102,9 @@ describe('GPU runtime in Node (Dawn)', () => {
     const a = Tensor.empty(ctx, [64, 64], 'f32', 'A');
     const c = Tensor.empty(ctx, [64, 64], 'f32', 'C');
     const dispatch = await prepareMatmul(ctx, a, a, c);
-    const timing = await timeComputePass(ctx, 'matmul 64³', (pass) => {
-      pass.setPipeline(dispatch.kernel.pipeline);
-      pass.setBindGroup(
-        0,
-        ctx.device.createBindGroup({
-          layout: dispatch.kernel.pipeline.getBindGroupLayout(0),
-          entries: dispatch.buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-        }),
-      );
-      pass.dispatchWorkgroups(...dispatch.workgroups);
-    });
+    const timing = await timeComputePass(ctx, 'matmul 64³', (pass) =>
+      recordDispatch(pass, dispatch),
+    );
     expect(timing.source).toBe(ctx.capabilities.timestampQuery ? 'timestamp-query' : 'wall-clock');
     expect(timing.ms).toBeGreaterThan(0);
     expect(Number.isFinite(timing.ms)).toBe(true);

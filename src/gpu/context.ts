@@ -30,6 +30,7 @@ export class GpuContext {
   /** Resolves when the device is lost for any reason other than our own destroy(). */
   readonly lost: Promise<GpuDeviceLostError>;
   private destroyed = false;
+  private readonly placeholders = new Map<string, GPUBuffer>();
 
   private constructor(
     readonly device: GPUDevice,
@@ -104,6 +105,24 @@ export class GpuContext {
   /** Resolves when all submitted work has finished on the GPU. */
   async finish(): Promise<void> {
     await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * A small storage buffer to bind where a kernel variant ignores a binding (auto layouts
+   * keep every binding the WGSL mentions). Distinct names give distinct buffers, because a
+   * buffer may not be bound both writable and read-only in one dispatch.
+   */
+  placeholder(name: 'read' | 'write'): GPUBuffer {
+    let buffer = this.placeholders.get(name);
+    if (!buffer) {
+      buffer = this.device.createBuffer({
+        label: `placeholder (${name})`,
+        size: 16,
+        usage: GPUBufferUsage.STORAGE,
+      });
+      this.placeholders.set(name, buffer);
+    }
+    return buffer;
   }
 
   destroy(): void {

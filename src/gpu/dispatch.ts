@@ -1,25 +1,53 @@
 /**
- * A dispatch ready to record: kernel, buffers in binding order, workgroup counts.
- * Kernel wrappers return these so that a caller (a test, a benchmark, later the trainer)
- * can record many into one compute pass and one submission.
+ * A dispatch ready to record: pipeline, bind group (built once, here) and workgroup counts.
+ * Kernel wrappers return these so that a caller (a test, a benchmark, the trainer) can
+ * prepare a whole step once and record it every iteration into one pass and one submission
+ * without rebuilding bind groups.
  */
 import type { GpuContext } from './context';
-import { dispatchKernel, type Kernel } from './kernels';
+import type { Kernel } from './kernels';
 
 export interface PreparedDispatch {
-  kernel: Kernel;
-  buffers: GPUBuffer[];
+  /** Kernel name, e.g. `matmul{TRANS_B=1}` — shows in GPU error messages and timings. */
+  name: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
-  /** Buffers owned by this dispatch (uniforms), freed by `release`. */
+  /** Buffers owned by this dispatch (uniforms, scratch), freed by `releaseDispatch`. */
   owned: GPUBuffer[];
 }
 
-export function recordDispatch(
+/**
+ * Builds the bind group (group 0) of `kernel` with `buffers` bound in order to bindings
+ * 0, 1, 2, ... and checks the grid against the device's per-dimension limit.
+ */
+export function createDispatch(
   ctx: GpuContext,
-  pass: GPUComputePassEncoder,
-  dispatch: PreparedDispatch,
-): void {
-  dispatchKernel(ctx.device, pass, dispatch.kernel, dispatch.buffers, dispatch.workgroups);
+  kernel: Kernel,
+  buffers: readonly GPUBuffer[],
+  workgroups: readonly [number, number?, number?],
+  owned: GPUBuffer[] = [],
+): PreparedDispatch {
+  const grid: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+  const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  if (grid.some((n) => n > limit)) {
+    throw new RangeError(
+      `${kernel.name}: grid ${grid.join('×')} exceeds this GPU's ${limit} workgroups per dimension`,
+    );
+  }
+  const bindGroup = ctx.device.createBindGroup({
+    label: `${kernel.name} bindings`,
+    layout: kernel.pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  return { name: kernel.name, pipeline: kernel.pipeline, bindGroup, workgroups: grid, owned };
+}
+
+export function recordDispatch(pass: GPUComputePassEncoder, dispatch: PreparedDispatch): void {
+  if (dispatch.workgroups.some((n) => n === 0)) return;
+  pass.setPipeline(dispatch.pipeline);
+  pass.setBindGroup(0, dispatch.bindGroup);
+  pass.dispatchWorkgroups(...dispatch.workgroups);
 }
 
 /** Records and submits dispatches in one pass, surfacing any GPU error with the kernels' names. */
@@ -27,14 +55,26 @@ export async function runDispatches(
   ctx: GpuContext,
   dispatches: readonly PreparedDispatch[],
 ): Promise<void> {
-  const label = dispatches.map((d) => d.kernel.name).join(' → ');
+  const label = dispatches.map((d) => d.name).join(' → ');
   await ctx.submit(label, (encoder) => {
     const pass = encoder.beginComputePass({ label });
-    for (const dispatch of dispatches) recordDispatch(ctx, pass, dispatch);
+    for (const dispatch of dispatches) recordDispatch(pass, dispatch);
     pass.end();
   });
 }
 
 export function releaseDispatch(dispatch: PreparedDispatch): void {
   for (const buffer of dispatch.owned) buffer.destroy();
+}
+
+/** Runs prepared dispatches once and frees what they own. */
+export async function runOnce(
+  ctx: GpuContext,
+  dispatches: readonly PreparedDispatch[],
+): Promise<void> {
+  try {
+    await runDispatches(ctx, dispatches);
+  } finally {
+    for (const d of dispatches) releaseDispatch(d);
+  }
 }

@@ -60,7 +60,7 @@ export class KernelRegistry {
   }
 
   private async compileModule(shader: string): Promise<GPUShaderModule> {
-    const code = await this.source(shader);
+    const code = await resolveIncludes(shader, this.source);
     // The scope catches the invalid-module validation error so it is reported here, once,
     // with the file name, instead of also reaching the device's uncapturederror handler.
     this.device.pushErrorScope('validation');
@@ -111,22 +111,25 @@ export function kernelName(key: KernelKey): string {
 }
 
 /**
- * Records one dispatch of `kernel` into `pass` with a bind group (group 0) labelled after it.
- * Entries are bound in order to bindings 0, 1, 2, ...
+ * Expands `// #include "other.wgsl"` lines with that file's text (each file once), so that
+ * shared WGSL functions (GELU, reductions) have one definition. WGSL has no include of its
+ * own; the directive is a comment, so each file stays valid WGSL for editors.
  */
-export function dispatchKernel(
-  device: GPUDevice,
-  pass: GPUComputePassEncoder,
-  kernel: Kernel,
-  buffers: readonly GPUBuffer[],
-  workgroups: readonly [number, number?, number?],
-): void {
-  const bindGroup = device.createBindGroup({
-    label: `${kernel.name} bindings`,
-    layout: kernel.pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-  });
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+export async function resolveIncludes(
+  shader: string,
+  source: ShaderSource,
+  seen: Set<string> = new Set(),
+): Promise<string> {
+  seen.add(shader);
+  const code = await source(shader);
+  const lines = await Promise.all(
+    code.split('\n').map(async (line) => {
+      const match = /^\s*\/\/\s*#include\s+"([\w-]+)\.wgsl"\s*$/.exec(line);
+      if (!match) return line;
+      const name = match[1];
+      if (seen.has(name)) return `// (${name}.wgsl already included)`;
+      return `// ---- begin ${name}.wgsl ----\n${await resolveIncludes(name, source, seen)}\n// ---- end ${name}.wgsl ----`;
+    }),
+  );
+  return lines.join('\n');
 }

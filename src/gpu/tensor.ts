@@ -129,16 +129,3 @@ function makeTypedFromBuffer(
   if (dtype === 'u32') return new Uint32Array(buffer);
   return new Int32Array(buffer);
 }
-
-/** A small uniform buffer of u32 values (kernel dimensions), padded to 16 bytes. */
-export function uniformU32(ctx: GpuContext, label: string, values: readonly number[]): GPUBuffer {
-  const padded = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
-  padded.set(values);
-  const buffer = ctx.device.createBuffer({
-    label,
-    size: padded.byteLength,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  ctx.device.queue.writeBuffer(buffer, 0, padded);
-  return buffer;
-}

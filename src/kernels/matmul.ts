@@ -1,41 +1,88 @@
 /**
- * f32 matrix multiply on the GPU (`shaders/matmul.wgsl`): C = A·B, batched, with B
- * optionally shared by the whole batch. Shapes: A [M,K] or [batch,M,K]; B [K,N] or
- * [batch,K,N]; C [M,N] or [batch,M,N].
+ * f32 matrix multiply on the GPU (`shaders/matmul.wgsl`): C = epilogue(op(A)·op(B)),
+ * batched, with optional transposes and fused epilogues (bias, GELU and its gradient,
+ * residual add, accumulate). See the shader's header for the exact order of the epilogue.
+ *
+ * Shapes are given logically: op(A) is [M,K] (stored [K,M] when transA), op(B) is [K,N]
+ * (stored [N,K] when transB, i.e. a PyTorch Linear weight). A leading batch dimension on A
+ * (and optionally B) batches the product; a 2-D B is shared by the whole batch.
  */
 import type { GpuContext } from '../gpu/context';
-import { runDispatches, releaseDispatch, type PreparedDispatch } from '../gpu/dispatch';
-import { Tensor, uniformU32 } from '../gpu/tensor';
+import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { Tensor } from '../gpu/tensor';
+import { uniformU32 } from '../gpu/uniforms';
 
 /** Output tile of one workgroup (must match TILE_M/TILE_N in matmul.wgsl). */
-export const MATMUL_TILE = { m: 64, n: 64 } as const;
+export const MATMUL_TILE = { m: 128, n: 128 } as const;
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** [N]: added to every row. */
+  bias?: Tensor<'f32'>;
+  /**
+   * 'gelu': C = gelu(v) and `aux` receives the pre-activation v.
+   * 'gelu-grad': C = v · gelu'(aux), with `aux` holding the forward pre-activation.
+   */
+  activation?: 'none' | 'gelu' | 'gelu-grad';
+  aux?: Tensor<'f32'>;
+  /** Same shape as C, added after the activation. Must not be C itself. */
+  residual?: Tensor<'f32'>;
+  /** C += result instead of C = result (gradient accumulation). */
+  accumulate?: boolean;
+}
 
 export interface MatmulShape {
   batch: number;
   m: number;
   n: number;
   k: number;
-  /** B is one [K,N] matrix used for every batch entry. */
+  transA: boolean;
+  transB: boolean;
+  /** B is one matrix used for every batch entry. */
   broadcastB: boolean;
 }
 
-export function matmulShape(a: readonly number[], b: readonly number[]): MatmulShape {
+function dims(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function matmulShape(
+  a: readonly number[],
+  b: readonly number[],
+  opts: Pick<MatmulOptions, 'transA' | 'transB'> = {},
+): MatmulShape {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
   if (a.length < 2 || a.length > 3 || b.length < 2 || b.length > 3) {
-    throw new RangeError(`matmul: A [${a.join(',')}] and B [${b.join(',')}] must be 2-D or 3-D`);
+    throw new RangeError(`matmul: A ${dims(a)} and B ${dims(b)} must be 2-D or 3-D`);
   }
   const batch = a.length === 3 ? a[0] : 1;
-  const [m, k] = a.slice(-2);
-  const [kb, n] = b.slice(-2);
-  if (k !== kb)
+  const [a0, a1] = a.slice(-2);
+  const [b0, b1] = b.slice(-2);
+  const [m, k] = transA ? [a1, a0] : [a0, a1];
+  const [kb, n] = transB ? [b1, b0] : [b0, b1];
+  if (k !== kb) {
     throw new RangeError(
-      `matmul: inner dimensions differ, A [${a.join(',')}] · B [${b.join(',')}]`,
+      `matmul: inner dimensions differ, ${transA ? 'Aᵀ' : 'A'} ${dims(a)} · ${transB ? 'Bᵀ' : 'B'} ${dims(b)}`,
     );
+  }
   if (b.length === 3 && b[0] !== batch) {
     throw new RangeError(`matmul: batch of B (${b[0]}) differs from batch of A (${batch})`);
   }
   if (m < 1 || n < 1 || k < 1 || batch < 1)
     throw new RangeError('matmul: every dimension must be ≥ 1');
-  return { batch, m, n, k, broadcastB: b.length === 2 };
+  return { batch, m, n, k, transA, transB, broadcastB: b.length === 2 };
+}
+
+export function matmulOutputShape(s: MatmulShape, batched: boolean): number[] {
+  return batched ? [s.batch, s.m, s.n] : [s.m, s.n];
+}
+
+function requireShape(what: string, t: Tensor | undefined, shape: readonly number[]): void {
+  if (t && t.size !== shape.reduce((x, y) => x * y, 1)) {
+    throw new RangeError(`matmul: ${what} is ${dims(t.shape)}, expected ${dims(shape)}`);
+  }
 }
 
 export async function prepareMatmul(
@@ -43,27 +90,39 @@ export async function prepareMatmul(
   a: Tensor<'f32'>,
   b: Tensor<'f32'>,
   c: Tensor<'f32'>,
+  opts: MatmulOptions = {},
 ): Promise<PreparedDispatch> {
-  const s = matmulShape(a.shape, b.shape);
-  const expected = a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n];
-  if (c.shape.join(',') !== expected.join(',')) {
-    throw new RangeError(
-      `matmul: output is [${c.shape.join(',')}], expected [${expected.join(',')}]`,
-    );
+  const s = matmulShape(a.shape, b.shape, opts);
+  const outShape = matmulOutputShape(s, a.shape.length === 3);
+  if (c.shape.join(',') !== outShape.join(',')) {
+    throw new RangeError(`matmul: output is ${dims(c.shape)}, expected ${dims(outShape)}`);
   }
-  const maxGroups = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
-  const workgroups: [number, number, number] = [
-    Math.ceil(s.n / MATMUL_TILE.n),
-    Math.ceil(s.m / MATMUL_TILE.m),
-    s.batch,
-  ];
-  if (workgroups.some((w) => w > maxGroups)) {
-    throw new RangeError(
-      `matmul: ${workgroups.join('×')} workgroups exceed this GPU's limit of ${maxGroups} per dimension`,
-    );
+  const activation = opts.activation ?? 'none';
+  requireShape('bias', opts.bias, [s.n]);
+  requireShape('residual', opts.residual, outShape);
+  if (activation !== 'none' && !opts.aux)
+    throw new RangeError(`matmul: activation '${activation}' needs an aux tensor`);
+  requireShape('aux', opts.aux, outShape);
+  for (const [what, t] of [
+    ['A', a],
+    ['B', b],
+    ['residual', opts.residual],
+    ['aux', opts.aux],
+  ] as const) {
+    if (t?.buffer === c.buffer)
+      throw new RangeError(`matmul: ${what} must not be the output buffer`);
   }
-  const kernel = await ctx.kernels.get({ shader: 'matmul' });
-  const dims = uniformU32(ctx, 'matmul dims', [
+
+  const constants: Record<string, number> = {};
+  if (s.transA) constants.TRANS_A = 1;
+  if (s.transB) constants.TRANS_B = 1;
+  if (opts.bias) constants.HAS_BIAS = 1;
+  if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
+  if (opts.residual) constants.ADD_RESIDUAL = 1;
+  if (opts.accumulate) constants.ACCUMULATE = 1;
+  const kernel = await ctx.kernels.get({ shader: 'matmul', constants });
+
+  const uniform = uniformU32(ctx, `${kernel.name} dims`, [
     s.m,
     s.n,
     s.k,
@@ -72,27 +131,36 @@ export async function prepareMatmul(
     s.broadcastB ? 0 : s.k * s.n,
     s.m * s.n,
   ]);
-  return { kernel, buffers: [a.buffer, b.buffer, c.buffer, dims], workgroups, owned: [dims] };
+  const read = ctx.placeholder('read');
+  return createDispatch(
+    ctx,
+    kernel,
+    [
+      a.buffer,
+      b.buffer,
+      c.buffer,
+      uniform,
+      opts.bias?.buffer ?? read,
+      opts.residual?.buffer ?? read,
+      opts.aux?.buffer ?? ctx.placeholder('write'),
+    ],
+    [Math.ceil(s.n / MATMUL_TILE.n), Math.ceil(s.m / MATMUL_TILE.m), s.batch],
+    [uniform],
+  );
 }
 
-/** C = A·B, allocating C. */
+/** C = epilogue(op(A)·op(B)), allocating C unless given (it must be given to accumulate). */
 export async function matmul(
   ctx: GpuContext,
   a: Tensor<'f32'>,
   b: Tensor<'f32'>,
+  opts: MatmulOptions & { out?: Tensor<'f32'> } = {},
 ): Promise<Tensor<'f32'>> {
-  const s = matmulShape(a.shape, b.shape);
-  const c = Tensor.empty(
-    ctx,
-    a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n],
-    'f32',
-    'matmul C',
-  );
-  const dispatch = await prepareMatmul(ctx, a, b, c);
-  try {
-    await runDispatches(ctx, [dispatch]);
-  } finally {
-    releaseDispatch(dispatch);
-  }
+  const s = matmulShape(a.shape, b.shape, opts);
+  if (opts.accumulate && !opts.out)
+    throw new RangeError('matmul: accumulate needs an existing output');
+  const c =
+    opts.out ?? Tensor.empty(ctx, matmulOutputShape(s, a.shape.length === 3), 'f32', 'matmul C');
+  await runOnce(ctx, [await prepareMatmul(ctx, a, b, c, opts)]);
   return c;
 }
