@@ -13,6 +13,8 @@ export interface PlaygroundDebugHandle {
     req: MatmulCheckRequest,
   ) => Promise<{ c: number[]; ms: number }>;
   loseWorkerDevice: () => Promise<void>;
+  kernelCaseNames: () => Promise<string[]>;
+  runKernelCaseInWorker: (name: string) => Promise<Record<string, number[]>>;
 }
 
 declare global {
@@ -32,5 +34,7 @@ export function installTestHooks(): void {
       return { c: Array.from(c), ms };
     },
     loseWorkerDevice: () => workerApi().loseDevice(),
+    kernelCaseNames: () => workerApi().kernelCaseNames(),
+    runKernelCaseInWorker: (name) => workerApi().runKernelCase(name),
   };
 }

@@ -11,6 +11,7 @@ import {
   type MatmulCheckResult,
 } from '../gpu/matmulCheck';
 import { bundledShaderSource } from '../gpu/shaderSource.browser';
+import { KERNEL_CASES, kernelCase, type CaseData } from '../kernels/kernelCases';
 import { serializeError, type GpuProbeResult, type SerializedError } from './protocol';
 
 export type DeviceLostListener = (error: SerializedError) => void;
@@ -53,6 +54,17 @@ export class PlaygroundWorkerApi {
   /** The raw product for seeded inputs, so a test can verify it independently. */
   async runSeededMatmul(req: MatmulCheckRequest): Promise<{ c: Float32Array; ms: number }> {
     return runSeededMatmul(await this.context(), req);
+  }
+
+  /** Names of the kernel cases this build can run (see src/kernels/kernelCases.ts). */
+  kernelCaseNames(): string[] {
+    return KERNEL_CASES.map((c) => c.name);
+  }
+
+  /** Runs one kernel case on this worker's device and returns its raw outputs. */
+  async runKernelCase(name: string): Promise<CaseData> {
+    const c = kernelCase(name);
+    return c.run(await this.context(), c.inputs());
   }
 
   /** Simulates a device loss (diagnostics and tests of the recovery path). */
