@@ -40,16 +40,21 @@ export interface ImplResult {
   extra?: Record<string, unknown>;
 }
 
-function recordMany(ctx: GpuContext, dispatch: PreparedDispatch, count: number) {
+function recordMany(dispatch: PreparedDispatch, count: number) {
   return (pass: GPUComputePassEncoder) => {
-    for (let i = 0; i < count; i++) recordDispatch(ctx, pass, dispatch);
+    for (let i = 0; i < count; i++) recordDispatch(pass, dispatch);
   };
 }
 
-async function submitMany(ctx: GpuContext, label: string, dispatch: PreparedDispatch, count: number) {
+async function submitMany(
+  ctx: GpuContext,
+  label: string,
+  dispatch: PreparedDispatch,
+  count: number,
+) {
   await ctx.submit(label, (encoder) => {
     const pass = encoder.beginComputePass({ label });
-    recordMany(ctx, dispatch, count)(pass);
+    recordMany(dispatch, count)(pass);
     pass.end();
   });
 }
@@ -68,7 +73,9 @@ async function readElements(
   });
   try {
     await ctx.submit('bench read samples', (encoder) => {
-      positions.forEach(([i, j], s) => encoder.copyBufferToBuffer(buffer, (i * n + j) * 4, staging, s * 4, 4));
+      positions.forEach(([i, j], s) =>
+        encoder.copyBufferToBuffer(buffer, (i * n + j) * 4, staging, s * 4, 4),
+      );
     });
     await staging.mapAsync(GPUMapMode.READ);
     const out = new Float32Array(staging.getMappedRange().slice(0));
@@ -79,7 +86,11 @@ async function readElements(
   }
 }
 
-export async function benchAimMatmul(ctx: GpuContext, inputs: MatmulInputs, plan: RunPlan): Promise<ImplResult> {
+export async function benchAimMatmul(
+  ctx: GpuContext,
+  inputs: MatmulInputs,
+  plan: RunPlan,
+): Promise<ImplResult> {
   const { n } = inputs;
   const a = Tensor.fromArray(ctx, [n, n], 'f32', inputs.a, 'bench A');
   const b = Tensor.fromArray(ctx, [n, n], 'f32', inputs.b, 'bench B');
@@ -95,7 +106,11 @@ export async function benchAimMatmul(ctx: GpuContext, inputs: MatmulInputs, plan
     const batched: number[] = [];
     let source: ImplResult['timing'] = 'wall-clock';
     for (let t = 0; t < plan.trials; t++) {
-      const timing = await timeComputePass(ctx, `${label} ×${plan.reps}`, recordMany(ctx, dispatch, plan.reps));
+      const timing = await timeComputePass(
+        ctx,
+        `${label} ×${plan.reps}`,
+        recordMany(dispatch, plan.reps),
+      );
       batched.push(timing.ms / plan.reps);
       source = timing.source;
     }
@@ -134,7 +149,7 @@ export async function benchAimMatmul(ctx: GpuContext, inputs: MatmulInputs, plan
       wallBatchedMs,
       wallMedianMs: median(single),
       check: checkSamples(inputs.a, inputs.b, n, n, positions, got),
-      extra: { workgroups: dispatch.workgroups, kernel: dispatch.kernel.name },
+      extra: { workgroups: dispatch.workgroups, kernel: dispatch.name },
     };
   } finally {
     if (dispatch) releaseDispatch(dispatch);

@@ -31,9 +31,14 @@ export interface TfjsSession {
 function installNavigatorGpu(gpu: GPU): void {
   const g = globalThis as unknown as { navigator?: { gpu?: GPU } };
   if (g.navigator) {
-    if (g.navigator.gpu !== gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+    if (g.navigator.gpu !== gpu)
+      Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   } else {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu },
+      configurable: true,
+      writable: true,
+    });
   }
 }
 
@@ -44,14 +49,17 @@ export async function startTfjs(gpu: GPU): Promise<TfjsSession> {
   if (!tf.findBackendFactory('webgpu')) {
     throw new Error('tfjs-backend-webgpu did not register (navigator.gpu missing when it loaded)');
   }
-  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise its webgpu backend');
+  if (!(await tf.setBackend('webgpu')))
+    throw new Error('tfjs could not initialise its webgpu backend');
   await tf.ready();
   // Small inputs would otherwise run on the CPU (WEBGPU_CPU_FORWARD); we time the GPU path.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   const backend = tf.backend() as WebGPUBackend;
   const info = (backend.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const adapter =
-    info?.description || [info?.vendor, info?.architecture, info?.device].filter(Boolean).join(' · ') || '';
+    info?.description ||
+    [info?.vendor, info?.architecture, info?.device].filter(Boolean).join(' · ') ||
+    '';
   return {
     tf,
     backend,
