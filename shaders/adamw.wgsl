@@ -1,0 +1,79 @@
+// One AdamW step (torch.optim.AdamW, amsgrad=False, maximize=False) on a range of a
+// parameter tensor, elementwise, in torch's order of operations:
+//   g  = grad · clipScale                        (HAS_CLIP_SCALE; the global-norm clip factor)
+//   p  = p · (1 − lr·wd)                         (decoupled weight decay, before the update)
+//   m  = m + (1 − β1)·(g − m)                    (torch: exp_avg.lerp_(grad, 1 − β1))
+//   v  = β2·v + (1 − β2)·g·g                     (exp_avg_sq.mul_(β2).addcmul_(g, g, 1 − β2))
+//   d  = sqrt(v) / sqrt(1 − β2^t) + eps          (denom)
+//   p  = p − (lr / (1 − β1^t)) · m / d           (param.addcdiv_(m, d, value=−step_size))
+// The step-dependent scalars (lr, step_size, sqrt(1 − β2^t)) live in one uniform buffer
+// shared by every parameter's dispatch and rewritten once per step (AdamW.setStep), so the
+// bind groups are built once. The per-range uniform holds the offset, length and wd.
+// If the clip scale is NaN/Inf (grad_norm.wgsl writes the non-finite norm there when a
+// gradient held NaN/Inf) the update is skipped: p, m and v keep their values, as a
+// GradScaler would do, rather than torch's NaN-everything.
+//
+// One invocation per value; a value depends on nothing else, so no shared memory. Ranges
+// beyond 65535·256 values use a 2-D grid folded back as wg.y·groups.x + wg.x.
+
+struct StepParams {
+  lr: f32,
+  stepSize: f32, // lr / (1 − β1^t)
+  biasCorrection2Sqrt: f32, // sqrt(1 − β2^t)
+  eps: f32,
+  oneMinusBeta1: f32,
+  beta2: f32,
+  oneMinusBeta2: f32,
+  _pad: u32,
+}
+
+struct RangeParams {
+  offset: u32,
+  length: u32,
+  weightDecay: f32,
+  _pad: u32,
+}
+
+override HAS_CLIP_SCALE: bool = false;
+
+@group(0) @binding(0) var<storage, read_write> param: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
+@group(0) @binding(3) var<storage, read_write> expAvgSq: array<f32>;
+@group(0) @binding(4) var<uniform> stepParams: StepParams;
+@group(0) @binding(5) var<uniform> rangeParams: RangeParams;
+@group(0) @binding(6) var<storage, read> clipScale: array<f32>;
+
+const THREADS: u32 = 256u;
+
+fn isFiniteBits(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let local = (wg.y * groups.x + wg.x) * THREADS + lid;
+  if (local >= rangeParams.length) {
+    return;
+  }
+  let i = rangeParams.offset + local;
+  var g = grad[i];
+  if (HAS_CLIP_SCALE) {
+    let scale = clipScale[0];
+    if (!isFiniteBits(scale)) {
+      return;
+    }
+    g = g * scale;
+  }
+  let p = param[i] * (1.0 - stepParams.lr * rangeParams.weightDecay);
+  let m = expAvg[i] + stepParams.oneMinusBeta1 * (g - expAvg[i]);
+  let v = stepParams.beta2 * expAvgSq[i] + stepParams.oneMinusBeta2 * g * g;
+  let denom = sqrt(v) / stepParams.biasCorrection2Sqrt + stepParams.eps;
+  expAvg[i] = m;
+  expAvgSq[i] = v;
+  param[i] = p - stepParams.stepSize * m / denom;
+}

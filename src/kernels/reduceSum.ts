@@ -1,0 +1,191 @@
+/**
+ * Sum of an f32 vector of any length on the GPU (`shaders/reduce_sum.wgsl`), as a chain of
+ * tree-reduction passes: each pass sums blocks of 1024 values, so n values take
+ * ⌈log_1024 n⌉ passes (two up to 1 M values, three up to 1 G) and the result is a balanced
+ * summation tree of depth 10 per pass — error ≤ γ_{10·passes}·Σ|x|, close to log2(n)·u·Σ|x|.
+ *
+ * The same pass also writes sums of squares (gradient norms) into a slice of a larger
+ * buffer, and can divide the final sum by a count held on the GPU (mean losses).
+ */
+import type { GpuContext } from '../gpu/context';
+import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import type { Kernel } from '../gpu/kernels';
+import { Tensor } from '../gpu/tensor';
+import { uniformBuffer } from '../gpu/uniforms';
+
+/** Values summed by one workgroup of one pass (256 invocations × 4; matches BLOCK in the shader). */
+export const REDUCE_BLOCK = 1024;
+
+/** Depth of the summation tree of one pass: log2(1024). */
+export const REDUCE_DEPTH_PER_PASS = 10;
+
+/**
+ * A grid of at least `count` workgroups with no dimension above `limit`: [count, 1] when it
+ * fits, else 2-D; shaders fold it back as wg.y·groups.x + wg.x and skip the surplus.
+ */
+export function foldedGrid(count: number, limit: number): [number, number] {
+  if (count <= limit) return [count, 1];
+  const rows = Math.ceil(count / limit);
+  return [Math.ceil(count / rows), rows];
+}
+
+/** Lengths of the vectors each pass writes: n → ⌈n/1024⌉ → … → 1 (at least one pass). */
+export function reducePassLengths(n: number): number[] {
+  const lengths: number[] = [];
+  let length = n;
+  do {
+    length = Math.max(1, Math.ceil(length / REDUCE_BLOCK));
+    lengths.push(length);
+  } while (length > 1);
+  return lengths;
+}
+
+export interface BlockSumOptions {
+  /** Sum squares instead of values. */
+  square?: boolean;
+  /** Multiplies every block sum (before the division). Default 1. */
+  scale?: number;
+  /** Divides every block sum by divideBy[0] (a count computed on the GPU). */
+  divideBy?: GPUBuffer;
+  /** Workgroups per grid dimension before folding (tests lower it; default: the device's). */
+  gridLimit?: number;
+}
+
+/**
+ * One pass: out[outOffset + w] = f-sum of x[w·1024 … w·1024 + 1023] for w < ⌈n/1024⌉
+ * (one block, of zeros, when n = 0). Buffers are raw so the caller can reduce slices of
+ * scratch buffers; `x` must not be `out`.
+ */
+export async function prepareBlockSums(
+  ctx: GpuContext,
+  x: GPUBuffer,
+  n: number,
+  out: GPUBuffer,
+  outOffset: number,
+  opts: BlockSumOptions = {},
+): Promise<PreparedDispatch> {
+  if (x === out) throw new RangeError('reduceSum: the input must not be the output buffer');
+  const blocks = Math.max(1, Math.ceil(n / REDUCE_BLOCK));
+  if ((outOffset + blocks) * 4 > out.size) {
+    throw new RangeError(
+      `reduceSum: ${blocks} block sums at offset ${outOffset} do not fit in a ${out.size}-byte output`,
+    );
+  }
+  const constants: Record<string, number> = {};
+  if (opts.square) constants.SQUARE = 1;
+  if (opts.divideBy) constants.HAS_DIVISOR = 1;
+  const kernel: Kernel = await ctx.kernels.get({ shader: 'reduce_sum', constants });
+  const params = uniformBuffer(ctx, `${kernel.name} params`, [
+    ['u32', n],
+    ['u32', blocks],
+    ['u32', outOffset],
+    ['f32', opts.scale ?? 1],
+  ]);
+  const limit = opts.gridLimit ?? ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  return createDispatch(
+    ctx,
+    kernel,
+    [x, out, params, opts.divideBy ?? ctx.placeholder('read')],
+    foldedGrid(blocks, limit),
+    [params],
+  );
+}
+
+export interface ReduceSumOptions {
+  /** Sum of squares instead of the sum. */
+  square?: boolean;
+  /** out = scale · Σ (applied once, in the last pass). */
+  scale?: number;
+  /** out = Σ / divideBy[0] (applied once, in the last pass). */
+  divideBy?: Tensor<'f32'>;
+  /** Element of `out` that receives the sum. Default 0. */
+  outIndex?: number;
+  /** Workgroups per grid dimension before folding (tests lower it to cover the 2-D grid). */
+  gridLimit?: number;
+}
+
+/**
+ * Dispatches (in order) that write scale·Σx (or Σx², or Σx / divideBy[0]) into
+ * out[outIndex]. Scratch buffers for the intermediate passes are owned by the dispatches.
+ */
+export async function prepareReduceSum(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  out: Tensor<'f32'>,
+  opts: ReduceSumOptions = {},
+): Promise<PreparedDispatch[]> {
+  const outIndex = opts.outIndex ?? 0;
+  if (!Number.isInteger(outIndex) || outIndex < 0 || outIndex >= out.size) {
+    throw new RangeError(`reduceSum: outIndex ${outIndex} outside the ${out.size}-value output`);
+  }
+  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new RangeError('reduceSum: f32 tensors only');
+  if (x.buffer === out.buffer) throw new RangeError('reduceSum: x must not be the output');
+  if (opts.divideBy && opts.divideBy.buffer === out.buffer) {
+    throw new RangeError('reduceSum: divideBy must not be the output');
+  }
+  if (opts.divideBy && opts.divideBy.size < 1) throw new RangeError('reduceSum: empty divideBy');
+  return prepareReduceSumOfBuffer(ctx, x.buffer, x.size, out.buffer, outIndex, {
+    ...opts,
+    divideBy: opts.divideBy?.buffer,
+  });
+}
+
+/**
+ * `prepareReduceSum` on raw buffers: the first n values of `x` into out[outIndex] (for
+ * callers that reduce their own scratch buffers, like the gradient norm).
+ */
+export async function prepareReduceSumOfBuffer(
+  ctx: GpuContext,
+  x: GPUBuffer,
+  n: number,
+  out: GPUBuffer,
+  outIndex: number,
+  opts: BlockSumOptions = {},
+): Promise<PreparedDispatch[]> {
+  const lengths = reducePassLengths(n);
+  const dispatches: PreparedDispatch[] = [];
+  let input = x;
+  let length = n;
+  for (let pass = 0; pass < lengths.length; pass++) {
+    const last = pass === lengths.length - 1;
+    const scratch = last
+      ? undefined
+      : ctx.device.createBuffer({
+          label: `reduceSum pass ${pass} partials [${lengths[pass]}]`,
+          size: lengths[pass] * 4,
+          usage: GPUBufferUsage.STORAGE,
+        });
+    const dispatch = await prepareBlockSums(
+      ctx,
+      input,
+      length,
+      scratch ?? out,
+      last ? outIndex : 0,
+      {
+        // Squares only in the first pass; the later passes add partial sums.
+        square: pass === 0 && opts.square,
+        scale: last ? opts.scale : undefined,
+        divideBy: last ? opts.divideBy : undefined,
+        gridLimit: opts.gridLimit,
+      },
+    );
+    if (scratch) {
+      dispatch.owned.push(scratch);
+      input = scratch;
+    }
+    dispatches.push(dispatch);
+    length = lengths[pass];
+  }
+  return dispatches;
+}
+
+/** Σx (or Σx² / scaled / divided, see the options) as a new one-value tensor. */
+export async function reduceSum(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  opts: Omit<ReduceSumOptions, 'outIndex'> = {},
+): Promise<Tensor<'f32'>> {
+  const out = Tensor.empty(ctx, [1], 'f32', 'reduceSum out');
+  await runOnce(ctx, await prepareReduceSum(ctx, x, out, opts));
+  return out;
+}

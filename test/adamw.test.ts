@@ -1,0 +1,426 @@
+import { describe, expect, it } from 'vitest';
+import { releaseDispatch, runDispatches } from '../src/gpu/dispatch';
+import { Tensor } from '../src/gpu/tensor';
+import {
+  AIM_ADAMW,
+  createAdamWState,
+  prepareAdamW,
+  type AdamWOptions,
+  type AdamWParam,
+} from '../src/kernels/adamw';
+import { prepareGradNorm } from '../src/kernels/gradNorm';
+import { adamWStepReference, adamWStepScalars, type AdamWState } from '../src/reference/adamw';
+import { clipGradNormReference } from '../src/reference/gradNorm';
+import { mulberry32 } from '../src/reference/random';
+import { testGpu } from './gpuContext';
+
+const u = 2 ** -24;
+
+/**
+ * Gradients spanning the regimes AdamW treats differently: ordinary values, exact zeros
+ * (m = v = 0: the update is 0/eps), and tiny values (|g| ≈ 1e-9 < eps = 1e-8, where eps
+ * dominates the denominator, so a misplaced eps shows).
+ */
+function makeGradient(n: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, (_, i) => {
+    const sign = next() < 0.5 ? -1 : 1;
+    if (i % 7 === 3) return 0;
+    if (i % 7 === 5) return sign * 1e-9 * (1 + next());
+    return sign * (0.01 + next());
+  });
+}
+
+function makeParams(n: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => 2 * next() - 1);
+}
+
+interface Bounds {
+  param: Float64Array;
+  expAvg: Float64Array;
+  expAvgSq: Float64Array;
+}
+
+/**
+ * Per-value forward error bounds for one f32 step, propagated from the previous bounds.
+ * Model: + − × are correctly rounded (error ≤ u relative, u = 2⁻²⁴); WGSL's division is
+ * within 2.5 ulp (≤ 5u), its sqrt as accurate as 1/inverseSqrt (≤ 9u); every f32 constant
+ * (lr, wd, 1 − β1, β2, 1 − β2, lr/(1 − β1^t), sqrt(1 − β2^t), eps) carries ≤ u. Errors are
+ * bounded with the exact (reference) magnitudes; second-order terms are left to the factor 2
+ * the comparison allows. `clipError` bounds |ŝ − s| of the clip scale (0 when it is exact).
+ */
+function stepBound(
+  prev: AdamWState,
+  next: AdamWState,
+  b: Bounds,
+  grad: ArrayLike<number>,
+  cfg: { step: number; lr: number; weightDecay: number; clipScale?: number; clipError?: number },
+): Bounds {
+  const { beta1, beta2 } = AIM_ADAMW;
+  const w1 = 1 - beta1;
+  const w2 = 1 - beta2;
+  const s = cfg.clipScale ?? 1;
+  const { stepSize, biasCorrection2Sqrt } = adamWStepScalars(cfg.step, cfg.lr);
+  const n = grad.length;
+  const out: Bounds = {
+    param: new Float64Array(n),
+    expAvg: new Float64Array(n),
+    expAvgSq: new Float64Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const g = grad[i] * s;
+    const eg = Math.abs(grad[i]) * (cfg.clipError ?? 0) + u * Math.abs(g);
+    const m0 = prev.expAvg[i];
+    const m = next.expAvg[i];
+    const v = next.expAvgSq[i];
+    const em = (1 - w1) * b.expAvg[i] + w1 * eg + 3 * u * w1 * Math.abs(g - m0) + u * Math.abs(m);
+    const ev =
+      beta2 * b.expAvgSq[i] +
+      2 * w2 * Math.abs(g) * eg +
+      2 * u * beta2 * prev.expAvgSq[i] +
+      3 * u * w2 * g * g +
+      u * v;
+    const root = Math.sqrt(v);
+    const eRoot = Math.sqrt(v + ev) - root + 9 * u * root;
+    const q = root / biasCorrection2Sqrt;
+    const eq = eRoot / biasCorrection2Sqrt + 6 * u * q;
+    const d = q + AIM_ADAMW.eps;
+    const ed = eq + u * d;
+    if (!(ed < d / 2)) throw new Error(`ill-conditioned test value ${i}: denominator error ${ed}`);
+    const update = (stepSize * m) / d;
+    const eUpdate =
+      (stepSize * (em + 2 * u * Math.abs(m))) / (d - ed) +
+      (stepSize * Math.abs(m) * ed) / (d * (d - ed)) +
+      5 * u * Math.abs(update);
+    const decay = 1 - cfg.lr * cfg.weightDecay;
+    const p0 = prev.param[i];
+    const eDecayed = decay * b.param[i] + Math.abs(p0) * 4 * u + u * Math.abs(p0 * decay);
+    out.param[i] = eDecayed + eUpdate + u * Math.abs(next.param[i]);
+    out.expAvg[i] = em;
+    out.expAvgSq[i] = ev;
+  }
+  return out;
+}
+
+/** max over values of |gpu − ref| / (2·bound), over p, m and v (≤ 1 passes). */
+function worstBoundRatio(
+  got: { param: Float32Array; expAvg: Float32Array; expAvgSq: Float32Array },
+  want: AdamWState,
+  b: Bounds,
+): number {
+  let worst = 0;
+  for (const key of ['param', 'expAvg', 'expAvgSq'] as const) {
+    for (let i = 0; i < want[key].length; i++) {
+      const err = Math.abs(got[key][i] - want[key][i]);
+      if (Number.isNaN(err)) return Infinity;
+      worst = Math.max(worst, err / (2 * b[key][i] + 1e-45));
+    }
+  }
+  return worst;
+}
+
+const f64 = (x: ArrayLike<number>) => Float64Array.from(x);
+
+interface GpuParam {
+  param: Tensor<'f32'>;
+  grad: Tensor<'f32'>;
+  expAvg: Tensor<'f32'>;
+  expAvgSq: Tensor<'f32'>;
+}
+
+async function upload(ctx: Awaited<ReturnType<typeof testGpu>>, p0: Float32Array) {
+  const param = Tensor.fromArray(ctx, [p0.length], 'f32', p0, 'param');
+  const grad = Tensor.empty(ctx, [p0.length], 'f32', 'grad');
+  return { param, grad, ...createAdamWState(ctx, param) };
+}
+
+async function download(t: GpuParam) {
+  return {
+    param: await t.param.download(),
+    expAvg: await t.expAvg.download(),
+    expAvgSq: await t.expAvgSq.download(),
+  };
+}
+
+function destroyAll(t: GpuParam) {
+  for (const x of [t.param, t.grad, t.expAvg, t.expAvgSq]) x.destroy();
+}
+
+/**
+ * Runs `steps` AdamW steps on the GPU, re-using one set of dispatches (setStep rewrites the
+ * step uniform), against the float64 reference, checking p, m and v after every step.
+ */
+async function checkSteps(
+  n: number,
+  weightDecay: number,
+  lrs: readonly number[],
+  opts: { clipScale?: number; gridLimit?: number } = {},
+): Promise<number> {
+  const ctx = await testGpu();
+  const p0 = makeParams(n, n + 1);
+  const t = await upload(ctx, p0);
+  const clip =
+    opts.clipScale === undefined
+      ? undefined
+      : Tensor.fromArray(ctx, [1], 'f32', [opts.clipScale], 'clip scale');
+  const adamOpts: AdamWOptions = { clipScale: clip, gridLimit: opts.gridLimit };
+  const opt = await prepareAdamW(ctx, [{ ...t, weightDecay }], adamOpts);
+  const clipScale = opts.clipScale === undefined ? 1 : Math.fround(opts.clipScale);
+  let state: AdamWState = {
+    param: f64(p0),
+    expAvg: new Float64Array(n),
+    expAvgSq: new Float64Array(n),
+  };
+  let bounds: Bounds = {
+    param: new Float64Array(n),
+    expAvg: new Float64Array(n),
+    expAvgSq: new Float64Array(n),
+  };
+  let worst = 0;
+  for (let k = 0; k < lrs.length; k++) {
+    const step = k + 1;
+    const g = makeGradient(n, 100 * n + k);
+    t.grad.upload(g);
+    opt.setStep(step, lrs[k]);
+    await runDispatches(ctx, opt.dispatches);
+    const cfg = { step, lr: lrs[k], weightDecay, clipScale };
+    const next = adamWStepReference(state, g, cfg);
+    bounds = stepBound(state, next, bounds, g, cfg);
+    state = next;
+    worst = Math.max(worst, worstBoundRatio(await download(t), state, bounds));
+  }
+  opt.destroy();
+  destroyAll(t);
+  clip?.destroy();
+  return worst;
+}
+
+/** A warm-up-then-decay learning rate, larger than AIM's so that decay and updates show. */
+const LRS = [0.02, 0.05, 0.1, 0.08, 0.05, 0.03];
+
+describe('AdamW: hand-worked first step', () => {
+  it('p = [1, −2, 0.5, 3], g = [0.5, −2, 0, 1e-9], lr 0.1, wd 0.05', async () => {
+    // Step 1: m = 0.1·g, v = 0.05·g², bias corrections 0.1 and 0.05, so m̂ = g, v̂ = g² and
+    // the update is lr·g/(|g| + 1e-8). Decay first: p·(1 − 0.1·0.05) = 0.995·p.
+    //   0.995 − 0.1·0.5/0.50000001    = 0.895000002
+    //  −1.99  + 0.1·2/2.00000001      = −1.8900000005
+    //   0.4975 − 0                    = 0.4975
+    //   2.985 − 0.1·1e-9/1.1e-8       = 2.985 − 0.00909090… = 2.97590909…
+    const ctx = await testGpu();
+    const t = await upload(ctx, Float32Array.of(1, -2, 0.5, 3));
+    t.grad.upload(Float32Array.of(0.5, -2, 0, 1e-9));
+    const opt = await prepareAdamW(ctx, [{ ...t, weightDecay: 0.05 }]);
+    opt.setStep(1, 0.1);
+    await runDispatches(ctx, opt.dispatches);
+    const got = await download(t);
+    const want = [0.895000002, -1.8900000005, 0.4975, 2.985 - 0.1 / 11];
+    got.param.forEach((p, i) => expect(Math.abs(p - want[i])).toBeLessThan(4e-7));
+    expect(Array.from(got.expAvg)).toEqual([0.05, -0.2, 0, Math.fround(1e-10)].map(Math.fround));
+    got.expAvgSq.forEach((v, i) =>
+      expect(Math.abs(v - [0.0125, 0.2, 0, 5e-20][i])).toBeLessThanOrEqual(2 * u * v),
+    );
+    opt.destroy();
+    destroyAll(t);
+  });
+});
+
+describe('AdamW: several steps against float64 torch.optim.AdamW', () => {
+  it('with decay (wd 0.05), 257 values, 6 steps, lr changing every step', async () => {
+    expect(await checkSteps(257, 0.05, LRS)).toBeLessThanOrEqual(1);
+  });
+  it('without decay (wd 0: biases, norms, positions), 255 values', async () => {
+    expect(await checkSteps(255, 0, LRS)).toBeLessThanOrEqual(1);
+  });
+  it('one value', async () => {
+    expect(await checkSteps(1, 0.05, LRS.slice(0, 3))).toBeLessThanOrEqual(1);
+  });
+  it('clip scale 0.3 < 1 read from a GPU buffer multiplies the gradients', async () => {
+    expect(await checkSteps(300, 0.05, LRS, { clipScale: 0.3 })).toBeLessThanOrEqual(1);
+  });
+  it('a folded 2-D grid (limit lowered to 2 workgroups per dimension), 1000 values', async () => {
+    expect(await checkSteps(1000, 0.05, LRS.slice(0, 2), { gridLimit: 2 })).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
+  it('a flat buffer with a decayed range, an undecayed range and an untouched tail', async () => {
+    const ctx = await testGpu();
+    const n = 260;
+    const p0 = makeParams(n, 5);
+    const g = makeGradient(n, 6);
+    const t = await upload(ctx, p0);
+    t.grad.upload(g);
+    const opt = await prepareAdamW(ctx, [
+      { ...t, weightDecay: 0.05, offset: 0, length: 100 },
+      { ...t, weightDecay: 0, offset: 100, length: 150 },
+    ]);
+    opt.setStep(1, 0.1);
+    await runDispatches(ctx, opt.dispatches);
+    const got = await download(t);
+    const zero = () => new Float64Array(n);
+    const start: AdamWState = { param: f64(p0), expAvg: zero(), expAvgSq: zero() };
+    const decayed = adamWStepReference(start, g, { step: 1, lr: 0.1, weightDecay: 0.05 });
+    const plain = adamWStepReference(start, g, { step: 1, lr: 0.1, weightDecay: 0 });
+    const want = {
+      param: f64(p0),
+      expAvg: zero(),
+      expAvgSq: zero(),
+    };
+    for (const key of ['param', 'expAvg', 'expAvgSq'] as const) {
+      want[key].set(decayed[key].subarray(0, 100), 0);
+      want[key].set(plain[key].subarray(100, 250), 100);
+    }
+    const zeros = { param: zero(), expAvg: zero(), expAvgSq: zero() };
+    const bD = stepBound(start, decayed, zeros, g, { step: 1, lr: 0.1, weightDecay: 0.05 });
+    const bP = stepBound(start, plain, zeros, g, { step: 1, lr: 0.1, weightDecay: 0 });
+    const bounds = { param: zero(), expAvg: zero(), expAvgSq: zero() };
+    for (const key of ['param', 'expAvg', 'expAvgSq'] as const) {
+      bounds[key].set(bD[key].subarray(0, 100), 0);
+      bounds[key].set(bP[key].subarray(100, 250), 100);
+    }
+    expect(worstBoundRatio(got, want, bounds)).toBeLessThanOrEqual(1);
+    // The tail [250, 260) belongs to no range: exactly as uploaded.
+    expect(Array.from(got.param.subarray(250))).toEqual(Array.from(p0.subarray(250)));
+    opt.destroy();
+    destroyAll(t);
+  });
+
+  it('grad norm → AdamW in one submission: clipping from the GPU-computed norm', async () => {
+    const ctx = await testGpu();
+    const sizes = [333, 7];
+    const p0 = sizes.map((n, i) => makeParams(n, 40 + i));
+    const g = sizes.map((n, i) => makeGradient(n, 50 + i).map((x) => 3 * x));
+    const ts = await Promise.all(p0.map((p) => upload(ctx, p)));
+    ts.forEach((t, i) => t.grad.upload(g[i]));
+    const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
+    const clip = Tensor.empty(ctx, [1], 'f32', 'clip scale');
+    const normDispatches = await prepareGradNorm(
+      ctx,
+      ts.map((t) => t.grad),
+      norm,
+      clip,
+    );
+    const opt = await prepareAdamW(
+      ctx,
+      ts.map((t, i) => ({ ...t, weightDecay: i === 0 ? 0.05 : 0 })),
+      { clipScale: clip },
+    );
+    opt.setStep(1, 0.05);
+    await runDispatches(ctx, [...normDispatches, ...opt.dispatches]);
+    const ref = clipGradNormReference(g, 1);
+    expect(ref.clipScale).toBeLessThan(0.2);
+    // The GPU scale is within ~2e-6 relative of float64 (gradNorm.test.ts derives it).
+    const clipError = 4e-6 * ref.clipScale;
+    for (let i = 0; i < sizes.length; i++) {
+      const zero = () => new Float64Array(sizes[i]);
+      const start = { param: f64(p0[i]), expAvg: zero(), expAvgSq: zero() };
+      const cfg = { step: 1, lr: 0.05, weightDecay: i === 0 ? 0.05 : 0, clipScale: ref.clipScale };
+      const want = adamWStepReference(start, g[i], cfg);
+      const zeros = { param: zero(), expAvg: zero(), expAvgSq: zero() };
+      const bounds = stepBound(start, want, zeros, g[i], { ...cfg, clipError });
+      expect(worstBoundRatio(await download(ts[i]), want, bounds)).toBeLessThanOrEqual(1);
+    }
+    normDispatches.forEach(releaseDispatch);
+    opt.destroy();
+    ts.forEach(destroyAll);
+    norm.destroy();
+    clip.destroy();
+  });
+
+  it('a NaN gradient skips the whole step: p, m and v keep their values', async () => {
+    const ctx = await testGpu();
+    const n = 50;
+    const p0 = makeParams(n, 60);
+    const t = await upload(ctx, p0);
+    const g = makeGradient(n, 61);
+    g[10] = NaN;
+    t.grad.upload(g);
+    const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
+    const clip = Tensor.empty(ctx, [1], 'f32', 'clip scale');
+    const normDispatches = await prepareGradNorm(ctx, [t.grad], norm, clip);
+    const opt = await prepareAdamW(ctx, [{ ...t, weightDecay: 0.05 }], { clipScale: clip });
+    opt.setStep(1, 0.1);
+    await runDispatches(ctx, [...normDispatches, ...opt.dispatches]);
+    const got = await download(t);
+    expect(Array.from(got.param)).toEqual(Array.from(p0));
+    expect(got.expAvg.every((x) => x === 0) && got.expAvgSq.every((x) => x === 0)).toBe(true);
+    normDispatches.forEach(releaseDispatch);
+    opt.destroy();
+    destroyAll(t);
+    norm.destroy();
+    clip.destroy();
+  });
+});
+
+describe('AdamW: the checks can fail', () => {
+  /** One reference step from zero moments, compared with a variant under the bound. */
+  function variantRatio(variant: (s: AdamWState, g: Float32Array) => AdamWState): number {
+    const n = 200;
+    const p0 = makeParams(n, 70);
+    const g = makeGradient(n, 71);
+    const zero = () => new Float64Array(n);
+    const start = { param: f64(p0), expAvg: zero(), expAvgSq: zero() };
+    const cfg = { step: 1, lr: 0.1, weightDecay: 0.05 };
+    const want = adamWStepReference(start, g, cfg);
+    const zeros = { param: zero(), expAvg: zero(), expAvgSq: zero() };
+    const bounds = stepBound(start, want, zeros, g, cfg);
+    const wrong = variant(start, g);
+    const asF32 = (s: AdamWState) => ({
+      param: Float32Array.from(s.param),
+      expAvg: Float32Array.from(s.expAvg),
+      expAvgSq: Float32Array.from(s.expAvgSq),
+    });
+    return worstBoundRatio(asF32(wrong), want, bounds);
+  }
+
+  it('decay applied after the Adam update instead of before it is caught', () => {
+    const ratio = variantRatio((start, g) => {
+      const s = adamWStepReference(start, g, { step: 1, lr: 0.1, weightDecay: 0 });
+      return { ...s, param: s.param.map((p) => p * (1 - 0.1 * 0.05)) };
+    });
+    expect(ratio).toBeGreaterThan(1);
+  });
+
+  it('eps inside the square root, or no decay, is caught', () => {
+    const noDecay = variantRatio((start, g) =>
+      adamWStepReference(start, g, { step: 1, lr: 0.1, weightDecay: 0 }),
+    );
+    expect(noDecay).toBeGreaterThan(1);
+    const epsInside = variantRatio((start, g) => {
+      const s = adamWStepReference(start, g, { step: 1, lr: 0.1, weightDecay: 0.05 });
+      // update = lr·m̂ / sqrt(v̂ + eps) instead of lr·m̂ / (sqrt(v̂) + eps)
+      const param = start.param.map((p, i) => {
+        const mHat = s.expAvg[i] / 0.1;
+        const vHat = s.expAvgSq[i] / 0.05;
+        return p * (1 - 0.005) - (0.1 * mHat) / Math.sqrt(vHat + 1e-8);
+      });
+      return { ...s, param };
+    });
+    expect(epsInside).toBeGreaterThan(1);
+  });
+});
+
+describe('AdamW wrapper', () => {
+  it('rejects overlapping ranges, mismatched sizes and a bad step', async () => {
+    const ctx = await testGpu();
+    const t = await upload(ctx, new Float32Array(10));
+    const base: AdamWParam = { ...t, weightDecay: 0 };
+    await expect(
+      prepareAdamW(ctx, [
+        { ...base, offset: 0, length: 6 },
+        { ...base, offset: 5, length: 5 },
+      ]),
+    ).rejects.toThrow(/overlap/);
+    const short = Tensor.empty(ctx, [9], 'f32', 'short');
+    await expect(prepareAdamW(ctx, [{ ...base, grad: short }])).rejects.toThrow(/grad has 9/);
+    await expect(prepareAdamW(ctx, [{ ...base, expAvg: t.param }])).rejects.toThrow(/distinct/);
+    await expect(prepareAdamW(ctx, [{ ...base, offset: 4, length: 7 }])).rejects.toThrow(/exceeds/);
+    const opt = await prepareAdamW(ctx, [base]);
+    expect(() => opt.setStep(0, 0.1)).toThrow(/step must be/);
+    expect(() => opt.setStep(1, NaN)).toThrow(/lr must be/);
+    opt.destroy();
+    short.destroy();
+    destroyAll(t);
+  });
+});

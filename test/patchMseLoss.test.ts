@@ -1,0 +1,376 @@
+import { describe, expect, it } from 'vitest';
+import { runDispatches, runOnce, releaseDispatch } from '../src/gpu/dispatch';
+import { Tensor } from '../src/gpu/tensor';
+import {
+  preparePatchMseLoss,
+  preparePatchMseLossBackward,
+  patchMseShape,
+} from '../src/kernels/patchMseLoss';
+import { REDUCE_DEPTH_PER_PASS, reducePassLengths } from '../src/kernels/reduceSum';
+import { checkGradient } from '../src/reference/gradcheck';
+import { gammaF32 } from '../src/reference/matmul';
+import {
+  countedTargets,
+  isCountedPosition,
+  NORM_PIX_EPS,
+  patchMseLossBackwardReference,
+  patchMseLossReference,
+  type PatchMseShape,
+} from '../src/reference/patchMseLoss';
+import { mulberry32, randomF32 } from '../src/reference/random';
+import { testGpu } from './gpuContext';
+
+const u = 2 ** -24;
+const THREADS = 64; // invocations per position in patch_mse_loss.wgsl
+
+/**
+ * Image-like targets: each patch has its own offset in [−2, 2] and spread in [0.05, 2]
+ * (so the mean subtraction and the per-patch variance both matter); patch 1 of sample 0
+ * is constant (variance 0: t̂ = 0 up to rounding) when `constantPatch` is set.
+ */
+function makeTargets(s: PatchMseShape, seed: number, constantPatch = false): Float32Array {
+  const next = mulberry32(seed);
+  const t = new Float32Array(s.batch * s.positions * s.patchValues);
+  for (let patch = 0; patch < s.batch * s.positions; patch++) {
+    const offset = 4 * next() - 2;
+    const spread = 0.05 + 1.95 * next();
+    for (let j = 0; j < s.patchValues; j++)
+      t[patch * s.patchValues + j] = offset + spread * (2 * next() - 1);
+  }
+  if (constantPatch && s.positions > 1) t.fill(0.7, s.patchValues, 2 * s.patchValues);
+  return t;
+}
+
+interface Bounds {
+  perPosition: Float64Array;
+  grad: Float64Array;
+  loss: number;
+}
+
+/**
+ * Forward error bounds of the f32 kernel, value by value, from the exact (float64) values.
+ * Model: + − × correctly rounded (≤ u), WGSL division ≤ 2.5 ulp (5u), inverseSqrt ≤ 2 ulp
+ * (4u). Each invocation adds ⌈P/64⌉ values in sequence and the workgroup adds 64 partial
+ * sums as a tree of depth 6, so each patch sum is a tree of depth D = ⌈P/64⌉ + 6 and errs
+ * by ≤ γ_D·Σ|terms| (Higham §4.2). Propagated through mean → centred values → unbiased
+ * variance → 1/sqrt(var + 1e-6) → t̂ → pred − t̂ → mean square; the loss adds the tree over
+ * the B·K per-position values (depth 10 per reduce pass) and a division by N.
+ */
+function errorBounds(
+  pred: Float32Array,
+  targets: Float32Array,
+  prefix: ArrayLike<number>,
+  s: PatchMseShape,
+): Bounds {
+  const { batch, positions: K, patchValues: P } = s;
+  const N = countedTargets(prefix, K);
+  const D = Math.ceil(P / THREADS) + 6;
+  const perPosition = new Float64Array(batch * K);
+  const grad = new Float64Array(batch * K * P);
+  let sumE = 0;
+  let sumErr = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < K; i++) {
+      if (!isCountedPosition(i, prefix[b], K)) continue; // the kernel writes exact zeros
+      const row = b * K + i;
+      const t = targets.subarray((row + 1) * P, (row + 2) * P);
+      const q = pred.subarray(row * P, (row + 1) * P);
+      let mean = 0;
+      let absSum = 0;
+      for (const v of t) {
+        mean += v;
+        absSum += Math.abs(v);
+      }
+      mean /= P;
+      const eMean = (gammaF32(D) * absSum) / P + 5 * u * Math.abs(mean);
+      const c = Array.from(t, (v) => v - mean);
+      const ec = c.map((v) => eMean + u * (Math.abs(v) + eMean));
+      let s2 = 0;
+      let es2 = 0;
+      for (let j = 0; j < P; j++) {
+        s2 += c[j] * c[j];
+        es2 += 2 * Math.abs(c[j]) * ec[j] + ec[j] * ec[j];
+      }
+      es2 += gammaF32(D + 1) * s2;
+      const variance = s2 / (P - 1);
+      const w = variance + NORM_PIX_EPS;
+      const ew = es2 / (P - 1) + 5 * u * variance + u * w;
+      const r = 1 / Math.sqrt(w);
+      const relR = 0.5 * (ew / w) * (1 + ew / w) + 4 * u;
+      let e = 0;
+      let ee = 0;
+      const ed: number[] = [];
+      const d: number[] = [];
+      for (let j = 0; j < P; j++) {
+        const that = c[j] * r;
+        const et = r * ec[j] * (1 + relR) + Math.abs(that) * (relR + u);
+        d.push(q[j] - that);
+        ed.push(et + u * (Math.abs(d[j]) + et));
+        e += d[j] * d[j];
+        ee += 2 * Math.abs(d[j]) * ed[j] + ed[j] * ed[j];
+      }
+      ee += gammaF32(D + 1) * e;
+      e /= P;
+      perPosition[row] = ee / P + 5 * u * e;
+      sumE += e;
+      sumErr += perPosition[row];
+      const scale = 2 / (P * N);
+      for (let j = 0; j < P; j++)
+        grad[row * P + j] = scale * ed[j] + 7 * u * scale * Math.abs(d[j]);
+    }
+  }
+  const depth = REDUCE_DEPTH_PER_PASS * reducePassLengths(batch * K).length;
+  const loss = (sumErr + gammaF32(depth) * sumE) / N + (5 * u * sumE) / N;
+  return { perPosition, grad, loss };
+}
+
+/** max |got − want| / (2·bound): a factor 2 over the first-order bound covers its neglected terms. */
+function ratio(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (Number.isNaN(err)) return Infinity;
+    worst = Math.max(worst, err / (2 * bound[i] + 1e-45));
+  }
+  return worst;
+}
+
+interface GpuRun {
+  perPosition: Float32Array;
+  loss: number;
+  counted: number;
+  fusedGrad: Float32Array;
+  grad: Float32Array;
+}
+
+/** Forward with the fused gradient, and the separate backward, on the GPU. */
+async function runLoss(
+  pred: Float32Array,
+  targets: Float32Array,
+  prefix: readonly number[],
+  s: PatchMseShape,
+  gridLimit?: number,
+): Promise<GpuRun> {
+  const ctx = await testGpu();
+  const shape = [s.batch, s.positions, s.patchValues];
+  const predT = Tensor.fromArray(ctx, shape, 'f32', pred, 'pred');
+  const targetsT = Tensor.fromArray(ctx, shape, 'f32', targets, 'targets');
+  const prefixT = Tensor.fromArray(ctx, [s.batch], 'u32', prefix, 'prefix lengths');
+  const perPosition = Tensor.fromArray(
+    ctx,
+    [s.batch, s.positions],
+    'f32',
+    new Float32Array(s.batch * s.positions).fill(NaN), // every value must be written
+    'per-position',
+  );
+  const loss = Tensor.empty(ctx, [1], 'f32', 'loss');
+  const counted = Tensor.empty(ctx, [1], 'f32', 'N');
+  const fusedGrad = Tensor.fromArray(ctx, shape, 'f32', new Float32Array(pred.length).fill(NaN));
+  const grad = Tensor.fromArray(ctx, shape, 'f32', new Float32Array(pred.length).fill(NaN));
+  await runOnce(ctx, [
+    ...(await preparePatchMseLoss(
+      ctx,
+      predT,
+      targetsT,
+      prefixT,
+      { perPosition, loss, gradPred: fusedGrad, countedTargets: counted },
+      { gridLimit },
+    )),
+    ...(await preparePatchMseLossBackward(ctx, predT, targetsT, prefixT, grad, { gridLimit })),
+  ]);
+  const out: GpuRun = {
+    perPosition: await perPosition.download(),
+    loss: (await loss.download())[0],
+    counted: (await counted.download())[0],
+    fusedGrad: await fusedGrad.download(),
+    grad: await grad.download(),
+  };
+  for (const t of [predT, targetsT, prefixT, perPosition, loss, counted, fusedGrad, grad])
+    t.destroy();
+  return out;
+}
+
+/** Runs everything and returns the worst ratio over per-position, loss and both gradients. */
+async function checkCase(
+  s: PatchMseShape,
+  prefix: readonly number[],
+  seed: number,
+  gridLimit?: number,
+) {
+  const n = s.batch * s.positions * s.patchValues;
+  const pred = randomF32(n, seed, -2, 2);
+  const targets = makeTargets(s, seed + 1, true);
+  const got = await runLoss(pred, targets, prefix, s, gridLimit);
+  const want = patchMseLossReference(pred, targets, prefix, s);
+  const wantGrad = patchMseLossBackwardReference(pred, targets, prefix, s);
+  const bounds = errorBounds(pred, targets, prefix, s);
+  expect(got.counted).toBe(want.counted);
+  return Math.max(
+    ratio(got.perPosition, want.perPosition, bounds.perPosition),
+    ratio([got.loss], [want.loss], [bounds.loss]),
+    ratio(got.fusedGrad, wantGrad, bounds.grad),
+    ratio(got.grad, wantGrad, bounds.grad),
+  );
+}
+
+describe('patch MSE loss: forward and backward against float64', () => {
+  for (const K of [2, 3, 17, 64]) {
+    for (const P of [3, 48, 192]) {
+      for (const B of [1, 3]) {
+        const seed = 1000 * K + 10 * P + B;
+        const next = mulberry32(seed);
+        const random = () => 1 + Math.floor(next() * (K - 1));
+        // B = 3: S = 1 (causal baseline), S = K − 1 (only the last target), and a random S.
+        const prefix = B === 3 ? [1, K - 1, random()] : [random()];
+        it(`K ${K}, P ${P}, B ${B}, S [${prefix.join(', ')}]`, async () => {
+          expect(
+            await checkCase({ batch: B, positions: K, patchValues: P }, prefix, seed),
+          ).toBeLessThanOrEqual(1);
+        });
+      }
+    }
+  }
+
+  it('AIM patch size: K 30, P 588 (14·14·3), B 2', async () => {
+    expect(
+      await checkCase({ batch: 2, positions: 30, patchValues: 588 }, [5, 29], 7),
+    ).toBeLessThanOrEqual(1);
+  });
+
+  it('a folded 2-D grid (limit lowered to 5 workgroups per dimension), B 3, K 17', async () => {
+    const s = { batch: 3, positions: 17, patchValues: 48 };
+    expect(await checkCase(s, [2, 9, 16], 8, 5)).toBeLessThanOrEqual(1);
+  });
+
+  it('prefix lengths outside 1…K−1 are clamped: S = 0 counts like 1, S ≥ K counts nothing', async () => {
+    const s = { batch: 3, positions: 5, patchValues: 12 };
+    expect(countedTargets([0, 5, 9], 5)).toBe(4);
+    expect(await checkCase(s, [0, 5, 9], 9)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('patch MSE loss: counted / not-counted positions', () => {
+  it('S = K − 1: only position K − 2 (predicting the last patch) counts', async () => {
+    const s = { batch: 2, positions: 17, patchValues: 48 };
+    const pred = randomF32(2 * 17 * 48, 20, -2, 2);
+    const targets = makeTargets(s, 21);
+    const got = await runLoss(pred, targets, [16, 16], s);
+    expect(got.counted).toBe(2);
+    for (let b = 0; b < 2; b++) {
+      for (let i = 0; i < 17; i++) {
+        const row = b * 17 + i;
+        const gradRow = got.grad.subarray(row * 48, (row + 1) * 48);
+        if (i === 15) {
+          expect(got.perPosition[row]).toBeGreaterThan(0.1);
+          expect(gradRow.some((g) => g !== 0)).toBe(true);
+        } else {
+          expect(got.perPosition[row]).toBe(0);
+          expect(gradRow.every((g) => g === 0)).toBe(true);
+        }
+      }
+    }
+    expect(got.loss).toBeCloseTo((got.perPosition[15] + got.perPosition[17 + 15]) / 2, 6);
+  });
+
+  it('off-by-one variants of the reference are outside the tolerance of the GPU result', async () => {
+    const s = { batch: 3, positions: 17, patchValues: 48 };
+    const prefix = [1, 16, 7];
+    const pred = randomF32(3 * 17 * 48, 30, -2, 2);
+    const targets = makeTargets(s, 31);
+    const got = await runLoss(pred, targets, prefix, s);
+    const bounds = errorBounds(pred, targets, prefix, s);
+    const want = patchMseLossReference(pred, targets, prefix, s);
+    expect(ratio(got.perPosition, want.perPosition, bounds.perPosition)).toBeLessThanOrEqual(1);
+    // Counting i ≥ S instead of i + 1 ≥ S is the reference with every prefix one longer.
+    const countFromI = patchMseLossReference(
+      pred,
+      targets,
+      prefix.map((v) => v + 1),
+      s,
+    );
+    expect(ratio(got.perPosition, countFromI.perPosition, bounds.perPosition)).toBeGreaterThan(1);
+    // Comparing position i with target i instead of i + 1: shift the targets by one patch.
+    const shifted = new Float32Array(targets.length);
+    shifted.set(targets.subarray(0, targets.length - 48), 48);
+    const sameIndex = patchMseLossReference(pred, shifted, prefix, s);
+    expect(ratio(got.perPosition, sameIndex.perPosition, bounds.perPosition)).toBeGreaterThan(1);
+    // The biased variance (÷P instead of ÷(P − 1)) scales t̂ by about sqrt(48/47).
+    const biased = Float64Array.from(want.perPosition, (e, row) => {
+      if (e === 0) return 0;
+      const t = targets.subarray((row + 1) * 48, (row + 2) * 48);
+      const mean = t.reduce((a, v) => a + v, 0) / 48;
+      const rstd = 1 / Math.sqrt(t.reduce((a, v) => a + (v - mean) ** 2, 0) / 48 + NORM_PIX_EPS);
+      return t.reduce((a, v, j) => a + (pred[row * 48 + j] - (v - mean) * rstd) ** 2, 0) / 48;
+    });
+    expect(ratio(got.perPosition, biased, bounds.perPosition)).toBeGreaterThan(1);
+  });
+
+  it('prepared dispatches follow new prefix lengths uploaded between runs (N counted on the GPU)', async () => {
+    const ctx = await testGpu();
+    const s = { batch: 3, positions: 9, patchValues: 12 };
+    const shape = [3, 9, 12];
+    const pred = randomF32(3 * 9 * 12, 40, -2, 2);
+    const targets = makeTargets(s, 41);
+    const predT = Tensor.fromArray(ctx, shape, 'f32', pred);
+    const targetsT = Tensor.fromArray(ctx, shape, 'f32', targets);
+    const prefixT = Tensor.fromArray(ctx, [3], 'u32', [1, 1, 1]);
+    const perPosition = Tensor.empty(ctx, [3, 9], 'f32');
+    const loss = Tensor.empty(ctx, [1], 'f32');
+    const dispatches = await preparePatchMseLoss(ctx, predT, targetsT, prefixT, {
+      perPosition,
+      loss,
+    });
+    for (const prefix of [
+      [1, 1, 1],
+      [8, 3, 5],
+    ]) {
+      prefixT.upload(prefix);
+      await runDispatches(ctx, dispatches);
+      const want = patchMseLossReference(pred, targets, prefix, s);
+      const bound = errorBounds(pred, targets, prefix, s).loss;
+      expect(ratio(await loss.download(), [want.loss], [bound])).toBeLessThanOrEqual(1);
+    }
+    dispatches.forEach(releaseDispatch);
+    for (const t of [predT, targetsT, prefixT, perPosition, loss]) t.destroy();
+  });
+});
+
+describe('patch MSE loss: reference backward', () => {
+  it('matches central differences of the reference loss (float64)', () => {
+    const s = { batch: 2, positions: 6, patchValues: 12 };
+    const prefix = [2, 4];
+    const pred = Float64Array.from(randomF32(2 * 6 * 12, 50, -2, 2));
+    const targets = makeTargets(s, 51);
+    const grad = patchMseLossBackwardReference(pred, targets, prefix, s);
+    const result = checkGradient(
+      (x) => patchMseLossReference(x, targets, prefix, s).loss,
+      pred,
+      grad,
+      { samples: pred.length },
+    );
+    expect(result.checked).toBe(pred.length);
+    expect(result.worstRelativeError).toBeLessThan(1e-6);
+  });
+});
+
+describe('patchMseLoss wrapper', () => {
+  it('rejects mismatched shapes and too-short patches or sequences', async () => {
+    const ctx = await testGpu();
+    const pred = Tensor.empty(ctx, [2, 5, 12], 'f32');
+    const targets = Tensor.empty(ctx, [2, 5, 13], 'f32');
+    const prefix = Tensor.empty(ctx, [2], 'u32');
+    const prefix3 = Tensor.empty(ctx, [3], 'u32');
+    const oneValue = Tensor.empty(ctx, [2, 5, 1], 'f32');
+    const oneToken = Tensor.empty(ctx, [2, 1, 12], 'f32');
+    expect(() => patchMseShape(pred, targets, prefix)).toThrow(/targets are \[2,5,13\]/);
+    expect(() => patchMseShape(pred, pred, prefix3)).toThrow(/prefixLengths must be u32 \[2\]/);
+    expect(() => patchMseShape(oneValue, oneValue, prefix)).toThrow(/P = 1/);
+    expect(() => patchMseShape(oneToken, oneToken, prefix)).toThrow(/K = 1/);
+    const perPosition = Tensor.empty(ctx, [2, 4], 'f32');
+    await expect(preparePatchMseLoss(ctx, pred, pred, prefix, { perPosition })).rejects.toThrow(
+      /perPosition is \[2,4\]/,
+    );
+    for (const t of [pred, targets, prefix, prefix3, oneValue, oneToken, perPosition]) t.destroy();
+  });
+});
