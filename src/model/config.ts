@@ -1,0 +1,135 @@
+/**
+ * AIM v1 model configurations as data. The trunk follows ml-aim; the prediction head
+ * follows ml-l3m's AIM v1 recipe (see ../shared/reference/ml-aim.md).
+ */
+
+export interface AimHeadConfig {
+  /** Width of the head's residual MLP blocks (2048 in the paper). */
+  width: number;
+  /** Number of residual MLP blocks (12 in the paper). */
+  depth: number;
+  /**
+   * ml-l3m builds each head block as a transformer block whose attention is the identity,
+   * computing x + LN1(x) before x + MLP(LN2(x)); the paper uses only x + MLP(LN(x)).
+   */
+  extraNormTerm: boolean;
+}
+
+export interface AimConfig {
+  name: string;
+  imageSize: number;
+  patchSize: number;
+  channels: 3;
+  width: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  head: AimHeadConfig;
+  /** ml-aim's LayerNorms (patch norm, blocks, post-trunk norm). */
+  trunkNormEps: number;
+  /** ml-l3m's head LayerNorms. */
+  headNormEps: number;
+  /** Presets too large to train in a tab (parameter counts, memory estimates, ONNX only). */
+  inferenceOnly: boolean;
+}
+
+const TRUNK_EPS = 1e-6;
+const HEAD_EPS = 1e-5;
+
+function preset(
+  name: string,
+  imageSize: number,
+  patchSize: number,
+  width: number,
+  depth: number,
+  heads: number,
+  head: Omit<AimHeadConfig, 'extraNormTerm'>,
+  inferenceOnly = false,
+): AimConfig {
+  return {
+    name,
+    imageSize,
+    patchSize,
+    channels: 3,
+    width,
+    depth,
+    heads,
+    mlpRatio: 4,
+    head: { ...head, extraNormTerm: false },
+    trunkNormEps: TRUNK_EPS,
+    headNormEps: HEAD_EPS,
+    inferenceOnly,
+  };
+}
+
+export const PRESETS = {
+  /** CI-sized: trains real steps on SwiftShader in seconds. */
+  'aim-micro': preset('aim-micro', 16, 4, 64, 2, 2, { width: 64, depth: 1 }),
+  /** What a laptop GPU trains in minutes (≈ 4.8 M parameters). */
+  'aim-tiny': preset('aim-tiny', 32, 4, 192, 6, 6, { width: 256, depth: 4 }),
+  'aim-small': preset('aim-small', 64, 8, 384, 12, 6, { width: 512, depth: 6 }),
+  'aim-600M': preset('aim-600M', 224, 14, 1536, 24, 12, { width: 2048, depth: 12 }, true),
+  'aim-1B': preset('aim-1B', 224, 14, 2048, 24, 16, { width: 2048, depth: 12 }, true),
+  'aim-3B': preset('aim-3B', 224, 14, 3072, 24, 24, { width: 2048, depth: 12 }, true),
+  'aim-7B': preset('aim-7B', 224, 14, 4096, 32, 32, { width: 2048, depth: 12 }, true),
+} as const satisfies Record<string, AimConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+export function gridSize(c: AimConfig): number {
+  return c.imageSize / c.patchSize;
+}
+
+export function numPatches(c: AimConfig): number {
+  return gridSize(c) ** 2;
+}
+
+/** Values per target patch: p·p·3. */
+export function patchValues(c: AimConfig): number {
+  return c.patchSize * c.patchSize * c.channels;
+}
+
+export function headDim(c: AimConfig): number {
+  return c.width / c.heads;
+}
+
+/** Problems with a configuration, as sentences for the user; empty when it is valid. */
+export function validateConfig(c: AimConfig): string[] {
+  const problems: string[] = [];
+  const positive = ['imageSize', 'patchSize', 'width', 'depth', 'heads'] as const;
+  for (const key of positive) {
+    if (!Number.isInteger(c[key]) || c[key] < 1)
+      problems.push(`${key} must be a positive integer (got ${c[key]}).`);
+  }
+  if (c.imageSize % c.patchSize !== 0) {
+    problems.push(`Image size ${c.imageSize} is not divisible by the patch size ${c.patchSize}.`);
+  } else if (numPatches(c) < 2) {
+    problems.push(
+      'An image must have at least 2 patches: there is nothing to predict autoregressively.',
+    );
+  }
+  if (c.width % c.heads !== 0)
+    problems.push(`Width ${c.width} is not divisible by ${c.heads} heads.`);
+  else if (headDim(c) > 128)
+    problems.push(`Head dimension ${headDim(c)} is above the attention kernel's 128.`);
+  // The 2-D sin-cos embedding splits the width into 4 equal parts (sin/cos × column/row).
+  if (c.width % 4 !== 0)
+    problems.push(`Width ${c.width} must be divisible by 4 for the 2-D sin-cos positions.`);
+  if (c.head.width % 4 !== 0) problems.push(`Head width ${c.head.width} must be divisible by 4.`);
+  if (!Number.isInteger(c.head.depth) || c.head.depth < 0) problems.push('Head depth must be ≥ 0.');
+  return problems;
+}
+
+/** Trainable parameters of the pre-training model (trunk + prediction head). */
+export function parameterCount(c: AimConfig): { trunk: number; head: number; total: number } {
+  const d = c.width;
+  const hidden = c.mlpRatio * d;
+  const patchIn = patchValues(c);
+  const patchEmbed = patchIn * d + d + 2 * d; // conv weight + bias, patch LayerNorm
+  const block = 2 * d + 3 * d * d + d * d + 2 * d + 2 * d * hidden; // norm_1, qkv, proj, norm_2, fc1, fc2
+  const trunk = patchEmbed + c.depth * block + 2 * d; // + post-trunk norm
+  const w = c.head.width;
+  const headBlock = (c.head.extraNormTerm ? 4 : 2) * w + 2 * w * (c.mlpRatio * w);
+  const head = d * w + w + c.head.depth * headBlock + 2 * w + w * patchIn + patchIn;
+  return { trunk, head, total: trunk + head };
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { numPatches, parameterCount, PRESETS, validateConfig } from '../src/model/config';
+
+describe('model presets', () => {
+  it('every preset is valid', () => {
+    for (const c of Object.values(PRESETS)) expect(validateConfig(c), c.name).toEqual([]);
+  });
+
+  it('aim-tiny is the ≈ 4.8 M-parameter model of the PyTorch reference measurement', () => {
+    expect(numPatches(PRESETS['aim-tiny'])).toBe(64);
+    const { total } = parameterCount(PRESETS['aim-tiny']);
+    expect(total / 1e6).toBeGreaterThan(4.7);
+    expect(total / 1e6).toBeLessThan(4.9);
+  });
+
+  it('aim-small is the ≈ 34 M-parameter model of the PyTorch reference measurement', () => {
+    const { total } = parameterCount(PRESETS['aim-small']);
+    expect(total / 1e6).toBeGreaterThan(33);
+    expect(total / 1e6).toBeLessThan(35);
+  });
+
+  it("the paper's trunks have their nominal sizes", () => {
+    // The released names round the trunk size: 600M ≈ 0.6 B, 7B ≈ 6.5 B.
+    expect(parameterCount(PRESETS['aim-600M']).trunk / 1e9).toBeCloseTo(0.68, 1);
+    expect(parameterCount(PRESETS['aim-1B']).trunk / 1e9).toBeCloseTo(1.2, 1);
+    expect(parameterCount(PRESETS['aim-3B']).trunk / 1e9).toBeCloseTo(2.7, 1);
+    expect(parameterCount(PRESETS['aim-7B']).trunk / 1e9).toBeCloseTo(6.4, 1);
+  });
+
+  it('explains invalid configurations in words', () => {
+    const bad = { ...PRESETS['aim-tiny'], imageSize: 30 };
+    expect(validateConfig(bad)).toContain('Image size 30 is not divisible by the patch size 4.');
+    expect(validateConfig({ ...PRESETS['aim-tiny'], heads: 5 })[0]).toMatch(
+      /not divisible by 5 heads/,
+    );
+    expect(validateConfig({ ...PRESETS['aim-tiny'], heads: 1 })[0]).toMatch(
+      /above the attention kernel's 128/,
+    );
+  });
+});
