@@ -1,0 +1,309 @@
+/**
+ * Fused prefix-causal multi-head attention on the GPU, forward and backward, flash-attention
+ * style (online softmax; the T×T scores never reach global memory):
+ *   - `shaders/attention_forward.wgsl`: o = softmax(q·kᵀ/√dh + mask)·v and the log-sum-exp L;
+ *   - `shaders/attention_backward_preprocess.wgsl`: Δ = rowsum(dO ∘ o);
+ *   - `shaders/attention_backward_dkdv.wgsl`: dK, dV (one workgroup per key block);
+ *   - `shaders/attention_backward_dq.wgsl`: dQ (one workgroup per query block).
+ *
+ * Layouts follow ml-aim: qkv is [B, T, 3·D] (the qkv Linear's output: [q ; k ; v] along the
+ * last axis, each third split into H heads of dh = D/H contiguous columns), o is [B, T, D],
+ * L is [B, H, T], dqkv has qkv's layout. `prefixLengths` is a u32 [B]: query i of sample b
+ * may attend key j iff j < S_b or j ≤ i (S_b ≥ T: bidirectional; 0 or 1: causal).
+ */
+import type { GpuContext } from '../gpu/context';
+import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { Tensor } from '../gpu/tensor';
+import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
+import type { AttentionShape } from '../reference/attention';
+
+export type { AttentionShape } from '../reference/attention';
+
+/** Largest head dim the kernels' register tiles are sized for. */
+export const ATTENTION_MAX_HEAD_DIM = 128;
+
+/** The block sizes (override constants) of one kernel: queries and keys per tile. */
+export interface AttentionBlocks {
+  query: number;
+  key: number;
+}
+
+export interface AttentionBlockSizes {
+  forward: AttentionBlocks;
+  dkdv: AttentionBlocks;
+  dq: AttentionBlocks;
+}
+
+/**
+ * Block sizes per head dim, the largest that keep each kernel's shared memory within the
+ * 16 KiB every WebGPU device offers (see `attentionWorkgroupBytes`) and its per-invocation
+ * tiles within the shaders' register arrays. Tuning on real GPUs starts here.
+ */
+export function attentionBlockSizes(headDim: number): AttentionBlockSizes {
+  const padded = paddedHeadDim(headDim);
+  if (padded <= 32) {
+    return {
+      forward: { query: 32, key: 32 },
+      dkdv: { query: 8, key: 32 },
+      dq: { query: 32, key: 16 },
+    };
+  }
+  if (padded <= 64) {
+    return {
+      forward: { query: 32, key: 16 },
+      dkdv: { query: 8, key: 16 },
+      dq: { query: 16, key: 8 },
+    };
+  }
+  return {
+    forward: { query: 16, key: 8 },
+    dkdv: { query: 4, key: 8 },
+    dq: { query: 8, key: 4 },
+  };
+}
+
+export function paddedHeadDim(headDim: number): number {
+  return Math.ceil(headDim / 8) * 8;
+}
+
+/** Bytes of workgroup memory a kernel declares for these block sizes (mirrors the WGSL). */
+export function attentionWorkgroupBytes(
+  kernel: keyof AttentionBlockSizes,
+  headDim: number,
+  { query: q, key: k }: AttentionBlocks,
+): number {
+  const d = paddedHeadDim(headDim);
+  const floats =
+    kernel === 'forward'
+      ? d * q + d * k + k * q + 8 * q // Q, K/V, P, row shares
+      : kernel === 'dkdv'
+        ? 2 * d * k + 2 * d * (q + 1) + 2 * q * k + 2 * q // K, V, Q, dO, P, dS, L, Δ
+        : 2 * d * q + d * (k + 1) + d * k + k * q + 2 * q; // Q, dO, K, V, dS, L, Δ
+  return 4 * floats;
+}
+
+function dims(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** Shape of an attention problem from qkv's shape [B, T, 3D] and the number of heads. */
+export function attentionShape(qkvShape: readonly number[], heads: number): AttentionShape {
+  if (qkvShape.length !== 3) {
+    throw new RangeError(`attention: qkv is ${dims(qkvShape)}, expected [batch, tokens, 3·dim]`);
+  }
+  const [batch, seqLen, width] = qkvShape;
+  if (!Number.isInteger(heads) || heads < 1) {
+    throw new RangeError(`attention: heads must be a positive integer, got ${heads}`);
+  }
+  if (batch < 1 || seqLen < 1 || width < 1) {
+    throw new RangeError(`attention: qkv ${dims(qkvShape)} has an empty dimension`);
+  }
+  if (width % (3 * heads) !== 0) {
+    throw new RangeError(
+      `attention: qkv's last dimension ${width} is not 3 × heads (${heads}) × head dim`,
+    );
+  }
+  const headDim = width / (3 * heads);
+  if (headDim > ATTENTION_MAX_HEAD_DIM) {
+    throw new RangeError(
+      `attention: head dim ${headDim} exceeds the supported maximum ${ATTENTION_MAX_HEAD_DIM}`,
+    );
+  }
+  return { batch, seqLen, heads, headDim };
+}
+
+function requireTensor(
+  what: string,
+  t: Tensor,
+  shape: readonly number[],
+  dtype: 'f32' | 'u32',
+): void {
+  if (t.dtype !== dtype) throw new RangeError(`attention: ${what} must be ${dtype}, is ${t.dtype}`);
+  if (t.shape.join(',') !== shape.join(',')) {
+    throw new RangeError(`attention: ${what} is ${dims(t.shape)}, expected ${dims(shape)}`);
+  }
+}
+
+function requireDistinct(outputs: [string, Tensor][], inputs: [string, Tensor][]): void {
+  const all = [...outputs, ...inputs];
+  for (const [name, t] of outputs) {
+    for (const [other, u] of all) {
+      if (name !== other && t.buffer === u.buffer) {
+        throw new RangeError(`attention: ${name} must not share a buffer with ${other}`);
+      }
+    }
+  }
+}
+
+function paramsUniform(ctx: GpuContext, label: string, s: AttentionShape): GPUBuffer {
+  return uniformBuffer(ctx, label, [
+    ['u32', s.seqLen],
+    ['u32', s.heads],
+    ['u32', s.heads * s.headDim],
+    ['f32', 1 / Math.sqrt(s.headDim)],
+  ]);
+}
+
+function blockConstants(headDim: number, blocks: AttentionBlocks): Record<string, number> {
+  return { HEAD_DIM: headDim, BLOCK_Q: blocks.query, BLOCK_K: blocks.key };
+}
+
+export interface AttentionOptions {
+  heads: number;
+}
+
+/** Forward: out = attention(qkv), lse = per-row log-sum-exp (for the backward). */
+export async function prepareAttentionForward(
+  ctx: GpuContext,
+  qkv: Tensor<'f32'>,
+  prefixLengths: Tensor<'u32'>,
+  out: Tensor<'f32'>,
+  lse: Tensor<'f32'>,
+  { heads }: AttentionOptions,
+): Promise<PreparedDispatch> {
+  const s = attentionShape(qkv.shape, heads);
+  requireTensor('qkv', qkv, qkv.shape, 'f32');
+  requireTensor('prefixLengths', prefixLengths, [s.batch], 'u32');
+  requireTensor('out', out, [s.batch, s.seqLen, s.heads * s.headDim], 'f32');
+  requireTensor('lse', lse, [s.batch, s.heads, s.seqLen], 'f32');
+  requireDistinct(
+    [
+      ['out', out],
+      ['lse', lse],
+    ],
+    [
+      ['qkv', qkv],
+      ['prefixLengths', prefixLengths],
+    ],
+  );
+  const blocks = attentionBlockSizes(s.headDim).forward;
+  const kernel = await ctx.kernels.get({
+    shader: 'attention_forward',
+    constants: blockConstants(s.headDim, blocks),
+  });
+  const params = paramsUniform(ctx, `${kernel.name} params`, s);
+  return createDispatch(
+    ctx,
+    kernel,
+    [qkv.buffer, prefixLengths.buffer, out.buffer, lse.buffer, params],
+    [Math.ceil(s.seqLen / blocks.query), s.heads, s.batch],
+    [params],
+  );
+}
+
+/**
+ * Backward: dQkv = d(Σ dOut·out)/d qkv, from the forward's out and lse. Three dispatches,
+ * in order: Δ = rowsum(dOut ∘ out) (a scratch buffer owned by the dispatches), dK/dV, dQ.
+ */
+export async function prepareAttentionBackward(
+  ctx: GpuContext,
+  qkv: Tensor<'f32'>,
+  out: Tensor<'f32'>,
+  lse: Tensor<'f32'>,
+  dOut: Tensor<'f32'>,
+  prefixLengths: Tensor<'u32'>,
+  dQkv: Tensor<'f32'>,
+  { heads }: AttentionOptions,
+): Promise<PreparedDispatch[]> {
+  const s = attentionShape(qkv.shape, heads);
+  const outShape = [s.batch, s.seqLen, s.heads * s.headDim];
+  requireTensor('qkv', qkv, qkv.shape, 'f32');
+  requireTensor('out', out, outShape, 'f32');
+  requireTensor('dOut', dOut, outShape, 'f32');
+  requireTensor('lse', lse, [s.batch, s.heads, s.seqLen], 'f32');
+  requireTensor('prefixLengths', prefixLengths, [s.batch], 'u32');
+  requireTensor('dQkv', dQkv, qkv.shape, 'f32');
+  requireDistinct(
+    [['dQkv', dQkv]],
+    [
+      ['qkv', qkv],
+      ['out', out],
+      ['lse', lse],
+      ['dOut', dOut],
+      ['prefixLengths', prefixLengths],
+    ],
+  );
+  const blocks = attentionBlockSizes(s.headDim);
+  const [preprocess, dkdv, dq] = await Promise.all([
+    ctx.kernels.get({ shader: 'attention_backward_preprocess' }),
+    ctx.kernels.get({
+      shader: 'attention_backward_dkdv',
+      constants: blockConstants(s.headDim, blocks.dkdv),
+    }),
+    ctx.kernels.get({
+      shader: 'attention_backward_dq',
+      constants: blockConstants(s.headDim, blocks.dq),
+    }),
+  ]);
+
+  const delta = Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention Δ').buffer;
+  const rows = s.batch * s.seqLen * s.heads;
+  const rowGroups = Math.ceil(rows / 256);
+  const gridX = Math.min(rowGroups, ctx.capabilities.limits.maxComputeWorkgroupsPerDimension);
+  const preprocessParams = uniformU32(ctx, `${preprocess.name} params`, [
+    s.seqLen,
+    s.heads,
+    s.headDim,
+    rows,
+  ]);
+  const dkdvParams = paramsUniform(ctx, `${dkdv.name} params`, s);
+  const dqParams = paramsUniform(ctx, `${dq.name} params`, s);
+  const shared = [qkv.buffer, dOut.buffer, lse.buffer, delta, prefixLengths.buffer, dQkv.buffer];
+  return [
+    createDispatch(
+      ctx,
+      preprocess,
+      [dOut.buffer, out.buffer, delta, preprocessParams],
+      [gridX, Math.ceil(rowGroups / gridX)],
+      [preprocessParams],
+    ),
+    createDispatch(
+      ctx,
+      dkdv,
+      [...shared, dkdvParams],
+      [Math.ceil(s.seqLen / blocks.dkdv.key), s.heads, s.batch],
+      [dkdvParams],
+    ),
+    // The last dispatch owns Δ, so that releasing the dispatches in order frees it last.
+    createDispatch(
+      ctx,
+      dq,
+      [...shared, dqParams],
+      [Math.ceil(s.seqLen / blocks.dq.query), s.heads, s.batch],
+      [dqParams, delta],
+    ),
+  ];
+}
+
+/** Runs the forward once, allocating `out` and `lse` unless given. */
+export async function attentionForward(
+  ctx: GpuContext,
+  qkv: Tensor<'f32'>,
+  prefixLengths: Tensor<'u32'>,
+  opts: AttentionOptions & { out?: Tensor<'f32'>; lse?: Tensor<'f32'> },
+): Promise<{ out: Tensor<'f32'>; lse: Tensor<'f32'> }> {
+  const s = attentionShape(qkv.shape, opts.heads);
+  const out =
+    opts.out ?? Tensor.empty(ctx, [s.batch, s.seqLen, s.heads * s.headDim], 'f32', 'attention out');
+  const lse = opts.lse ?? Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention L');
+  await runOnce(ctx, [await prepareAttentionForward(ctx, qkv, prefixLengths, out, lse, opts)]);
+  return { out, lse };
+}
+
+/** Runs the backward once, allocating `dQkv` unless given. */
+export async function attentionBackward(
+  ctx: GpuContext,
+  qkv: Tensor<'f32'>,
+  out: Tensor<'f32'>,
+  lse: Tensor<'f32'>,
+  dOut: Tensor<'f32'>,
+  prefixLengths: Tensor<'u32'>,
+  opts: AttentionOptions & { dQkv?: Tensor<'f32'> },
+): Promise<Tensor<'f32'>> {
+  const dQkv = opts.dQkv ?? Tensor.empty(ctx, qkv.shape, 'f32', 'attention dqkv');
+  await runOnce(
+    ctx,
+    await prepareAttentionBackward(ctx, qkv, out, lse, dOut, prefixLengths, dQkv, opts),
+  );
+  return dQkv;
+}
