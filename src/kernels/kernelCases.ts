@@ -14,7 +14,17 @@ import {
   matmulReference,
 } from '../reference/matmul';
 import { randomF32 } from '../reference/random';
+import {
+  attentionBackwardErrorBound,
+  attentionBackwardReference,
+  attentionForwardErrorBound,
+  attentionForwardReference,
+} from '../reference/attention';
+import { patchMseLossBackwardReference, patchMseLossReference } from '../reference/patchMseLoss';
+import { attentionBackward, attentionBlockSizes, attentionForward } from './attention';
 import { matmul, matmulShape, type MatmulOptions } from './matmul';
+import { preparePatchMseLoss } from './patchMseLoss';
+import { runOnce } from '../gpu/dispatch';
 
 export type CaseData = Record<string, number[]>;
 
@@ -82,6 +92,158 @@ function matmulCase(
   };
 }
 
+/** max_i |got_i − want_i| / bound_i, Infinity on a length mismatch or NaN. */
+function boundRatio(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  bound: (i: number) => number,
+): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / bound(i);
+    if (Number.isNaN(r)) return Infinity;
+    worst = Math.max(worst, r);
+  }
+  return worst;
+}
+
+/**
+ * Prefix-causal attention forward and backward on one shape. The backward runs from the
+ * f32-rounded float64 forward (as test/attention.test.ts does), so its per-element error
+ * bound (src/reference/attention.ts) applies unchanged.
+ */
+function attentionCase(
+  name: string,
+  batch: number,
+  seqLen: number,
+  heads: number,
+  headDim: number,
+  prefix: number[],
+): KernelCase {
+  const shape = { batch, seqLen, heads, headDim };
+  const width = 3 * heads * headDim;
+  const inputs = () => {
+    const qkv = randomF32(batch * seqLen * width, 31, -2, 2);
+    const dOut = randomF32(batch * seqLen * heads * headDim, 32);
+    const ref = attentionForwardReference(qkv, prefix, shape);
+    return {
+      qkv: Array.from(qkv),
+      dOut: Array.from(dOut),
+      out32: Array.from(Float32Array.from(ref.out)),
+      lse32: Array.from(Float32Array.from(ref.lse)),
+      prefix,
+    };
+  };
+  return {
+    name,
+    inputs,
+    run: async (ctx, x) => {
+      const qkv = Tensor.fromArray(ctx, [batch, seqLen, width], 'f32', x.qkv, 'qkv');
+      const prefixLengths = Tensor.fromArray(ctx, [batch], 'u32', x.prefix, 'prefix');
+      const { out, lse } = await attentionForward(ctx, qkv, prefixLengths, { heads });
+      const result = {
+        out: Array.from(await out.download()),
+        lse: Array.from(await lse.download()),
+      };
+      const out32 = Tensor.fromArray(ctx, out.shape, 'f32', x.out32, 'out (reference)');
+      const lse32 = Tensor.fromArray(ctx, lse.shape, 'f32', x.lse32, 'lse (reference)');
+      const dOut = Tensor.fromArray(ctx, out.shape, 'f32', x.dOut, 'dOut');
+      const dQkv = await attentionBackward(ctx, qkv, out32, lse32, dOut, prefixLengths, { heads });
+      const dqkv = Array.from(await dQkv.download());
+      for (const t of [qkv, prefixLengths, out, lse, out32, lse32, dOut, dQkv]) t.destroy();
+      return { ...result, dqkv };
+    },
+    grade: (x, got) => {
+      const want = attentionForwardReference(x.qkv, x.prefix, shape);
+      const rescales = Math.ceil(seqLen / attentionBlockSizes(headDim).forward.key);
+      const fwdBound = attentionForwardErrorBound(x.qkv, x.prefix, shape, rescales);
+      const dWant = attentionBackwardReference(x.qkv, x.dOut, x.prefix, shape);
+      const bwdBound = attentionBackwardErrorBound(
+        x.qkv,
+        x.dOut,
+        x.out32,
+        x.lse32,
+        x.prefix,
+        shape,
+      );
+      return Math.max(
+        boundRatio(got.out, want.out, (i) => fwdBound.out[i]),
+        boundRatio(got.lse, want.lse, (i) => fwdBound.lse[i]),
+        boundRatio(got.dqkv, dWant, (i) => bwdBound[i]),
+      );
+    },
+  };
+}
+
+/**
+ * Normalised-patch MSE loss: per-position losses, the loss and the fused gradient. The
+ * tolerance (1e-6 of the output's largest magnitude + 2e-5 relative) is looser than test/patchMseLoss.test.ts's
+ * derived per-element bound, whose observed errors at these sizes are ≤ 1e-6 relative; an
+ * off-by-one in the counted positions or the pairing changes values by O(1).
+ */
+function patchMseLossCase(
+  name: string,
+  batch: number,
+  positions: number,
+  values: number,
+  prefix: number[],
+): KernelCase {
+  const shape = { batch, positions, patchValues: values };
+  return {
+    name,
+    inputs: () => ({
+      pred: Array.from(randomF32(batch * positions * values, 41)),
+      targets: Array.from(randomF32(batch * positions * values, 42, -2, 2)),
+      prefix,
+    }),
+    run: async (ctx, x) => {
+      const pred = Tensor.fromArray(ctx, [batch, positions, values], 'f32', x.pred, 'pred');
+      const targets = Tensor.fromArray(
+        ctx,
+        [batch, positions, values],
+        'f32',
+        x.targets,
+        'targets',
+      );
+      const prefixLengths = Tensor.fromArray(ctx, [batch], 'u32', x.prefix, 'prefix');
+      const perPosition = Tensor.empty(ctx, [batch, positions], 'f32', 'per-position');
+      const loss = Tensor.empty(ctx, [1], 'f32', 'loss');
+      const gradPred = Tensor.empty(ctx, [batch, positions, values], 'f32', 'grad pred');
+      await runOnce(
+        ctx,
+        await preparePatchMseLoss(ctx, pred, targets, prefixLengths, {
+          perPosition,
+          loss,
+          gradPred,
+        }),
+      );
+      const result = {
+        perPosition: Array.from(await perPosition.download()),
+        loss: Array.from(await loss.download()),
+        gradPred: Array.from(await gradPred.download()),
+      };
+      for (const t of [pred, targets, prefixLengths, perPosition, loss, gradPred]) t.destroy();
+      return result;
+    },
+    grade: (x, got) => {
+      const want = patchMseLossReference(x.pred, x.targets, x.prefix, shape);
+      const grad = patchMseLossBackwardReference(x.pred, x.targets, x.prefix, shape);
+      // Absolute part relative to each output's own scale (gradients are ~1/(P·N) smaller).
+      const tol = (w: ArrayLike<number>) => {
+        let scale = 0;
+        for (let i = 0; i < w.length; i++) scale = Math.max(scale, Math.abs(w[i]));
+        return (i: number) => 1e-6 * scale + 2e-5 * Math.abs(w[i]);
+      };
+      return Math.max(
+        boundRatio(got.perPosition, want.perPosition, tol(want.perPosition)),
+        boundRatio(got.loss, [want.loss], tol([want.loss])),
+        boundRatio(got.gradPred, grad, tol(grad)),
+      );
+    },
+  };
+}
+
 export const KERNEL_CASES: readonly KernelCase[] = [
   matmulCase('matmul 1×1×1', [1, 1], [1, 1], 21),
   matmulCase('matmul 17×33×65', [17, 65], [65, 33], 22),
@@ -91,6 +253,9 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     bias: true,
     gelu: true,
   }),
+  attentionCase('attention fwd+bwd B=3 T=17 H=2 dh=32, S = 1, 16, 5', 3, 17, 2, 32, [1, 16, 5]),
+  attentionCase('attention fwd+bwd B=1 T=64 H=1 dh=64, bidirectional', 1, 64, 1, 64, [64]),
+  patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
 ];
 
 export function kernelCase(name: string): KernelCase {
