@@ -1,0 +1,237 @@
+/**
+ * A small reader for the safetensors format (https://github.com/huggingface/safetensors):
+ * 8 bytes little-endian u64 header length N, N bytes of JSON header
+ * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}},
+ * then the tensors' bytes, little-endian, offsets relative to the end of the header.
+ *
+ * Every check the format allows is made, with messages that say what is wrong where, so a
+ * truncated download or a wrong file fails at load time instead of producing garbage.
+ */
+
+export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
+
+const BYTES: Record<SafetensorsDType, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  U8: 1,
+};
+
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** Byte range within the data section (after the header). */
+  begin: number;
+  end: number;
+}
+
+/** Data section offsets above 2^53 cannot be JS numbers; files that big do not fit in memory anyway. */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export class SafetensorsError extends Error {
+  override readonly name = 'SafetensorsError';
+}
+
+export class SafetensorsFile {
+  private constructor(
+    private readonly bytes: Uint8Array,
+    /** Offset of the data section in `bytes`. */
+    private readonly dataStart: number,
+    readonly entries: ReadonlyMap<string, SafetensorsEntry>,
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {}
+
+  /** Parses the header and checks every entry against the buffer (no tensor is copied yet). */
+  static parse(input: ArrayBuffer | Uint8Array, label = 'safetensors'): SafetensorsFile {
+    const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+    const fail = (msg: string): never => {
+      throw new SafetensorsError(`${label}: ${msg}`);
+    };
+    if (bytes.byteLength < 8)
+      fail(`${bytes.byteLength} bytes, too short for the 8-byte header length`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const headerLength = Number(view.getBigUint64(0, true));
+    if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} is implausibly large`);
+    if (8 + headerLength > bytes.byteLength) {
+      fail(`header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file`);
+    }
+    let header: unknown;
+    try {
+      header = JSON.parse(
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+      );
+    } catch (error) {
+      fail(
+        `header is not valid UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+      fail('header is not a JSON object');
+    }
+    const dataStart = 8 + headerLength;
+    const dataLength = bytes.byteLength - dataStart;
+    const entries = new Map<string, SafetensorsEntry>();
+    let metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+      if (name === '__metadata__') {
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          fail('__metadata__ is not an object');
+        metadata = value as Record<string, string>;
+        continue;
+      }
+      entries.set(name, parseEntry(name, value, dataLength, fail));
+    }
+    // The format requires the tensors to tile the data section: no overlaps, no holes.
+    const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin);
+    let expectedBegin = 0;
+    for (const e of sorted) {
+      if (e.begin !== expectedBegin) {
+        fail(
+          e.begin < expectedBegin
+            ? `tensor "${e.name}" overlaps the previous tensor (starts at ${e.begin}, previous ends at ${expectedBegin})`
+            : `${e.begin - expectedBegin} unused bytes before tensor "${e.name}"`,
+        );
+      }
+      expectedBegin = e.end;
+    }
+    if (expectedBegin !== dataLength) {
+      fail(`data section is ${dataLength} bytes but the tensors cover ${expectedBegin}`);
+    }
+    return new SafetensorsFile(bytes, dataStart, entries, metadata);
+  }
+
+  get names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  entry(name: string): SafetensorsEntry {
+    const e = this.entries.get(name);
+    if (!e)
+      throw new SafetensorsError(
+        `no tensor "${name}" (have: ${this.names.slice(0, 20).join(', ')}${this.entries.size > 20 ? ', …' : ''})`,
+      );
+    return e;
+  }
+
+  /** The tensor's raw little-endian bytes (a copy, so typed views on it are aligned). */
+  rawBytes(name: string): Uint8Array {
+    const e = this.entry(name);
+    // Not bytes.slice(): on a Node Buffer that returns a view into a shared pool.
+    const copy = new Uint8Array(e.end - e.begin);
+    copy.set(this.bytes.subarray(this.dataStart + e.begin, this.dataStart + e.end));
+    return copy;
+  }
+
+  /** A floating-point tensor as f32 (F64 is rounded, F16/BF16 widened exactly). */
+  float32(name: string): Float32Array {
+    const e = this.entry(name);
+    const raw = this.rawBytes(name);
+    switch (e.dtype) {
+      case 'F32':
+        return new Float32Array(raw.buffer);
+      case 'F64':
+        return Float32Array.from(new Float64Array(raw.buffer));
+      case 'F16':
+        return Float32Array.from(new Uint16Array(raw.buffer), halfToFloat);
+      case 'BF16':
+        return Float32Array.from(new Uint16Array(raw.buffer), bfloat16ToFloat);
+      default:
+        throw new SafetensorsError(`tensor "${name}" is ${e.dtype}, not a floating-point type`);
+    }
+  }
+
+  /** A floating-point tensor as f64 (exact for every floating dtype here). */
+  float64(name: string): Float64Array {
+    const e = this.entry(name);
+    if (e.dtype === 'F64') return new Float64Array(this.rawBytes(name).buffer);
+    return Float64Array.from(this.float32(name));
+  }
+
+  /** An integer tensor as JS numbers; I64 values beyond ±2^53 are refused rather than rounded. */
+  integers(name: string): number[] {
+    const e = this.entry(name);
+    const raw = this.rawBytes(name);
+    switch (e.dtype) {
+      case 'I32':
+        return [...new Int32Array(raw.buffer)];
+      case 'U8':
+        return [...raw];
+      case 'I64':
+        return [...new BigInt64Array(raw.buffer)].map((v) => {
+          if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+            throw new SafetensorsError(
+              `tensor "${name}": I64 value ${v} is not exactly representable`,
+            );
+          return Number(v);
+        });
+      default:
+        throw new SafetensorsError(`tensor "${name}" is ${e.dtype}, not an integer type`);
+    }
+  }
+}
+
+function parseEntry(
+  name: string,
+  value: unknown,
+  dataLength: number,
+  fail: (msg: string) => never,
+): SafetensorsEntry {
+  if (typeof value !== 'object' || value === null) fail(`tensor "${name}": entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in BYTES)) {
+    fail(
+      `tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(BYTES).join(', ')})`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+  ) {
+    fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end < begin) fail(`tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`);
+  if (end > dataLength) {
+    fail(
+      `tensor "${name}": data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (truncated file?)`,
+    );
+  }
+  const dims = shape as number[];
+  const count = dims.reduce((a, b) => a * b, 1);
+  const expected = count * BYTES[dtype as SafetensorsDType];
+  if (end - begin !== expected) {
+    fail(
+      `tensor "${name}": ${dtype} [${dims.join(', ')}] needs ${expected} bytes, data_offsets give ${end - begin}`,
+    );
+  }
+  return { name, dtype: dtype as SafetensorsDType, shape: dims, begin, end };
+}
+
+/** IEEE 754 binary16 → number (exact). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** bfloat16 (the top 16 bits of an f32) → number (exact). */
+export function bfloat16ToFloat(b: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setUint32(0, b << 16, false);
+  return view.getFloat32(0, false);
+}

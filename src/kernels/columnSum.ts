@@ -1,0 +1,104 @@
+/**
+ * Column sums (`shaders/column_sum.wgsl`): x [..., N] viewed as [R, N] → out [N], the
+ * gradient of a bias added to every row. Tall matrices take several passes through scratch
+ * partials ([⌈R/256⌉, N], then [⌈R/65536⌉, N], ...), which the returned dispatches own.
+ */
+import type { GpuContext } from '../gpu/context';
+import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { Tensor } from '../gpu/tensor';
+import { uniformU32 } from '../gpu/uniforms';
+
+/** Must match TILE_COLS and CHUNK_ROWS in column_sum.wgsl. */
+export const COLUMN_SUM_TILE = { cols: 64, chunkRows: 256 } as const;
+
+export interface ColumnSumOptions {
+  /** out += Σ_r x[r] instead of out = Σ_r x[r] (gradient accumulation). */
+  accumulate?: boolean;
+}
+
+/** The row counts each pass reduces: [R, ⌈R/256⌉, ...] down to a pass that yields one row. */
+export function columnSumPasses(rows: number): number[] {
+  const passes = [rows];
+  while (passes[passes.length - 1] > COLUMN_SUM_TILE.chunkRows) {
+    passes.push(Math.ceil(passes[passes.length - 1] / COLUMN_SUM_TILE.chunkRows));
+  }
+  return passes;
+}
+
+/** [R, N] with N the last dimension of `shape` and R the product of the others. */
+export function asRowsCols(shape: readonly number[]): { rows: number; cols: number } {
+  if (shape.length < 1) throw new RangeError('columnSum: a scalar has no columns');
+  const cols = shape[shape.length - 1];
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return { rows, cols };
+}
+
+/**
+ * out = Σ_r x[r] (or out += with `accumulate`). Record the dispatches in order, in one pass
+ * or consecutive passes; each pass's scratch output is owned by its dispatch and read by the
+ * next, so release them together (runOnce does).
+ */
+export async function prepareColumnSum(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  out: Tensor<'f32'>,
+  opts: ColumnSumOptions = {},
+): Promise<PreparedDispatch[]> {
+  const { rows, cols } = asRowsCols(x.shape);
+  if (rows < 1 || cols < 1) {
+    throw new RangeError(`columnSum: input [${x.shape.join(',')}] has no values`);
+  }
+  if (out.size !== cols) {
+    throw new RangeError(`columnSum: output is [${out.shape.join(',')}], expected [${cols}]`);
+  }
+  if (out.buffer === x.buffer) throw new RangeError('columnSum: out must not be the input');
+  const passes = columnSumPasses(rows);
+  const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  const firstChunks = Math.ceil(rows / COLUMN_SUM_TILE.chunkRows);
+  if (firstChunks > limit) {
+    throw new RangeError(`columnSum: ${rows} rows need ${firstChunks} row chunks (limit ${limit})`);
+  }
+  const partialKernel = await ctx.kernels.get({ shader: 'column_sum' });
+  const lastKernel = opts.accumulate
+    ? await ctx.kernels.get({ shader: 'column_sum', constants: { ACCUMULATE: 1 } })
+    : partialKernel;
+
+  const dispatches: PreparedDispatch[] = [];
+  let input = x.buffer;
+  for (let p = 0; p < passes.length; p++) {
+    const passRows = passes[p];
+    const chunks = Math.ceil(passRows / COLUMN_SUM_TILE.chunkRows);
+    const last = p === passes.length - 1;
+    const kernel = last ? lastKernel : partialKernel;
+    const params = uniformU32(ctx, `${kernel.name} pass ${p} params`, [passRows, cols]);
+    const owned = [params];
+    let output = out.buffer;
+    if (!last) {
+      output = Tensor.empty(ctx, [chunks, cols], 'f32', `columnSum partials ${p}`).buffer;
+      owned.push(output);
+    }
+    dispatches.push(
+      createDispatch(
+        ctx,
+        kernel,
+        [input, output, params],
+        [Math.ceil(cols / COLUMN_SUM_TILE.cols), chunks],
+        owned,
+      ),
+    );
+    input = output;
+  }
+  return dispatches;
+}
+
+/** Σ over rows of x [..., N] into `out` [N] (allocated unless given; must be given to accumulate). */
+export async function columnSum(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  opts: ColumnSumOptions & { out?: Tensor<'f32'> } = {},
+): Promise<Tensor<'f32'>> {
+  if (opts.accumulate && !opts.out) throw new RangeError('columnSum: accumulate needs an output');
+  const out = opts.out ?? Tensor.empty(ctx, [asRowsCols(x.shape).cols], 'f32', 'columnSum out');
+  await runOnce(ctx, await prepareColumnSum(ctx, x, out, opts));
+  return out;
+}

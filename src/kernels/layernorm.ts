@@ -1,0 +1,246 @@
+/**
+ * LayerNorm over the last dimension (`shaders/layernorm_forward.wgsl`,
+ * `shaders/layernorm_backward.wgsl`), as torch.nn.LayerNorm with weight and bias. The
+ * forward saves per-row mean and rstd; the backward uses them for dx and for the weight
+ * and bias gradients (per-chunk partials reduced by `column_sum`).
+ *
+ * x is [..., D] viewed as [R, D]. ml-aim's trunk uses eps = 1e-6; ml-l3m's head 1e-5.
+ */
+import type { GpuContext } from '../gpu/context';
+import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { Tensor } from '../gpu/tensor';
+import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
+import { asRowsCols, prepareColumnSum } from './columnSum';
+import { flatGrid } from './elementwise';
+
+/** ml-aim's LayerNorm eps. */
+export const AIM_LAYERNORM_EPS = 1e-6;
+
+/** Rows per chunk of the parameter-gradient partials (CHUNK_ROWS in layernorm_backward.wgsl). */
+const PARAM_CHUNK_ROWS = 256;
+const PARAM_TILE_COLS = 64;
+
+/** Invocations per row: the power of two ≥ D, between 32 and 256. */
+export function layerNormThreads(dim: number): number {
+  let threads = 32;
+  while (threads < dim && threads < 256) threads *= 2;
+  return threads;
+}
+
+/**
+ * Additions on the longest path of the kernels' row sums: each invocation adds ⌈D/T⌉ values,
+ * then log2(T) tree levels — what the f32 error bounds of the tests scale with.
+ */
+export function layerNormReductionDepth(dim: number): number {
+  const threads = layerNormThreads(dim);
+  return Math.ceil(dim / threads) + Math.log2(threads);
+}
+
+function dims(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function check(what: string, t: Tensor, size: number, expected: string): void {
+  if (t.size !== size)
+    throw new RangeError(`layerNorm: ${what} is ${dims(t.shape)}, expected ${expected}`);
+}
+
+function rowsAndDim(x: Tensor): { rows: number; dim: number } {
+  const { rows, cols } = asRowsCols(x.shape);
+  if (rows < 1 || cols < 1) throw new RangeError(`layerNorm: x ${dims(x.shape)} has no values`);
+  return { rows, dim: cols };
+}
+
+function noAlias(
+  pairs: ReadonlyArray<readonly [string, Tensor | undefined]>,
+  out: Tensor,
+  outName: string,
+): void {
+  for (const [name, t] of pairs) {
+    if (t && t.buffer === out.buffer)
+      throw new RangeError(`layerNorm: ${outName} must not be the same buffer as ${name}`);
+  }
+}
+
+export interface LayerNormOptions {
+  eps?: number;
+}
+
+/** y = LayerNorm(x)·weight + bias; mean and rstd ([R]) receive the per-row statistics. */
+export async function prepareLayerNormForward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  weight: Tensor<'f32'>,
+  bias: Tensor<'f32'>,
+  y: Tensor<'f32'>,
+  mean: Tensor<'f32'>,
+  rstd: Tensor<'f32'>,
+  opts: LayerNormOptions = {},
+): Promise<PreparedDispatch> {
+  const { rows, dim } = rowsAndDim(x);
+  check('weight', weight, dim, `[${dim}]`);
+  check('bias', bias, dim, `[${dim}]`);
+  check('y', y, rows * dim, dims(x.shape));
+  check('mean', mean, rows, `[${rows}]`);
+  check('rstd', rstd, rows, `[${rows}]`);
+  const inputs = [
+    ['x', x],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const;
+  noAlias(inputs, y, 'y');
+  noAlias([...inputs, ['y', y]], mean, 'mean');
+  noAlias([...inputs, ['y', y], ['mean', mean]], rstd, 'rstd');
+  const eps = opts.eps ?? AIM_LAYERNORM_EPS;
+  if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
+  const kernel = await ctx.kernels.get({
+    shader: 'layernorm_forward',
+    constants: { THREADS: layerNormThreads(dim) },
+  });
+  const params = uniformBuffer(ctx, `${kernel.name} params`, [
+    ['u32', rows],
+    ['u32', dim],
+    ['f32', eps],
+  ]);
+  return createDispatch(
+    ctx,
+    kernel,
+    [x.buffer, weight.buffer, bias.buffer, y.buffer, mean.buffer, rstd.buffer, params],
+    flatGrid(ctx, rows),
+    [params],
+  );
+}
+
+export interface LayerNormBackwardTensors {
+  dy: Tensor<'f32'>;
+  /** The forward input. */
+  x: Tensor<'f32'>;
+  weight: Tensor<'f32'>;
+  /** Saved by the forward. */
+  mean: Tensor<'f32'>;
+  rstd: Tensor<'f32'>;
+  dx: Tensor<'f32'>;
+  /** Leave both out to skip the parameter gradients (frozen norm). */
+  dweight?: Tensor<'f32'>;
+  dbias?: Tensor<'f32'>;
+}
+
+export interface LayerNormBackwardOptions {
+  /** dx += … instead of dx = … (the residual stream's gradient is already there). */
+  accumulateInput?: boolean;
+  /** dweight += …, dbias += … (gradient accumulation over micro-batches). */
+  accumulateParams?: boolean;
+}
+
+/**
+ * dx, and (if given) dweight and dbias. Returns the dispatches in order: input_grad, then
+ * param_grad_partials and two column sums, which own the scratch partials.
+ */
+export async function prepareLayerNormBackward(
+  ctx: GpuContext,
+  t: LayerNormBackwardTensors,
+  opts: LayerNormBackwardOptions = {},
+): Promise<PreparedDispatch[]> {
+  const { rows, dim } = rowsAndDim(t.x);
+  check('dy', t.dy, rows * dim, dims(t.x.shape));
+  check('dx', t.dx, rows * dim, dims(t.x.shape));
+  check('weight', t.weight, dim, `[${dim}]`);
+  check('mean', t.mean, rows, `[${rows}]`);
+  check('rstd', t.rstd, rows, `[${rows}]`);
+  if (Boolean(t.dweight) !== Boolean(t.dbias))
+    throw new RangeError('layerNorm: give both dweight and dbias, or neither');
+  if (t.dweight) check('dweight', t.dweight, dim, `[${dim}]`);
+  if (t.dbias) check('dbias', t.dbias, dim, `[${dim}]`);
+  const inputs = [
+    ['dy', t.dy],
+    ['x', t.x],
+    ['weight', t.weight],
+    ['mean', t.mean],
+    ['rstd', t.rstd],
+  ] as const;
+  noAlias(inputs, t.dx, 'dx');
+  if (t.dweight && t.dbias) {
+    noAlias([...inputs, ['dx', t.dx]], t.dweight, 'dweight');
+    noAlias([...inputs, ['dx', t.dx], ['dweight', t.dweight]], t.dbias, 'dbias');
+  }
+
+  const inputKernel = await ctx.kernels.get({
+    shader: 'layernorm_backward',
+    entryPoint: 'input_grad',
+    constants: {
+      THREADS: layerNormThreads(dim),
+      ...(opts.accumulateInput ? { ACCUMULATE: 1 } : {}),
+    },
+  });
+  const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
+  const common = [t.dy.buffer, t.x.buffer, t.mean.buffer, t.rstd.buffer, params];
+  const dispatches = [
+    createDispatch(
+      ctx,
+      inputKernel,
+      [...common, t.weight.buffer, t.dx.buffer],
+      flatGrid(ctx, rows),
+      [params],
+    ),
+  ];
+  if (!t.dweight || !t.dbias) return dispatches;
+
+  const chunks = Math.ceil(rows / PARAM_CHUNK_ROWS);
+  const paramKernel = await ctx.kernels.get({
+    shader: 'layernorm_backward',
+    entryPoint: 'param_grad_partials',
+  });
+  const weightPartials = Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dweight partials');
+  const biasPartials = Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dbias partials');
+  const paramParams = uniformU32(ctx, `${paramKernel.name} params`, [rows, dim]);
+  dispatches.push(
+    createDispatch(
+      ctx,
+      paramKernel,
+      [
+        t.dy.buffer,
+        t.x.buffer,
+        t.mean.buffer,
+        t.rstd.buffer,
+        paramParams,
+        weightPartials.buffer,
+        biasPartials.buffer,
+      ],
+      [Math.ceil(dim / PARAM_TILE_COLS), chunks],
+      [paramParams, weightPartials.buffer, biasPartials.buffer],
+    ),
+  );
+  const sumOpts = { accumulate: opts.accumulateParams };
+  dispatches.push(...(await prepareColumnSum(ctx, weightPartials, t.dweight, sumOpts)));
+  dispatches.push(...(await prepareColumnSum(ctx, biasPartials, t.dbias, sumOpts)));
+  return dispatches;
+}
+
+/** Runs the forward once, allocating y, mean and rstd. */
+export async function layerNormForward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  weight: Tensor<'f32'>,
+  bias: Tensor<'f32'>,
+  opts: LayerNormOptions = {},
+): Promise<{ y: Tensor<'f32'>; mean: Tensor<'f32'>; rstd: Tensor<'f32'> }> {
+  const { rows } = rowsAndDim(x);
+  const y = Tensor.empty(ctx, x.shape, 'f32', 'layerNorm y');
+  const mean = Tensor.empty(ctx, [rows], 'f32', 'layerNorm mean');
+  const rstd = Tensor.empty(ctx, [rows], 'f32', 'layerNorm rstd');
+  await runOnce(ctx, [await prepareLayerNormForward(ctx, x, weight, bias, y, mean, rstd, opts)]);
+  return { y, mean, rstd };
+}
+
+/** Runs the backward once, allocating dx, dweight and dbias. */
+export async function layerNormBackward(
+  ctx: GpuContext,
+  t: Omit<LayerNormBackwardTensors, 'dx' | 'dweight' | 'dbias'>,
+): Promise<{ dx: Tensor<'f32'>; dweight: Tensor<'f32'>; dbias: Tensor<'f32'> }> {
+  const { dim } = rowsAndDim(t.x);
+  const dx = Tensor.empty(ctx, t.x.shape, 'f32', 'layerNorm dx');
+  const dweight = Tensor.empty(ctx, [dim], 'f32', 'layerNorm dweight');
+  const dbias = Tensor.empty(ctx, [dim], 'f32', 'layerNorm dbias');
+  await runOnce(ctx, await prepareLayerNormBackward(ctx, { ...t, dx, dweight, dbias }));
+  return { dx, dweight, dbias };
+}
