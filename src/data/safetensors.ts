@@ -235,3 +235,52 @@ export function bfloat16ToFloat(b: number): number {
   view.setUint32(0, b << 16, false);
   return view.getFloat32(0, false);
 }
+
+/** A tensor to write (little-endian hosts: every browser and Node platform we run on). */
+export interface SafetensorsTensor {
+  dtype: 'F32' | 'F64' | 'I32' | 'U8';
+  shape: readonly number[];
+  data: Float32Array | Float64Array | Int32Array | Uint8Array;
+}
+
+/**
+ * Writes a safetensors file: tensors in the given order, each data offset aligned to 8 bytes
+ * (the header is padded with spaces, as the reference implementation does), metadata as a
+ * string map. The result reads back with SafetensorsFile.parse and with Python's safetensors.
+ */
+export function writeSafetensors(
+  tensors: ReadonlyMap<string, SafetensorsTensor> | Record<string, SafetensorsTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of list) {
+    const expected = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== expected) {
+      throw new SafetensorsError(
+        `${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`,
+      );
+    }
+    const bytes = t.data.byteLength;
+    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  if (padded !== json.length) {
+    const withSpaces = new Uint8Array(padded).fill(0x20);
+    withSpaces.set(json);
+    json = withSpaces;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const [, t] of list) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
