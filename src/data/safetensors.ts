@@ -252,12 +252,13 @@ export function writeSafetensors(
   tensors: ReadonlyMap<string, SafetensorsTensor> | Record<string, SafetensorsTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const list: [string, SafetensorsTensor][] =
+    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of list) {
-    const expected = t.shape.reduce((a, b) => a * b, 1);
+    const expected = t.shape.reduce((a: number, b: number) => a * b, 1);
     if (t.data.length !== expected) {
       throw new SafetensorsError(
         `${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`,
