@@ -154,8 +154,13 @@ export class IndexedDbStore implements CheckpointStore {
 /** The best persistent store this browser offers: OPFS, then IndexedDB, then memory. */
 export async function openPersistentStore(): Promise<CheckpointStore> {
   try {
-    if (typeof navigator !== 'undefined' && navigator.storage?.getDirectory)
+    if (
+      typeof navigator !== 'undefined' &&
+      navigator.storage &&
+      'getDirectory' in navigator.storage
+    ) {
       return await OpfsStore.open();
+    }
   } catch {
     // OPFS can be disabled (private windows, some embedders): fall through.
   }
