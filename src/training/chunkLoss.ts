@@ -1,0 +1,76 @@
+/**
+ * Per-chunk validation loss (the data behind the paper's Figure 7): the sequence, in the
+ * ordering's own order, is cut into C equal chunks of positions, and the loss of every target
+ * patch is averaged within its chunk. Validation uses the causal setting (prefix S = 1), so
+ * every target 1 … K−1 is predicted and all chunks are comparable across orderings.
+ */
+
+/** Chunk of target position t (1 … K−1) among C equal chunks of the K positions. */
+export function chunkOfPosition(t: number, positions: number, chunks: number): number {
+  return Math.min(chunks - 1, Math.floor((t * chunks) / positions));
+}
+
+/**
+ * perPosition: [B, K] as the loss kernel writes it — entry (b, i) is the loss of predicting
+ * target i + 1 from position i (entry K − 1 is always 0). `counted` says which (b, i) count
+ * (for validation with S = 1: every i < K − 1). Returns C means; NaN for a chunk with no target.
+ */
+export function perChunkLoss(
+  perPosition: ArrayLike<number>,
+  batch: number,
+  positions: number,
+  chunks: number,
+  counted: (b: number, i: number) => boolean = (_b, i) => i < positions - 1,
+): number[] {
+  if (perPosition.length !== batch * positions) {
+    throw new RangeError(`perChunkLoss: ${perPosition.length} values for [${batch}, ${positions}]`);
+  }
+  if (!Number.isInteger(chunks) || chunks < 1)
+    throw new RangeError(`perChunkLoss: ${chunks} chunks`);
+  const sums = new Array<number>(chunks).fill(0);
+  const counts = new Array<number>(chunks).fill(0);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < positions - 1; i++) {
+      if (!counted(b, i)) continue;
+      const c = chunkOfPosition(i + 1, positions, chunks);
+      sums[c] += perPosition[b * positions + i];
+      counts[c]++;
+    }
+  }
+  return sums.map((s, c) => (counts[c] > 0 ? s / counts[c] : NaN));
+}
+
+/** Running per-chunk means over many validation batches. */
+export class ChunkLossAccumulator {
+  private readonly sums: number[];
+  private readonly counts: number[];
+
+  constructor(
+    readonly positions: number,
+    readonly chunks: number,
+  ) {
+    this.sums = new Array<number>(chunks).fill(0);
+    this.counts = new Array<number>(chunks).fill(0);
+  }
+
+  /** Adds a batch evaluated with prefix S = 1 (every target counted). */
+  add(perPosition: ArrayLike<number>, batch: number): void {
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < this.positions - 1; i++) {
+        const c = chunkOfPosition(i + 1, this.positions, this.chunks);
+        this.sums[c] += perPosition[b * this.positions + i];
+        this.counts[c]++;
+      }
+    }
+  }
+
+  /** Per-chunk means and the overall mean over every target. */
+  result(): { chunkLoss: number[]; loss: number } {
+    const total = this.sums.reduce((a, b) => a + b, 0);
+    const count = this.counts.reduce((a, b) => a + b, 0);
+    return {
+      chunkLoss: this.sums.map((s, c) => (this.counts[c] > 0 ? s / this.counts[c] : NaN)),
+      loss: count > 0 ? total / count : NaN,
+    };
+  }
+}
