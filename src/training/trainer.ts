@@ -1,0 +1,308 @@
+/**
+ * The training loop's engine, the same in a Web Worker and in Node (headless runs). One
+ * optimizer step, top to bottom:
+ *
+ *   1. the step's images (EpochSampler) are augmented and normalised on the CPU (trainBatch);
+ *   2. each sample draws its prefix length S ~ U{1 … K−1} (S = 1 for the causal baseline);
+ *   3. one GPU submission records the model's forward and backward, the global gradient
+ *      norm and clip scale, and AdamW with this step's learning rate;
+ *   4. the loss and the gradient norm are read back; a NaN/Inf stops the run (AdamW has
+ *      already skipped the update on the GPU, so the parameters are still the last good ones).
+ */
+import type { ImageDataset } from '../data/dataset';
+import { evalBatch, trainBatch } from '../data/batch';
+import {
+  AIM_V1_AUGMENTATION,
+  AIM_V1_AUGMENTATION_NO_JITTER,
+  type AugmentOptions,
+} from '../data/augment';
+import type { GpuContext } from '../gpu/context';
+import { releaseDispatch, runDispatches, type PreparedDispatch } from '../gpu/dispatch';
+import { Tensor } from '../gpu/tensor';
+import { createAdamWState, prepareAdamW, type AdamW } from '../kernels/adamw';
+import { prepareGradNorm } from '../kernels/gradNorm';
+import { numPatches, type AimConfig } from '../model/config';
+import { AimGpuModel } from '../model/gpuModel';
+import { patchOrder } from '../model/orderings';
+import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
+import { ChunkLossAccumulator } from './chunkLoss';
+import { Rng } from './rng';
+import { EpochSampler } from './sampler';
+import { learningRate } from './schedule';
+import { modelConfigFor, validateSettings, type RunSettings } from './settings';
+
+export interface StepMetrics {
+  step: number;
+  trainLoss: number;
+  lr: number;
+  gradNorm: number;
+  stepMs: number;
+  imgPerSec: number;
+}
+
+export interface EvalMetrics {
+  step: number;
+  valLoss: number;
+  chunkLoss: number[];
+}
+
+/** A NaN or Inf appeared; the run must stop (the last update was skipped on the GPU). */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+  constructor(
+    readonly step: number,
+    /** What went bad: 'loss', 'gradient norm', or the first gradient tensor that is not finite. */
+    readonly tensor: string,
+  ) {
+    super(`step ${step}: ${tensor} is NaN or infinite; the run was stopped before the update`);
+  }
+}
+
+export class Trainer {
+  /** Optimizer steps completed. */
+  step = 0;
+  private readonly order: number[];
+  private readonly positions: number;
+  private readonly sampler: EpochSampler;
+  private readonly augment: AugmentOptions;
+  private readonly stepDispatches: PreparedDispatch[];
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly settings: RunSettings,
+    readonly config: AimConfig,
+    readonly dataset: ImageDataset,
+    readonly model: AimGpuModel,
+    private readonly adamw: AdamW,
+    private readonly moments: Map<string, { expAvg: Tensor<'f32'>; expAvgSq: Tensor<'f32'> }>,
+    private readonly gradNormDispatches: PreparedDispatch[],
+    private readonly scalars: { norm: Tensor<'f32'>; clipScale: Tensor<'f32'> },
+    readonly rng: Rng,
+  ) {
+    this.positions = numPatches(config);
+    this.order = patchOrder(
+      settings.ordering,
+      config.imageSize / config.patchSize,
+      config.imageSize / config.patchSize,
+      settings.seed,
+    );
+    this.sampler = new EpochSampler(dataset.train.count, settings.seed);
+    const base = settings.colorJitter ? AIM_V1_AUGMENTATION : AIM_V1_AUGMENTATION_NO_JITTER;
+    this.augment = { ...base, scale: [settings.cropScaleMin, 1] };
+    this.stepDispatches = [
+      ...model.forwardDispatches,
+      ...model.backwardDispatches,
+      ...gradNormDispatches,
+      ...adamw.dispatches,
+    ];
+  }
+
+  /** Builds the model, optimizer and step for `settings`; initialises from the seed or a checkpoint. */
+  static async create(
+    ctx: GpuContext,
+    settings: RunSettings,
+    dataset: ImageDataset,
+    opts: { checkpoint?: Uint8Array } = {},
+  ): Promise<Trainer> {
+    const problems = validateSettings(settings);
+    if (problems.length) throw new RangeError(problems.join(' '));
+    const config = modelConfigFor(settings);
+    const model = await AimGpuModel.create(ctx, config, settings.batch);
+    const moments = new Map<string, { expAvg: Tensor<'f32'>; expAvgSq: Tensor<'f32'> }>();
+    for (const spec of model.specs)
+      moments.set(spec.name, createAdamWState(ctx, model.parameter(spec.name), spec.name));
+    const norm = Tensor.empty(ctx, [1], 'f32', 'gradient norm');
+    const clipScale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
+    const gradNormDispatches = await prepareGradNorm(
+      ctx,
+      model.specs.map((s) => model.gradient(s.name)),
+      norm,
+      clipScale,
+      { maxNorm: settings.clipNorm },
+    );
+    const adamw = await prepareAdamW(
+      ctx,
+      model.specs.map((spec) => ({
+        param: model.parameter(spec.name),
+        grad: model.gradient(spec.name),
+        ...moments.get(spec.name)!,
+        weightDecay: spec.decay ? settings.weightDecay : 0,
+      })),
+      { clipScale },
+    );
+    const trainer = new Trainer(
+      ctx,
+      settings,
+      config,
+      dataset,
+      model,
+      adamw,
+      moments,
+      gradNormDispatches,
+      { norm, clipScale },
+      new Rng(settings.seed),
+    );
+    if (opts.checkpoint) await trainer.restore(opts.checkpoint);
+    else {
+      const { initParameters } = await import('../model/params');
+      model.uploadParameters(initParameters(config, settings.seed));
+    }
+    return trainer;
+  }
+
+  get done(): boolean {
+    return this.step >= this.settings.steps;
+  }
+
+  /** One optimizer step (see the header). Throws NonFiniteError without updating on NaN/Inf. */
+  async trainStep(): Promise<StepMetrics> {
+    const started = performance.now();
+    const { batch } = this.settings;
+    const indices = this.sampler.indices(this.step, batch);
+    const images = trainBatch(
+      this.dataset.train,
+      indices,
+      this.config.imageSize,
+      this.augment,
+      this.rng.uniform,
+    );
+    const K = this.positions;
+    const prefix = Array.from({ length: batch }, () =>
+      this.settings.prefix ? this.rng.int(1, K - 1) : 1,
+    );
+    this.model.setInputs(images.images, this.order, prefix);
+    const lr = learningRate(
+      {
+        peakLr: this.settings.lr,
+        totalSteps: this.settings.steps,
+        warmupFraction: this.settings.warmupFraction,
+        warmupStartLr: 1e-6,
+      },
+      this.step,
+    );
+    this.adamw.setStep(this.step + 1, lr);
+    await runDispatches(this.ctx, this.stepDispatches);
+    const [trainLoss, gradNorm] = await this.readScalars([
+      this.model.outputs.loss,
+      this.scalars.norm,
+    ]);
+    if (!Number.isFinite(trainLoss)) throw new NonFiniteError(this.step, 'loss');
+    if (!Number.isFinite(gradNorm))
+      throw new NonFiniteError(this.step, await this.firstNonFiniteGradient());
+    this.step++;
+    const stepMs = performance.now() - started;
+    return { step: this.step, trainLoss, lr, gradNorm, stepMs, imgPerSec: (batch * 1000) / stepMs };
+  }
+
+  /**
+   * Validation loss and per-chunk loss over the first `evalImages` validation images, in the
+   * causal setting (S = 1: every target counts). No augmentation, no parameter change.
+   */
+  async evaluate(): Promise<EvalMetrics> {
+    const { batch, evalImages, chunks } = this.settings;
+    const val = this.dataset.val;
+    const batches = Math.max(1, Math.ceil(Math.min(evalImages, val.count) / batch));
+    const acc = new ChunkLossAccumulator(this.positions, chunks);
+    const prefix = new Array<number>(batch).fill(1);
+    for (let i = 0; i < batches; i++) {
+      const indices = Array.from({ length: batch }, (_, k) => (i * batch + k) % val.count);
+      this.model.setInputs(
+        evalBatch(val, indices, this.config.imageSize).images,
+        this.order,
+        prefix,
+      );
+      await runDispatches(this.ctx, this.model.forwardDispatches);
+      acc.add(await this.model.outputs.perPosition.download(), batch);
+    }
+    const { chunkLoss, loss } = acc.result();
+    return { step: this.step, valLoss: loss, chunkLoss };
+  }
+
+  /** Parameters, AdamW moments, step, RNG and configuration as one safetensors file. */
+  async checkpoint(): Promise<Uint8Array> {
+    const params = new Map<string, NamedTensor>();
+    const expAvg = new Map<string, NamedTensor>();
+    const expAvgSq = new Map<string, NamedTensor>();
+    for (const spec of this.model.specs) {
+      const m = this.moments.get(spec.name)!;
+      params.set(spec.name, {
+        shape: spec.shape,
+        data: await this.model.downloadParameter(spec.name),
+      });
+      expAvg.set(spec.name, { shape: spec.shape, data: await m.expAvg.download() });
+      expAvgSq.set(spec.name, { shape: spec.shape, data: await m.expAvgSq.download() });
+    }
+    return encodeCheckpoint({
+      params,
+      optimizer: { expAvg, expAvgSq },
+      step: this.step,
+      rngState: this.rng.getState(),
+      modelConfig: this.config,
+      runConfig: this.settings,
+    });
+  }
+
+  /** Continues from a checkpoint of the same model configuration. */
+  async restore(bytes: Uint8Array): Promise<void> {
+    const c = decodeCheckpoint(bytes);
+    if (JSON.stringify(c.modelConfig) !== JSON.stringify(this.config)) {
+      throw new RangeError('this checkpoint was trained with a different model configuration');
+    }
+    for (const spec of this.model.specs) {
+      const p = c.params.get(spec.name);
+      if (!p || p.data.length !== this.model.parameter(spec.name).size) {
+        throw new RangeError(`checkpoint lacks ${spec.name} or has the wrong shape`);
+      }
+    }
+    this.model.uploadParameters(new Map([...c.params].map(([k, t]) => [k, t.data])));
+    for (const spec of this.model.specs) {
+      const m = this.moments.get(spec.name)!;
+      const fresh = new Float32Array(m.expAvg.size);
+      m.expAvg.upload(c.optimizer?.expAvg.get(spec.name)?.data ?? fresh);
+      m.expAvgSq.upload(c.optimizer?.expAvgSq.get(spec.name)?.data ?? fresh);
+    }
+    this.step = c.step;
+    this.rng.setState(c.rngState);
+  }
+
+  destroy(): void {
+    for (const d of this.gradNormDispatches) releaseDispatch(d);
+    this.adamw.destroy();
+    for (const m of this.moments.values()) {
+      m.expAvg.destroy();
+      m.expAvgSq.destroy();
+    }
+    this.scalars.norm.destroy();
+    this.scalars.clipScale.destroy();
+    this.model.destroy();
+  }
+
+  /** Reads several one-value tensors with one copy and one map. */
+  private async readScalars(tensors: Tensor<'f32'>[]): Promise<number[]> {
+    const { device } = this.ctx;
+    const staging = device.createBuffer({
+      label: 'step scalars readback',
+      size: 4 * tensors.length,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      await this.ctx.submit('read step scalars', (encoder) => {
+        tensors.forEach((t, i) => encoder.copyBufferToBuffer(t.buffer, 0, staging, 4 * i, 4));
+      });
+      await staging.mapAsync(GPUMapMode.READ);
+      const values = Array.from(new Float32Array(staging.getMappedRange().slice(0)));
+      staging.unmap();
+      return values;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  private async firstNonFiniteGradient(): Promise<string> {
+    for (const spec of this.model.specs) {
+      const g = await this.model.gradient(spec.name).download();
+      if (g.some((v) => !Number.isFinite(v))) return `gradient of ${spec.name}`;
+    }
+    return 'gradient norm';
+  }
+}
