@@ -1,80 +1,31 @@
 /**
- * Matmul benchmark in Node (Dawn through the npm package `webgpu`): this project's WGSL
- * matmul and, with `--tfjs`, tfjs-backend-webgpu's on the same adapter. One JSON object
- * per line on stdout; see BENCHMARKS.md for how to run it locally and on a GPU machine.
+ * Benchmark entry in Node (Dawn through the npm package `webgpu`): this project's WGSL
+ * kernels — square matmuls (and, with `--tfjs`, tfjs-backend-webgpu's on the same adapter),
+ * fused attention forward/backward, matmul layouts and epilogues — one JSON object per line
+ * on stdout. See BENCHMARKS.md for how to run it locally and on a GPU machine, and
+ * bench/compare.ts for joining its lines with bench/torch_bench.py's.
  */
 import { adapterDisplayName } from '../src/gpu/capabilities';
 import { GpuContext } from '../src/gpu/context';
 import { WebGpuUnavailableError, type GpuKernelError } from '../src/gpu/errors';
 import { getGpu } from '../src/gpu/gpu';
 import { fileShaderSource } from '../src/gpu/shaderSource.node';
-import { randomF32 } from '../src/reference/random';
-import { benchAimMatmul, type ImplResult, type MatmulInputs, type RunPlan } from './aim';
-import { FULL_SIZES, parseArgs, QUICK_SIZES, USAGE, type BenchArgs } from './args';
-import { emit, sig, tflops } from './stats';
+import { FULL_SIZES, parseArgs, QUICK_SIZES, USAGE, type BenchArgs, type Suite } from './args';
+import { attentionCases, CI_ATTENTION_CASES, runAttentionSuite } from './attentionSuite';
+import { LAYOUT_PRESETS, runLayoutsSuite } from './layouts';
+import { runMatmulSuite } from './matmulSuite';
+import { emit } from './stats';
+import { message, type SuiteEnv } from './suite';
 import type { TfjsSession } from './tfjs';
 
 /** Exit status when there is no WebGPU adapter (scripts/bench.mjs explains it). */
 const EXIT_NO_ADAPTER = 2;
 
-function planFor(n: number, args: BenchArgs, fallback: boolean): RunPlan {
-  return {
-    reps: args.reps ?? (fallback ? 5 : n >= 8192 ? 10 : 20),
-    warmup: args.warmup ?? (fallback ? 1 : 3),
-    trials: args.trials ?? 3,
-  };
-}
+/** Matmul sizes of the `ci` suite: seconds on SwiftShader, enough to show a regression. */
+const CI_SIZES = [128];
 
-function resultLine(
-  impl: 'aim-wgsl' | 'tfjs-webgpu',
-  n: number,
-  adapter: string,
-  plan: RunPlan,
-  r: ImplResult,
-): Record<string, unknown> {
-  const opt = (ms: number | undefined) => (ms === undefined ? undefined : sig(ms));
-  return {
-    name: 'matmul',
-    impl,
-    shape: [n, n, n],
-    ms: sig(r.ms),
-    tflops: sig(tflops(n, n, n, r.ms)),
-    timing: r.timing,
-    adapter,
-    gpuMs: opt(r.gpuMs),
-    wallBatchedMs: sig(r.wallBatchedMs),
-    wallBatchedTflops: sig(tflops(n, n, n, r.wallBatchedMs)),
-    wallMedianMs: sig(r.wallMedianMs),
-    reps: plan.reps,
-    warmup: plan.warmup,
-    trials: plan.trials,
-    check: r.check,
-    ...r.extra,
-  };
-}
-
-/**
- * Speed of aim-wgsl relative to tfjs (tfjs ms ÷ aim ms; > 1 means aim is faster), on GPU
- * time when both have it, else on batched wall-clock time.
- */
-function ratioLine(n: number, aim: ImplResult, tfjs: ImplResult): Record<string, unknown> {
-  const both = aim.gpuMs !== undefined && tfjs.gpuMs !== undefined;
-  const aimMs = both ? aim.gpuMs! : aim.wallBatchedMs;
-  const tfjsMs = both ? tfjs.gpuMs! : tfjs.wallBatchedMs;
-  return {
-    name: 'matmul-ratio',
-    shape: [n, n, n],
-    aimOverTfjs: sig(tfjsMs / aimMs, 3),
-    basis: both ? 'timestamp-query' : 'wall-clock',
-    aimMs: sig(aimMs),
-    tfjsMs: sig(tfjsMs),
-    aimOverTfjsWallBatched: sig(tfjs.wallBatchedMs / aim.wallBatchedMs, 3),
-    aimOverTfjsWallSingle: sig(tfjs.wallMedianMs / aim.wallMedianMs, 3),
-  };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function includes(suite: Suite, part: 'matmul' | 'attention' | 'layouts'): boolean {
+  return suite === part || suite === 'all' || (suite === 'ci' && part !== 'layouts');
 }
 
 async function main(): Promise<number> {
@@ -111,7 +62,14 @@ async function main(): Promise<number> {
   const caps = ctx.capabilities;
   const adapter = adapterDisplayName(caps);
   const fallback = caps.adapter.isFallbackAdapter;
-  const sizes = args.sizes ?? (args.quick || fallback ? QUICK_SIZES : FULL_SIZES);
+  const quick = args.quick || fallback;
+  const suite: Suite = args.suite ?? (fallback ? 'matmul' : 'all');
+  const sizes = suite === 'ci' ? CI_SIZES : (args.sizes ?? (quick ? QUICK_SIZES : FULL_SIZES));
+  // ci: few repetitions, so the whole suite stays within ~20 s on SwiftShader.
+  if (suite === 'ci') {
+    args = { ...args, reps: args.reps ?? 2, warmup: args.warmup ?? 1, trials: args.trials ?? 2 };
+  }
+  const env: SuiteEnv = { ctx, adapter, fallback, quick, args };
   emit({
     name: 'adapter',
     adapter,
@@ -126,7 +84,9 @@ async function main(): Promise<number> {
     timestampQuery: caps.timestampQuery,
     features: caps.features,
     limits: caps.limits,
-    sizes,
+    suite,
+    quick,
+    sizes: includes(suite, 'matmul') ? sizes : undefined,
     node: process.version,
     date: new Date().toISOString(),
   });
@@ -138,7 +98,7 @@ async function main(): Promise<number> {
 
   let failures = 0;
   let tfjs: TfjsSession | undefined;
-  if (args.tfjs) {
+  if (args.tfjs && includes(suite, 'matmul')) {
     try {
       const { startTfjs } = await import('./tfjs');
       tfjs = await startTfjs((await getGpu()).gpu);
@@ -148,40 +108,20 @@ async function main(): Promise<number> {
     }
   }
 
-  for (const n of sizes) {
-    const plan = planFor(n, args, fallback);
-    const inputs: MatmulInputs = {
-      n,
-      a: randomF32(n * n, 1000 + n),
-      b: randomF32(n * n, 2000 + n),
-    };
-    let aim: ImplResult | undefined;
-    try {
-      aim = await benchAimMatmul(ctx, inputs, plan);
-      emit(resultLine('aim-wgsl', n, adapter, plan, aim));
-      if (!aim.check.ok) failures++;
-    } catch (error) {
-      failures++;
-      emit({ name: 'matmul', impl: 'aim-wgsl', shape: [n, n, n], adapter, error: message(error) });
-    }
-    if (!tfjs) continue;
-    let base: ImplResult | undefined;
-    try {
-      const { benchTfjsMatmul } = await import('./tfjs');
-      base = await benchTfjsMatmul(tfjs, inputs, plan);
-      emit(resultLine('tfjs-webgpu', n, tfjs.adapter || adapter, plan, base));
-      if (!base.check.ok) failures++;
-    } catch (error) {
-      failures++;
-      emit({
-        name: 'matmul',
-        impl: 'tfjs-webgpu',
-        shape: [n, n, n],
-        adapter,
-        error: message(error),
-      });
-    }
-    if (aim && base) emit(ratioLine(n, aim, base));
+  if (includes(suite, 'matmul')) failures += await runMatmulSuite(env, sizes, tfjs);
+  if (includes(suite, 'attention')) {
+    const cases =
+      suite === 'ci' ? CI_ATTENTION_CASES : attentionCases(args.batch ?? (quick ? 4 : 256), quick);
+    failures += await runAttentionSuite(env, cases);
+  }
+  if (includes(suite, 'layouts')) {
+    // Quick (SwiftShader): one image of AIM-tiny (64 token rows), else batch 256 of both presets.
+    const batch = args.batch ?? (quick ? 1 : 256);
+    failures += await runLayoutsSuite(
+      env,
+      batch,
+      quick ? LAYOUT_PRESETS.slice(0, 1) : LAYOUT_PRESETS,
+    );
   }
 
   if (gpuError) failures++;

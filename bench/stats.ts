@@ -70,3 +70,22 @@ export function checkSamples(
   });
   return { samples: positions.length, worstBoundRatio: sig(worst, 3), ok: worst <= 1 };
 }
+
+/**
+ * max_i |got_i − want_i| / tol(i) (≤ 1: within tolerance); a NaN or a length mismatch gives
+ * Infinity, so a broken kernel can never pass.
+ */
+export function worstRatio(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: (i: number) => number,
+): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / tol(i);
+    if (Number.isNaN(err)) return Infinity;
+    worst = Math.max(worst, err);
+  }
+  return worst;
+}

@@ -1,4 +1,6 @@
-// Bundles bench/main.ts (with tfjs) into one ESM file, .gpu/bench.mjs, for Node.
+// Bundles the benchmark into one-file ESM programs for Node under .gpu/:
+//   .gpu/bench.mjs    bench/main.ts (tfjs inside): the WGSL (and tfjs) measurements;
+//   .gpu/compare.mjs  bench/compare.ts: joins its output with bench/torch_bench.py's.
 // Only the native `webgpu` package stays external: on a bare GPU machine it comes from
 // .gpu/node_modules (filled by ../shared/device/prepare.sh), here from node_modules.
 // Shaders are read at run time from ./shaders under the working directory (run from the root).
@@ -8,13 +10,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const bundlePath = join(root, '.gpu', 'bench.mjs');
+export const bundleDir = join(root, '.gpu');
+export const bundlePath = join(bundleDir, 'bench.mjs');
+export const comparePath = join(bundleDir, 'compare.mjs');
 
 export async function bundleBench({ quiet = false } = {}) {
-  mkdirSync(dirname(bundlePath), { recursive: true });
+  mkdirSync(bundleDir, { recursive: true });
   const result = await build({
-    entryPoints: [join(root, 'bench', 'main.ts')],
-    outfile: bundlePath,
+    entryPoints: {
+      bench: join(root, 'bench', 'main.ts'),
+      compare: join(root, 'bench', 'compare.ts'),
+    },
+    outdir: bundleDir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -27,7 +35,10 @@ export async function bundleBench({ quiet = false } = {}) {
     logLevel: quiet ? 'error' : 'warning',
     legalComments: 'none',
   });
-  if (!quiet) console.error(`bundled ${relative(process.cwd(), bundlePath) || bundlePath}`);
+  if (!quiet) {
+    for (const path of [bundlePath, comparePath])
+      console.error(`bundled ${relative(process.cwd(), path) || path}`);
+  }
   return result;
 }
 

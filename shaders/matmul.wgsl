@@ -3,10 +3,11 @@
 // Logical shapes: op(A) is M×K, op(B) is K×N, C is M×N; storage is row-major, so A is
 // [M,K] (or [K,M] when TRANS_A) and B is [K,N] (or [N,K] when TRANS_B — a Linear weight).
 //
-// Tiling: each 256-invocation workgroup computes a 128×128 tile of C; each invocation owns
-// an 8×8 register block spread with a stride of 16 rows/columns, so neighbouring
+// Tiling: each 256-invocation workgroup computes a TILE_M×TILE_N tile of C (128×128 or
+// 64×64, see below); each invocation owns a PER_THREAD² register block spread with a stride of
+// 16 rows/columns, so neighbouring
 // invocations read neighbouring shared-memory words (no bank conflicts) and write
-// neighbouring addresses of C (coalesced). K is walked 8 at a time through shared-memory
+// neighbouring addresses of C (coalesced). K is walked TILE_K at a time through shared-memory
 // tiles stored k-major; the next tile's global loads are issued into registers before the
 // current tile is multiplied, hiding global-memory latency behind the FMAs. Every global
 // access is bounds-checked, so any M, N, K ≥ 1 works.
@@ -47,17 +48,21 @@ override ACCUMULATE: bool = false;
 @group(0) @binding(5) var<storage, read> residual: array<f32>;
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
 
-const TILE_M: u32 = 128u;
-const TILE_N: u32 = 128u;
+// Tile configuration. PER_THREAD and TILE_K are specialised per adapter and shape by
+// src/kernels/matmul.ts (128×128 tiles with 8×8 per invocation on GPUs for large products;
+// 64×64 with 4×4 for small products and CPU adapters, where 64 accumulators per invocation
+// spill); everything else follows from them.
+const PER_THREAD: u32 = 8u; // PER_THREAD × PER_THREAD outputs per invocation
 const TILE_K: u32 = 8u;
 const THREADS_X: u32 = 16u; // invocations along N
 const THREADS_Y: u32 = 16u; // invocations along M
-const THREADS: u32 = 256u;
-const PER_THREAD: u32 = 8u; // 8×8 outputs per invocation
-const LOADS: u32 = 4u; // TILE_M·TILE_K / THREADS elements of each operand per invocation
+const THREADS: u32 = THREADS_X * THREADS_Y;
+const TILE_M: u32 = THREADS_Y * PER_THREAD;
+const TILE_N: u32 = THREADS_X * PER_THREAD;
+const LOADS: u32 = TILE_M * TILE_K / THREADS; // elements of each operand loaded per invocation
 
-var<workgroup> tileA: array<f32, 1024>; // [k][m], TILE_K × TILE_M
-var<workgroup> tileB: array<f32, 1024>; // [k][n], TILE_K × TILE_N
+var<workgroup> tileA: array<f32, TILE_K * TILE_M>; // [k][m]
+var<workgroup> tileB: array<f32, TILE_K * TILE_N>; // [k][n]
 
 // Element (m, k) of op(A) in the tile starting at (row0, k0), or 0 outside the matrix.
 fn loadA(base: u32, row: u32, k: u32) -> f32 {
@@ -99,11 +104,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let cBase = wg.z * dims.strideC;
   let tid = lid.y * THREADS_X + lid.x;
 
-  var acc: array<array<f32, 8>, 8>;
-  var a: array<f32, 8>;
-  var b: array<f32, 8>;
-  var nextA: array<f32, 4>;
-  var nextB: array<f32, 4>;
+  var acc: array<array<f32, PER_THREAD>, PER_THREAD>;
+  var a: array<f32, PER_THREAD>;
+  var b: array<f32, PER_THREAD>;
+  var nextA: array<f32, LOADS>;
+  var nextB: array<f32, LOADS>;
 
   // A is k-contiguous unless transposed; B is k-contiguous only when transposed.
   for (var i = 0u; i < LOADS; i = i + 1u) {

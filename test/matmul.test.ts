@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
-import { matmul, matmulOutputShape, matmulShape, type MatmulOptions } from '../src/kernels/matmul';
+import {
+  matmul,
+  matmulOutputShape,
+  matmulShape,
+  MATMUL_TILES,
+  type MatmulOptions,
+  type MatmulTile,
+} from '../src/kernels/matmul';
 import {
   epilogueReference,
   gammaF32,
@@ -28,6 +35,7 @@ interface MatmulCase {
   activation?: MatmulOptions['activation'];
   residual?: boolean;
   accumulate?: boolean;
+  tile?: MatmulTile;
 }
 
 async function checkMatmul(
@@ -58,6 +66,7 @@ async function checkMatmul(
     transB: opts.transB,
     activation: opts.activation,
     accumulate: opts.accumulate,
+    tile: opts.tile,
   };
   if (opts.bias) gpuOpts.bias = make([s.n], biasData, 'bias');
   if (opts.residual) gpuOpts.residual = make(outShape, residualData, 'residual');
@@ -102,74 +111,68 @@ async function checkMatmul(
   return Math.max(ratio, auxRatio);
 }
 
-describe('matmul.wgsl: shapes against the float64 reference', () => {
-  const shapes: Array<[string, number[], number[]]> = [
-    ['1×1×1', [1, 1], [1, 1]],
-    ['17×33×65 (no dimension a tile multiple)', [17, 65], [65, 33]],
-    ['128×128×128 (exactly one tile)', [128, 128], [128, 128]],
-    ['129×127×9 (one past / one short of a tile)', [129, 9], [9, 127]],
-    ['1×130×3 (single row)', [1, 3], [3, 130]],
-    ['131×1×7 (single column)', [131, 7], [7, 1]],
-    ['large K: 9×11×4099', [9, 4099], [4099, 11]],
-    ['batched 3×19×23×29', [3, 19, 29], [3, 29, 23]],
-    ['batched with shared B 5×7×33×9', [5, 7, 9], [9, 33]],
-  ];
-  for (const [name, aShape, bShape] of shapes) {
-    it(name, async () => {
-      expect(await checkMatmul(aShape, bShape, size(aShape) + 17)).toBeLessThanOrEqual(1);
-    });
-  }
-});
+for (const tile of ['large', 'small'] as const) {
+  const t = MATMUL_TILES[tile].tile;
+  describe(`matmul.wgsl (${tile} tiles, ${t}×${t}): shapes against the float64 reference`, () => {
+    const shapes: Array<[string, number[], number[]]> = [
+      ['1×1×1', [1, 1], [1, 1]],
+      ['17×33×65 (no dimension a tile multiple)', [17, 65], [65, 33]],
+      [`${t}×${t}×${t} (exactly one tile)`, [t, t], [t, t]],
+      [`${t + 1}×${t - 1}×9 (one past / one short of a tile)`, [t + 1, 9], [9, t - 1]],
+      ['1×130×3 (single row)', [1, 3], [3, 130]],
+      ['131×1×7 (single column)', [131, 7], [7, 1]],
+      ['large K: 9×11×4099', [9, 4099], [4099, 11]],
+      ['batched 3×19×23×29', [3, 19, 29], [3, 29, 23]],
+      ['batched with shared B 5×7×33×9', [5, 7, 9], [9, 33]],
+    ];
+    for (const [name, aShape, bShape] of shapes) {
+      it(name, async () => {
+        expect(await checkMatmul(aShape, bShape, size(aShape) + 17, { tile })).toBeLessThanOrEqual(
+          1,
+        );
+      });
+    }
+  });
 
-describe('matmul.wgsl: layouts and fused epilogues', () => {
-  it('A·Bᵀ (Linear: x · Wᵀ) 37×45×19', async () => {
-    expect(await checkMatmul([37, 19], [45, 19], 5, { transB: true })).toBeLessThanOrEqual(1);
+  describe(`matmul.wgsl (${tile} tiles): layouts and fused epilogues`, () => {
+    const cases: Array<[string, number[], number[], MatmulCase]> = [
+      ['A·Bᵀ (Linear: x · Wᵀ) 37×45×19', [37, 19], [45, 19], { transB: true }],
+      ['Aᵀ·B (weight gradient: xᵀ · dy) 21×13×150', [150, 21], [150, 13], { transA: true }],
+      ['Aᵀ·Bᵀ 9×10×11', [11, 9], [10, 11], { transA: true, transB: true }],
+      ['batched A·Bᵀ 3×17×5×8', [3, 17, 8], [3, 5, 8], { transB: true }],
+      [
+        'bias + GELU, pre-activation kept in aux (fc1) 33×70×24',
+        [33, 24],
+        [70, 24],
+        { transB: true, bias: true, activation: 'gelu' },
+      ],
+      [
+        'GELU gradient epilogue (backward through fc1) 33×70×24',
+        [33, 24],
+        [24, 70],
+        { activation: 'gelu-grad' },
+      ],
+      ['residual add (x + proj(h)) 19×20×21', [19, 21], [20, 21], { transB: true, residual: true }],
+      [
+        'accumulate into the output (gradient accumulation) 20×19×140',
+        [140, 20],
+        [140, 19],
+        { transA: true, accumulate: true },
+      ],
+      [
+        'bias + residual + accumulate together 5×6×7',
+        [5, 7],
+        [7, 6],
+        { bias: true, residual: true, accumulate: true },
+      ],
+    ];
+    cases.forEach(([name, aShape, bShape, opts], i) => {
+      it(name, async () => {
+        expect(await checkMatmul(aShape, bShape, 5 + i, { ...opts, tile })).toBeLessThanOrEqual(1);
+      });
+    });
   });
-  it('Aᵀ·B (weight gradient: xᵀ · dy) 21×13×150', async () => {
-    expect(await checkMatmul([150, 21], [150, 13], 6, { transA: true })).toBeLessThanOrEqual(1);
-  });
-  it('Aᵀ·Bᵀ 9×10×11', async () => {
-    expect(
-      await checkMatmul([11, 9], [10, 11], 7, { transA: true, transB: true }),
-    ).toBeLessThanOrEqual(1);
-  });
-  it('batched A·Bᵀ 3×17×5×8', async () => {
-    expect(await checkMatmul([3, 17, 8], [3, 5, 8], 8, { transB: true })).toBeLessThanOrEqual(1);
-  });
-  it('bias + GELU, pre-activation kept in aux (fc1) 33×70×24', async () => {
-    expect(
-      await checkMatmul([33, 24], [70, 24], 9, {
-        transB: true,
-        bias: true,
-        activation: 'gelu',
-      }),
-    ).toBeLessThanOrEqual(1);
-  });
-  it('GELU gradient epilogue (backward through fc1) 33×70×24', async () => {
-    expect(
-      await checkMatmul([33, 24], [24, 70], 10, { activation: 'gelu-grad' }),
-    ).toBeLessThanOrEqual(1);
-  });
-  it('residual add (x + proj(h)) 19×20×21', async () => {
-    expect(
-      await checkMatmul([19, 21], [20, 21], 11, { transB: true, residual: true }),
-    ).toBeLessThanOrEqual(1);
-  });
-  it('accumulate into the output (gradient accumulation) 20×19×140', async () => {
-    expect(
-      await checkMatmul([140, 20], [140, 19], 12, { transA: true, accumulate: true }),
-    ).toBeLessThanOrEqual(1);
-  });
-  it('bias + residual + accumulate together 5×6×7', async () => {
-    expect(
-      await checkMatmul([5, 7], [7, 6], 13, {
-        bias: true,
-        residual: true,
-        accumulate: true,
-      }),
-    ).toBeLessThanOrEqual(1);
-  });
-});
+}
 
 describe('matmul wrapper: bad input', () => {
   it('rejects mismatched shapes with a clear message', () => {

@@ -12,8 +12,14 @@ export interface KernelKey {
   /** File name in `shaders/` without `.wgsl`. */
   shader: string;
   entryPoint?: string;
-  /** WGSL `override` constants (tile sizes and the like). */
+  /** WGSL `override` constants (flags, block sizes). */
   constants?: Record<string, number>;
+  /**
+   * Values for module-scope `const NAME: type = …;` declarations, substituted before
+   * compilation. For what `override` cannot size: function-scope register arrays (tile
+   * configurations chosen per adapter and shape). An unknown name is an error.
+   */
+  specialize?: Record<string, number>;
 }
 
 /** A compiled kernel: its pipeline and the name used in labels and error messages. */
@@ -49,18 +55,26 @@ export class KernelRegistry {
     return this.pipelines.size;
   }
 
-  private module(shader: string): Promise<GPUShaderModule> {
-    let module = this.modules.get(shader);
+  private module(shader: string, specialize?: Record<string, number>): Promise<GPUShaderModule> {
+    const key = shader + sortedEntries(specialize);
+    let module = this.modules.get(key);
     if (!module) {
-      module = this.compileModule(shader);
-      this.modules.set(shader, module);
-      module.catch(() => this.modules.delete(shader));
+      module = this.compileModule(shader, specialize);
+      this.modules.set(key, module);
+      module.catch(() => this.modules.delete(key));
     }
     return module;
   }
 
-  private async compileModule(shader: string): Promise<GPUShaderModule> {
-    const code = await resolveIncludes(shader, this.source);
+  private async compileModule(
+    shader: string,
+    specialize?: Record<string, number>,
+  ): Promise<GPUShaderModule> {
+    const code = specializeConstants(
+      shader,
+      await resolveIncludes(shader, this.source),
+      specialize,
+    );
     // The scope catches the invalid-module validation error so it is reported here, once,
     // with the file name, instead of also reaching the device's uncapturederror handler.
     this.device.pushErrorScope('validation');
@@ -80,7 +94,7 @@ export class KernelRegistry {
   }
 
   private async compile(key: KernelKey, name: string): Promise<Kernel> {
-    const module = await this.module(key.shader);
+    const module = await this.module(key.shader, key.specialize);
     try {
       const pipeline = await this.device.createComputePipelineAsync({
         label: name,
@@ -98,16 +112,49 @@ export class KernelRegistry {
   }
 }
 
-/** `shader:entry{constants}` — the label that appears in GPU error messages and timings. */
+function sortedEntries(values?: Record<string, number>): string {
+  if (!values || Object.keys(values).length === 0) return '';
+  return `{${Object.entries(values)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}}`;
+}
+
+/** `shader:entry[specialized]{constants}` — the label in GPU error messages and timings. */
 export function kernelName(key: KernelKey): string {
   const entry = key.entryPoint && key.entryPoint !== 'main' ? `:${key.entryPoint}` : '';
-  const constants = key.constants
-    ? `{${Object.entries(key.constants)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => `${k}=${v}`)
-        .join(',')}}`
-    : '';
-  return `${key.shader}${entry}${constants}`;
+  const specialized = sortedEntries(key.specialize).replace(/^\{(.*)\}$/, '[$1]');
+  return `${key.shader}${entry}${specialized}${sortedEntries(key.constants)}`;
+}
+
+/** Replaces the value of each named module-scope `const NAME: type = …;` (see KernelKey.specialize). */
+export function specializeConstants(
+  shader: string,
+  code: string,
+  values?: Record<string, number>,
+): string {
+  if (!values) return code;
+  let out = code;
+  for (const [name, value] of Object.entries(values)) {
+    const declaration = new RegExp(`^const ${name}\\s*:\\s*(u32|i32|f32)\\s*=\\s*[^;]+;`, 'm');
+    const match = declaration.exec(out);
+    if (!match)
+      throw new GpuKernelError(
+        shader,
+        'compilation',
+        `${shader}.wgsl has no module-scope const ${name} to specialize`,
+      );
+    const type = match[1];
+    if (
+      (type === 'u32' && (!Number.isInteger(value) || value < 0)) ||
+      (type === 'i32' && !Number.isInteger(value))
+    ) {
+      throw new GpuKernelError(shader, 'compilation', `const ${name}: ${type} cannot be ${value}`);
+    }
+    const literal = type === 'u32' ? `${value}u` : type === 'i32' ? `${value}i` : `${value}f`;
+    out = out.replace(declaration, `const ${name}: ${type} = ${literal};`);
+  }
+  return out;
 }
 
 /**

@@ -12,8 +12,28 @@ import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch'
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 
-/** Output tile of one workgroup (must match TILE_M/TILE_N in matmul.wgsl). */
-export const MATMUL_TILE = { m: 128, n: 128 } as const;
+/**
+ * Tile configurations of matmul.wgsl (PER_THREAD and TILE_K are specialised; 16×16
+ * invocations per workgroup in both). 'large': 128×128 outputs a workgroup, 8×8 an invocation
+ * — the register-blocked GPU configuration. 'small': 64×64, 4×4 — four times as many
+ * workgroups for products too small to fill a GPU with 128×128 tiles, and the configuration
+ * CPU adapters (SwiftShader) run fastest: 64 accumulators per invocation spill there.
+ */
+export const MATMUL_TILES = {
+  large: { tile: 128, specialize: { PER_THREAD: 8, TILE_K: 8 } },
+  small: { tile: 64, specialize: { PER_THREAD: 4, TILE_K: 16 } },
+} as const;
+
+export type MatmulTile = keyof typeof MATMUL_TILES;
+
+/** Below this many 128×128 workgroups a product uses 64×64 tiles (more workgroups in flight). */
+const LARGE_TILE_MIN_WORKGROUPS = 128;
+
+export function chooseMatmulTile(ctx: GpuContext, s: MatmulShape): MatmulTile {
+  if (ctx.capabilities.adapter.isFallbackAdapter) return 'small';
+  const large = Math.ceil(s.m / 128) * Math.ceil(s.n / 128) * s.batch;
+  return large >= LARGE_TILE_MIN_WORKGROUPS ? 'large' : 'small';
+}
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -30,6 +50,8 @@ export interface MatmulOptions {
   residual?: Tensor<'f32'>;
   /** C += result instead of C = result (gradient accumulation). */
   accumulate?: boolean;
+  /** Tile configuration; chosen from the adapter and the shape when absent. */
+  tile?: MatmulTile;
 }
 
 export interface MatmulShape {
@@ -120,7 +142,12 @@ export async function prepareMatmul(
   if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
   if (opts.residual) constants.ADD_RESIDUAL = 1;
   if (opts.accumulate) constants.ACCUMULATE = 1;
-  const kernel = await ctx.kernels.get({ shader: 'matmul', constants });
+  const tile = MATMUL_TILES[opts.tile ?? chooseMatmulTile(ctx, s)];
+  const kernel = await ctx.kernels.get({
+    shader: 'matmul',
+    constants,
+    specialize: tile.specialize,
+  });
 
   const uniform = uniformU32(ctx, `${kernel.name} dims`, [
     s.m,
@@ -144,7 +171,7 @@ export async function prepareMatmul(
       opts.residual?.buffer ?? read,
       opts.aux?.buffer ?? ctx.placeholder('write'),
     ],
-    [Math.ceil(s.n / MATMUL_TILE.n), Math.ceil(s.m / MATMUL_TILE.m), s.batch],
+    [Math.ceil(s.n / tile.tile), Math.ceil(s.m / tile.tile), s.batch],
     [uniform],
   );
 }

@@ -12,13 +12,44 @@ import {
 } from '../gpu/matmulCheck';
 import { bundledShaderSource } from '../gpu/shaderSource.browser';
 import { KERNEL_CASES, kernelCase, type CaseData } from '../kernels/kernelCases';
+import { openPersistentStore, type CheckpointStore } from '../training/checkpointStore';
+import { parameterCount } from '../model/config';
+import { modelConfigFor, type RunSettings } from '../training/settings';
+import { Trainer } from '../training/trainer';
+import {
+  DatasetRegistry,
+  summarize,
+  type DatasetChoice,
+  type DatasetSummary,
+  type UserDataInput,
+} from './datasets';
 import { serializeError, type GpuProbeResult, type SerializedError } from './protocol';
+import {
+  checkpointKey,
+  TrainingSession,
+  type RunEventListener,
+  type RunPhase,
+} from './trainingSession';
+
+export interface RunInfo {
+  runId: string;
+  step: number;
+  parameters: number;
+  gpuBytes: number;
+  dataset: DatasetSummary;
+  resumed: boolean;
+}
 
 export type DeviceLostListener = (error: SerializedError) => void;
 
 export class PlaygroundWorkerApi {
   private ctx: Promise<GpuContext> | undefined;
   private lostListeners: DeviceLostListener[] = [];
+  private session: TrainingSession | undefined;
+  private store: Promise<CheckpointStore> | undefined;
+  private readonly datasets = new DatasetRegistry(
+    new URL(import.meta.env.BASE_URL, self.location.href).href,
+  );
 
   private context(): Promise<GpuContext> {
     this.ctx ??= GpuContext.create({
@@ -65,6 +96,74 @@ export class PlaygroundWorkerApi {
   async runKernelCase(name: string): Promise<CaseData> {
     const c = kernelCase(name);
     return c.run(await this.context(), c.inputs());
+  }
+
+  private checkpointStore(): Promise<CheckpointStore> {
+    this.store ??= openPersistentStore();
+    return this.store;
+  }
+
+  /**
+   * Starts a training run (stopping any current one). With `resume`, continues from the run's
+   * last checkpoint in browser storage. Progress arrives through `listener` (a comlink proxy).
+   */
+  async startRun(
+    runId: string,
+    settings: RunSettings,
+    dataset: DatasetChoice,
+    listener: RunEventListener,
+    opts: { resume?: boolean; start?: boolean } = {},
+  ): Promise<RunInfo> {
+    await this.session?.stop();
+    this.session?.trainer.destroy();
+    this.session = undefined;
+    const ctx = await this.context();
+    const data = await this.datasets.get(dataset);
+    const store = await this.checkpointStore();
+    const checkpoint = opts.resume ? await store.get(checkpointKey(runId)) : undefined;
+    if (opts.resume && !checkpoint)
+      throw new Error(`no checkpoint of run ${runId} in this browser's storage`);
+    const trainer = await Trainer.create(ctx, settings, data, { checkpoint });
+    this.session = new TrainingSession(runId, trainer, store, listener);
+    if (opts.start ?? true) this.session.resume();
+    return {
+      runId,
+      step: trainer.step,
+      parameters: parameterCount(modelConfigFor(settings)).total,
+      gpuBytes: trainer.model.bytes,
+      dataset: summarize(dataset.kind, data),
+      resumed: Boolean(checkpoint),
+    };
+  }
+
+  async pauseRun(): Promise<void> {
+    await this.session?.pause();
+  }
+
+  resumeRun(): void {
+    this.session?.resume();
+  }
+
+  async stopRun(): Promise<void> {
+    await this.session?.stop();
+  }
+
+  async stepRun(): Promise<void> {
+    await this.session?.stepOnce();
+  }
+
+  runStatus(): { runId: string; phase: RunPhase; step: number } | undefined {
+    return this.session && { runId: this.session.runId, ...this.session.status };
+  }
+
+  /** Run ids that have a checkpoint in this browser's storage. */
+  async savedRuns(): Promise<string[]> {
+    const keys = await (await this.checkpointStore()).list('runs/');
+    return keys.filter((k) => k.endsWith('/checkpoint.safetensors')).map((k) => k.split('/')[1]);
+  }
+
+  async loadUserDataset(input: UserDataInput): Promise<DatasetSummary> {
+    return this.datasets.loadUser(input);
   }
 
   /** Simulates a device loss (diagnostics and tests of the recovery path). */

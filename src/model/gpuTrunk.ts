@@ -1,0 +1,371 @@
+/**
+ * ml-aim's trunk on the GPU — preprocessor (patchify → patch-embedding matmul with bias →
+ * patch LayerNorm → sin-cos positions) and pre-norm prefix-causal blocks — as prepared
+ * dispatches for the forward and the backward (src/model/reference.ts has the math).
+ *
+ * Saved for the backward, per block l (rows = B·K): LN₁'s output and row statistics, qkv
+ * [B·K, 3D], the attention output and its log-sum-exp [B, H, K], m = x + proj(attn), LN₂'s
+ * output and statistics, fc1's pre-activation and GELU output [B·K, 4D], and the block's
+ * output (the next block's input). Also the patches, the embedding before its LayerNorm
+ * and that LayerNorm's statistics. Nothing is recomputed in the backward.
+ *
+ * The backward walks a single residual-gradient buffer `stream` [B·K, D] down the blocks:
+ * each LayerNorm backward adds its dx into it in place (ACCUMULATE), so the residual adds
+ * cost no extra pass. Scratch (dpre [B·K, 4D], dh, dattn [B·K, D], dqkv [B·K, 3D]) is shared
+ * by all blocks, since the dispatches of one pass run in order.
+ */
+import type { GpuContext } from '../gpu/context';
+import type { PreparedDispatch } from '../gpu/dispatch';
+import type { Tensor } from '../gpu/tensor';
+import { prepareAttentionBackward, prepareAttentionForward } from '../kernels/attention';
+import { prepareColumnSum } from '../kernels/columnSum';
+import { prepareLayerNormBackward, prepareLayerNormForward } from '../kernels/layernorm';
+import { prepareMatmul } from '../kernels/matmul';
+import { preparePatchify } from '../kernels/patchify';
+import { positionalEmbeddingTable, preparePositionalEmbeddingAdd } from '../kernels/posembed';
+import { gridSize, numPatches, patchValues, type AimConfig } from './config';
+import {
+  gather,
+  tensorView,
+  type ParameterStore,
+  type PendingDispatches,
+  type TensorPool,
+} from './gpuBuffers';
+
+export interface ModelInputTensors {
+  /** [B, 3, H, W]. */
+  images: Tensor<'f32'>;
+  /** u32 [K]: token t is the patch at raster index order[t]. */
+  order: Tensor<'u32'>;
+  /** u32 [B]: tokens < S_b are sample b's bidirectional prefix. */
+  prefixLengths: Tensor<'u32'>;
+}
+
+/** A LayerNorm's output and the row statistics its backward needs. */
+export interface NormBuffers {
+  y: Tensor<'f32'>;
+  mean: Tensor<'f32'>;
+  rstd: Tensor<'f32'>;
+}
+
+export function allocateNorm(pool: TensorPool, rows: number, dim: number, label: string) {
+  return {
+    y: pool.f32([rows, dim], `${label} out`),
+    mean: pool.f32([rows], `${label} mean`),
+    rstd: pool.f32([rows], `${label} rstd`),
+  } satisfies NormBuffers;
+}
+
+export interface TrunkBlockBuffers {
+  ln1: NormBuffers;
+  qkv: Tensor<'f32'>;
+  attn: Tensor<'f32'>;
+  lse: Tensor<'f32'>;
+  mid: Tensor<'f32'>;
+  ln2: NormBuffers;
+  pre: Tensor<'f32'>;
+  act: Tensor<'f32'>;
+  /** The block's output, [B·K, D]. */
+  out: Tensor<'f32'>;
+}
+
+export interface TrunkBuffers {
+  patches: Tensor<'f32'>;
+  embedded: Tensor<'f32'>;
+  /** Patch LayerNorm; its output `y` becomes the tokens once the positions are added in place. */
+  patchNorm: NormBuffers;
+  /** ml-aim's tokens_after_preprocessor, [B·K, D] (= patchNorm.y). */
+  tokens: Tensor<'f32'>;
+  table: Tensor<'f32'>;
+  blocks: TrunkBlockBuffers[];
+}
+
+/** Gradient buffers of the trunk's backward (all [B·K, ·]). */
+export interface TrunkGradBuffers {
+  /** d loss / d (current residual stream); the head's backward leaves d(trunk output) here. */
+  stream: Tensor<'f32'>;
+  dh: Tensor<'f32'>;
+  dattn: Tensor<'f32'>;
+  dqkv: Tensor<'f32'>;
+  dpre: Tensor<'f32'>;
+}
+
+export function allocateTrunk(pool: TensorPool, c: AimConfig, batch: number): TrunkBuffers {
+  const K = numPatches(c);
+  const R = batch * K;
+  const D = c.width;
+  const hidden = c.mlpRatio * D;
+  const patchNorm = allocateNorm(pool, R, D, 'patch norm');
+  const g = gridSize(c);
+  return {
+    patches: pool.f32([R, patchValues(c)], 'patches'),
+    embedded: pool.f32([R, D], 'patch embedding'),
+    patchNorm,
+    tokens: patchNorm.y,
+    table: pool.adopt(positionalEmbeddingTable(pool.ctx, g, g, D)),
+    blocks: Array.from({ length: c.depth }, (_, l) => ({
+      ln1: allocateNorm(pool, R, D, `block ${l} norm_1`),
+      qkv: pool.f32([R, 3 * D], `block ${l} qkv`),
+      attn: pool.f32([R, D], `block ${l} attention`),
+      lse: pool.f32([batch, c.heads, K], `block ${l} lse`),
+      mid: pool.f32([R, D], `block ${l} x + attention`),
+      ln2: allocateNorm(pool, R, D, `block ${l} norm_2`),
+      pre: pool.f32([R, hidden], `block ${l} fc1 pre-activation`),
+      act: pool.f32([R, hidden], `block ${l} gelu`),
+      out: pool.f32([R, D], `block ${l} output`),
+    })),
+  };
+}
+
+export function allocateTrunkGrads(
+  pool: TensorPool,
+  c: AimConfig,
+  batch: number,
+): TrunkGradBuffers {
+  const R = batch * numPatches(c);
+  const D = c.width;
+  return {
+    stream: pool.f32([R, D], 'trunk residual gradient'),
+    dh: pool.f32([R, D], 'trunk dh'),
+    dattn: pool.f32([R, D], 'trunk d attention'),
+    dqkv: pool.f32([R, 3 * D], 'trunk d qkv'),
+    dpre: pool.f32([R, c.mlpRatio * D], 'trunk d pre-activation'),
+  };
+}
+
+/** The output of the last block (or the tokens for a trunk of no blocks). */
+export function trunkOutput(t: TrunkBuffers): Tensor<'f32'> {
+  return t.blocks.length ? t.blocks[t.blocks.length - 1].out : t.tokens;
+}
+
+function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
+  return tensorView(t, [batch, t.shape[0] / batch, t.shape[1]]);
+}
+
+/** patches → tokens → every block's output. */
+export async function prepareTrunkForward(
+  ctx: GpuContext,
+  c: AimConfig,
+  batch: number,
+  store: ParameterStore,
+  t: TrunkBuffers,
+  inputs: ModelInputTensors,
+): Promise<PreparedDispatch[]> {
+  const eps = c.trunkNormEps;
+  const pre = 'preprocessor.patchifier';
+  const out: PendingDispatches[] = [
+    preparePatchify(ctx, inputs.images, t.patches, {
+      patch: c.patchSize,
+      layout: 'embedding',
+      order: inputs.order,
+    }),
+    prepareMatmul(ctx, t.patches, store.matrix(`${pre}.proj.weight`), t.embedded, {
+      transB: true,
+      bias: store.param(`${pre}.proj.bias`),
+    }),
+    prepareLayerNormForward(
+      ctx,
+      t.embedded,
+      store.param(`${pre}.norm.weight`),
+      store.param(`${pre}.norm.bias`),
+      t.patchNorm.y,
+      t.patchNorm.mean,
+      t.patchNorm.rstd,
+      { eps },
+    ),
+    preparePositionalEmbeddingAdd(ctx, view3(t.tokens, batch), t.table, {
+      order: inputs.order,
+    }),
+  ];
+  let x = t.tokens;
+  for (let l = 0; l < c.depth; l++) {
+    const b = t.blocks[l];
+    const key = (s: string) => `trunk.blocks.${l}.${s}`;
+    const p = (s: string) => store.param(key(s));
+    out.push(
+      prepareLayerNormForward(
+        ctx,
+        x,
+        p('norm_1.weight'),
+        p('norm_1.bias'),
+        b.ln1.y,
+        b.ln1.mean,
+        b.ln1.rstd,
+        { eps },
+      ),
+      prepareMatmul(ctx, b.ln1.y, p('attn.qkv.weight'), b.qkv, { transB: true }),
+      prepareAttentionForward(
+        ctx,
+        view3(b.qkv, batch),
+        inputs.prefixLengths,
+        view3(b.attn, batch),
+        b.lse,
+        { heads: c.heads },
+      ),
+      prepareMatmul(ctx, b.attn, p('attn.proj.weight'), b.mid, { transB: true, residual: x }),
+      prepareLayerNormForward(
+        ctx,
+        b.mid,
+        p('norm_2.weight'),
+        p('norm_2.bias'),
+        b.ln2.y,
+        b.ln2.mean,
+        b.ln2.rstd,
+        { eps },
+      ),
+      prepareMatmul(ctx, b.ln2.y, p('mlp.fc1.weight'), b.act, {
+        transB: true,
+        activation: 'gelu',
+        aux: b.pre,
+      }),
+      prepareMatmul(ctx, b.act, p('mlp.fc2.weight'), b.out, {
+        transB: true,
+        residual: b.mid,
+      }),
+    );
+    x = b.out;
+  }
+  return gather(out);
+}
+
+export interface BackwardOptions {
+  /** Add into the gradient tensors instead of overwriting them (micro-batches). */
+  accumulate: boolean;
+}
+
+/**
+ * The gradient of a pre-norm MLP half y = r + fc2(gelu(fc1(LN(r)))): with `stream` = dy on
+ * entry, writes the fc1/fc2/LN parameter gradients and leaves dr in `stream`.
+ */
+export async function prepareMlpHalfBackward(
+  ctx: GpuContext,
+  store: ParameterStore,
+  names: { norm: string; fc1: string; fc2: string },
+  saved: { residual: Tensor<'f32'>; norm: NormBuffers; pre: Tensor<'f32'>; act: Tensor<'f32'> },
+  scratch: { stream: Tensor<'f32'>; dpre: Tensor<'f32'>; dh: Tensor<'f32'> },
+  { accumulate }: BackwardOptions,
+): Promise<PreparedDispatch[]> {
+  const { stream, dpre, dh } = scratch;
+  return gather([
+    // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the matmul's epilogue.
+    prepareMatmul(ctx, stream, store.param(names.fc2), dpre, {
+      activation: 'gelu-grad',
+      aux: saved.pre,
+    }),
+    prepareMatmul(ctx, stream, saved.act, store.grad(names.fc2), {
+      transA: true,
+      accumulate,
+    }),
+    prepareMatmul(ctx, dpre, saved.norm.y, store.grad(names.fc1), {
+      transA: true,
+      accumulate,
+    }),
+    prepareMatmul(ctx, dpre, store.param(names.fc1), dh),
+    prepareLayerNormBackward(
+      ctx,
+      {
+        dy: dh,
+        x: saved.residual,
+        weight: store.param(`${names.norm}.weight`),
+        mean: saved.norm.mean,
+        rstd: saved.norm.rstd,
+        dx: stream,
+        dweight: store.grad(`${names.norm}.weight`),
+        dbias: store.grad(`${names.norm}.bias`),
+      },
+      { accumulateInput: true, accumulateParams: accumulate },
+    ),
+  ]);
+}
+
+/**
+ * From d(trunk output) in `g.stream` down to every trunk parameter's gradient (the
+ * post-trunk norm is the head's business: see gpuHead.ts).
+ */
+export async function prepareTrunkBackward(
+  ctx: GpuContext,
+  c: AimConfig,
+  batch: number,
+  store: ParameterStore,
+  t: TrunkBuffers,
+  g: TrunkGradBuffers,
+  inputs: ModelInputTensors,
+  opts: BackwardOptions,
+): Promise<PreparedDispatch[]> {
+  const { accumulate } = opts;
+  const out: PendingDispatches[] = [];
+  for (let l = c.depth - 1; l >= 0; l--) {
+    const b = t.blocks[l];
+    const input = l > 0 ? t.blocks[l - 1].out : t.tokens;
+    const key = (s: string) => `trunk.blocks.${l}.${s}`;
+    out.push(
+      prepareMlpHalfBackward(
+        ctx,
+        store,
+        { norm: key('norm_2'), fc1: key('mlp.fc1.weight'), fc2: key('mlp.fc2.weight') },
+        { residual: b.mid, norm: b.ln2, pre: b.pre, act: b.act },
+        g,
+        opts,
+      ),
+      // stream = d m now; m = x + attn·W_projᵀ.
+      prepareMatmul(ctx, g.stream, store.param(key('attn.proj.weight')), g.dattn),
+      prepareMatmul(ctx, g.stream, b.attn, store.grad(key('attn.proj.weight')), {
+        transA: true,
+        accumulate,
+      }),
+      prepareAttentionBackward(
+        ctx,
+        view3(b.qkv, batch),
+        view3(b.attn, batch),
+        b.lse,
+        view3(g.dattn, batch),
+        inputs.prefixLengths,
+        view3(g.dqkv, batch),
+        { heads: c.heads },
+      ),
+      prepareMatmul(ctx, g.dqkv, b.ln1.y, store.grad(key('attn.qkv.weight')), {
+        transA: true,
+        accumulate,
+      }),
+      prepareMatmul(ctx, g.dqkv, store.param(key('attn.qkv.weight')), g.dh),
+      prepareLayerNormBackward(
+        ctx,
+        {
+          dy: g.dh,
+          x: input,
+          weight: store.param(key('norm_1.weight')),
+          mean: b.ln1.mean,
+          rstd: b.ln1.rstd,
+          dx: g.stream,
+          dweight: store.grad(key('norm_1.weight')),
+          dbias: store.grad(key('norm_1.bias')),
+        },
+        { accumulateInput: true, accumulateParams: accumulate },
+      ),
+    );
+  }
+  // tokens = LN(patches·W_pᵀ + b_p) + positions: stream = d tokens; dh = d embedding.
+  const pre = 'preprocessor.patchifier';
+  out.push(
+    prepareLayerNormBackward(
+      ctx,
+      {
+        dy: g.stream,
+        x: t.embedded,
+        weight: store.param(`${pre}.norm.weight`),
+        mean: t.patchNorm.mean,
+        rstd: t.patchNorm.rstd,
+        dx: g.dh,
+        dweight: store.grad(`${pre}.norm.weight`),
+        dbias: store.grad(`${pre}.norm.bias`),
+      },
+      { accumulateParams: accumulate },
+    ),
+    prepareMatmul(ctx, g.dh, t.patches, store.gradMatrix(`${pre}.proj.weight`), {
+      transA: true,
+      accumulate,
+    }),
+    prepareColumnSum(ctx, g.dh, store.grad(`${pre}.proj.bias`), { accumulate }),
+  );
+  return gather(out);
+}

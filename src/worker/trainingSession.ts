@@ -1,0 +1,143 @@
+/**
+ * One training run inside the worker: the loop around Trainer.trainStep, with pause /
+ * resume / stop / single-step that take effect between steps, periodic evaluation and
+ * checkpoints, and every event streamed to the page through one callback.
+ *
+ * Settings are fixed for the life of a run (a new run is the only way to change them), so
+ * nothing changes mid-run without the page having asked for a new run.
+ */
+import type { StoreKind, CheckpointStore } from '../training/checkpointStore';
+import { ResilientStore } from '../training/checkpointStore';
+import {
+  NonFiniteError,
+  type EvalMetrics,
+  type StepMetrics,
+  type Trainer,
+} from '../training/trainer';
+import { serializeError, type SerializedError } from './protocol';
+
+export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
+
+export type RunEvent =
+  | { type: 'status'; runId: string; phase: RunPhase; step: number; message?: string }
+  | { type: 'metrics'; runId: string; metrics: StepMetrics }
+  | { type: 'eval'; runId: string; metrics: EvalMetrics }
+  | { type: 'checkpoint'; runId: string; step: number; store: StoreKind }
+  | { type: 'storage-full'; runId: string; message: string }
+  | { type: 'error'; runId: string; step: number; error: SerializedError };
+
+export type RunEventListener = (event: RunEvent) => void;
+
+export function checkpointKey(runId: string): string {
+  return `runs/${runId}/checkpoint.safetensors`;
+}
+
+export class TrainingSession {
+  private phase: RunPhase = 'paused';
+  private loop: Promise<void> | undefined;
+  private readonly store: ResilientStore;
+
+  constructor(
+    readonly runId: string,
+    readonly trainer: Trainer,
+    persistent: CheckpointStore,
+    private readonly emit: RunEventListener,
+  ) {
+    this.store = new ResilientStore(persistent, (error) =>
+      emit({
+        type: 'storage-full',
+        runId,
+        message: `Browser storage is full (${error.message}); checkpoints are kept in memory from now on and are lost if the tab closes.`,
+      }),
+    );
+  }
+
+  get status(): { phase: RunPhase; step: number } {
+    return { phase: this.phase, step: this.trainer.step };
+  }
+
+  /** Starts (or resumes) the loop; returns at once, progress arrives as events. */
+  resume(): void {
+    if (this.phase === 'running' || this.phase === 'stopped' || this.phase === 'finished') return;
+    this.setPhase('running');
+    this.loop = this.run();
+  }
+
+  /** Takes effect after the step in flight; resolves once the loop has stopped. */
+  async pause(): Promise<void> {
+    if (this.phase === 'running') this.setPhase('paused');
+    await this.loop;
+  }
+
+  /** Ends the run after the step in flight and saves a final checkpoint. */
+  async stop(): Promise<void> {
+    const wasRunning = this.phase === 'running';
+    if (this.phase === 'finished' || this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    if (wasRunning) await this.loop;
+    await this.saveCheckpoint();
+    this.setPhase('stopped');
+  }
+
+  /** One step while paused (for stepping through training by hand). */
+  async stepOnce(): Promise<StepMetrics | undefined> {
+    if (this.phase !== 'paused') return undefined;
+    return this.oneStep();
+  }
+
+  private setPhase(phase: RunPhase, message?: string): void {
+    this.phase = phase;
+    this.emit({ type: 'status', runId: this.runId, phase, step: this.trainer.step, message });
+  }
+
+  private async oneStep(): Promise<StepMetrics | undefined> {
+    const { settings } = this.trainer;
+    try {
+      const metrics = await this.trainer.trainStep();
+      this.emit({ type: 'metrics', runId: this.runId, metrics });
+      if (metrics.step % settings.evalEvery === 0 || this.trainer.done) {
+        this.emit({ type: 'eval', runId: this.runId, metrics: await this.trainer.evaluate() });
+      }
+      if (
+        (settings.checkpointEvery > 0 && metrics.step % settings.checkpointEvery === 0) ||
+        this.trainer.done
+      ) {
+        await this.saveCheckpoint();
+      }
+      if (this.trainer.done) this.setPhase('finished');
+      return metrics;
+    } catch (error) {
+      this.phase = 'failed';
+      this.emit({
+        type: 'error',
+        runId: this.runId,
+        step: this.trainer.step,
+        error: serializeError(error),
+      });
+      const message =
+        error instanceof NonFiniteError
+          ? `Training stopped at step ${error.step}: ${error.tensor} became NaN or infinite. The parameters are those of the last good step; lower the learning rate and start again.`
+          : (error as Error).message;
+      this.setPhase('failed', message);
+      return undefined;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.phase === 'running' && !this.trainer.done) {
+      await this.oneStep();
+      // Let the page's messages (pause, stop) in between steps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+
+  async saveCheckpoint(): Promise<void> {
+    await this.store.put(checkpointKey(this.runId), await this.trainer.checkpoint());
+    this.emit({
+      type: 'checkpoint',
+      runId: this.runId,
+      step: this.trainer.step,
+      store: this.store.kind,
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { makeProceduralDataset } from '../src/data/procedural';
+import { PRESETS } from '../src/model/config';
+import { DEFAULT_SETTINGS, type RunSettings } from '../src/training/settings';
+import { NonFiniteError, Trainer } from '../src/training/trainer';
+import { testGpu } from './gpuContext';
+
+const dataset = makeProceduralDataset({ size: 16, trainCount: 256, valCount: 32, seed: 5 });
+
+function microSettings(overrides: Partial<RunSettings> = {}): RunSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    preset: 'aim-micro',
+    headDepth: PRESETS['aim-micro'].head.depth,
+    batch: 8,
+    steps: 24,
+    lr: 3e-3,
+    evalEvery: 1000,
+    evalImages: 16,
+    checkpointEvery: 0,
+    seed: 11,
+    ...overrides,
+  };
+}
+
+describe('Trainer (aim-micro on SwiftShader)', () => {
+  it('the training loss falls over a short real run', async () => {
+    const ctx = await testGpu();
+    const trainer = await Trainer.create(ctx, microSettings(), dataset);
+    const losses: number[] = [];
+    // (logged so a CI log shows the curve)
+    while (!trainer.done) losses.push((await trainer.trainStep()).trainLoss);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(losses.slice(0, 5));
+    const last = mean(losses.slice(-5));
+    console.log(`aim-micro training losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+    expect(last).toBeLessThan(0.8 * first);
+    const evaluation = await trainer.evaluate();
+    expect(evaluation.chunkLoss).toHaveLength(8);
+    expect(evaluation.chunkLoss.every(Number.isFinite)).toBe(true);
+    trainer.destroy();
+  });
+
+  it('resumes from a checkpoint bit-exactly', async () => {
+    const ctx = await testGpu();
+    const settings = microSettings({ steps: 6 });
+    const straight = await Trainer.create(ctx, settings, dataset);
+    const straightLosses: number[] = [];
+    let saved: Uint8Array | undefined;
+    while (!straight.done) {
+      straightLosses.push((await straight.trainStep()).trainLoss);
+      if (straight.step === 3) saved = await straight.checkpoint();
+    }
+    const finalStraight = await straight.model.downloadParameters();
+    straight.destroy();
+
+    const resumed = await Trainer.create(ctx, settings, dataset, { checkpoint: saved });
+    expect(resumed.step).toBe(3);
+    const resumedLosses: number[] = [];
+    while (!resumed.done) resumedLosses.push((await resumed.trainStep()).trainLoss);
+    expect(resumedLosses).toEqual(straightLosses.slice(3));
+    const finalResumed = await resumed.model.downloadParameters();
+    for (const [name, values] of finalStraight) {
+      expect(new Uint8Array(finalResumed.get(name)!.buffer), name).toEqual(
+        new Uint8Array(values.buffer),
+      );
+    }
+    resumed.destroy();
+  });
+
+  it('stops on a NaN with the step and leaves the parameters as they were', async () => {
+    const ctx = await testGpu();
+    const trainer = await Trainer.create(ctx, microSettings({ steps: 5 }), dataset);
+    await trainer.trainStep();
+    const name = 'trunk.blocks.0.mlp.fc1.weight';
+    const poisoned = await trainer.model.downloadParameter(name);
+    poisoned[3] = NaN;
+    trainer.model.uploadParameter(name, poisoned);
+    const before = await trainer.model.downloadParameters();
+    const failure = await trainer.trainStep().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(NonFiniteError);
+    expect((failure as NonFiniteError).step).toBe(1);
+    expect(trainer.step).toBe(1);
+    const after = await trainer.model.downloadParameters();
+    for (const [key, values] of before) {
+      expect(new Uint8Array(after.get(key)!.buffer), key).toEqual(new Uint8Array(values.buffer));
+    }
+    trainer.destroy();
+  });
+});
