@@ -3,36 +3,11 @@
 // unset, Chromium's SwiftShader Vulkan ICD is used, so the numbers are CPU emulation;
 // AIM_USE_SYSTEM_VULKAN=1 leaves the Vulkan loader's own choice alone.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { bundleBench, bundlePath, root } from './bundle-gpu.mjs';
+import { gpuEnvironment, SWIFTSHADER_ICD } from './gpu-env.mjs';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const EXIT_NO_ADAPTER = 2;
-
-function hasGpuDeviceNode() {
-  if (existsSync('/dev/nvidia0')) return true;
-  try {
-    return readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
-  } catch {
-    return false;
-  }
-}
-
-const env = { ...process.env };
-const chosenByUser =
-  env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.AIM_USE_SYSTEM_VULKAN === '1';
-if (!chosenByUser && !hasGpuDeviceNode()) {
-  if (existsSync(SWIFTSHADER_ICD)) {
-    env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    console.error(
-      `bench: no GPU device found; using SwiftShader (CPU) via VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`,
-    );
-  } else {
-    console.error(
-      'bench: no GPU device found and no SwiftShader ICD; trying the system Vulkan drivers',
-    );
-  }
-}
+const env = gpuEnvironment('bench');
 
 await bundleBench({ quiet: true });
 const child = spawn(process.execPath, [bundlePath, ...process.argv.slice(2)], {

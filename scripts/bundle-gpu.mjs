@@ -1,6 +1,7 @@
 // Bundles the benchmark into one-file ESM programs for Node under .gpu/:
 //   .gpu/bench.mjs    bench/main.ts (tfjs inside): the WGSL (and tfjs) measurements;
-//   .gpu/compare.mjs  bench/compare.ts: joins its output with bench/torch_bench.py's.
+//   .gpu/compare.mjs  bench/compare.ts: joins its output with bench/torch_bench.py's;
+//   .gpu/train.mjs    src/cli/train.node.ts: headless training (`npm run train`).
 // Only the native `webgpu` package stays external: on a bare GPU machine it comes from
 // .gpu/node_modules (filled by ../shared/device/prepare.sh), here from node_modules.
 // Shaders are read at run time from ./shaders under the working directory (run from the root).
@@ -13,6 +14,7 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const bundleDir = join(root, '.gpu');
 export const bundlePath = join(bundleDir, 'bench.mjs');
 export const comparePath = join(bundleDir, 'compare.mjs');
+export const trainPath = join(bundleDir, 'train.mjs');
 
 export async function bundleBench({ quiet = false } = {}) {
   mkdirSync(bundleDir, { recursive: true });
@@ -20,6 +22,7 @@ export async function bundleBench({ quiet = false } = {}) {
     entryPoints: {
       bench: join(root, 'bench', 'main.ts'),
       compare: join(root, 'bench', 'compare.ts'),
+      train: join(root, 'src', 'cli', 'train.node.ts'),
     },
     outdir: bundleDir,
     outExtension: { '.js': '.mjs' },
@@ -36,7 +39,7 @@ export async function bundleBench({ quiet = false } = {}) {
     legalComments: 'none',
   });
   if (!quiet) {
-    for (const path of [bundlePath, comparePath])
+    for (const path of [bundlePath, comparePath, trainPath])
       console.error(`bundled ${relative(process.cwd(), path) || path}`);
   }
   return result;

@@ -46,6 +46,11 @@ const built = step('build', npx, ['vite', 'build']);
 if (built) step('browser tests (Playwright, Chromium WebGPU)', npx, ['playwright', 'test']);
 else console.log('=== browser tests skipped: the build failed');
 
+// Informational: a quick SwiftShader benchmark so regressions show in CI logs. It does not
+// count toward the summary (CPU emulation timings are noisy), but its kernel checks print.
+console.log('\n=== benchmark (SwiftShader, informational): node scripts/bench.mjs --suite ci');
+spawnSync('node', ['scripts/bench.mjs', '--suite', 'ci'], { stdio: 'inherit', env });
+
 const unit = readJson('.test-results/unit.json');
 const e2e = readJson('.test-results/e2e.json');
 let passed = 0;
