@@ -38,6 +38,11 @@ describe('Trainer (aim-micro on SwiftShader)', () => {
     const evaluation = await trainer.evaluate();
     expect(evaluation.chunkLoss).toHaveLength(8);
     expect(evaluation.chunkLoss.every(Number.isFinite)).toBe(true);
+    const [shown] = await trainer.predictions(1);
+    expect(shown.original).toHaveLength(16 * 16 * 3);
+    expect(shown.predicted).toHaveLength(16 * 16 * 3);
+    // The first patch of the sequence has no prediction and is the image itself; the rest differ.
+    expect(shown.predicted).not.toEqual(shown.original);
     trainer.destroy();
   });
 

@@ -26,6 +26,7 @@ import { AimGpuModel } from '../model/gpuModel';
 import { patchOrder } from '../model/orderings';
 import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
 import { ChunkLossAccumulator } from './chunkLoss';
+import { predictionImages, type PredictionImage } from './predictions';
 import { Rng } from './rng';
 import { EpochSampler } from './sampler';
 import { learningRate } from './schedule';
@@ -216,6 +217,29 @@ export class Trainer {
     }
     const { chunkLoss, loss } = acc.result();
     return { step: this.step, valLoss: loss, chunkLoss };
+  }
+
+  /**
+   * The model's next-patch predictions for the first `count` validation images, as pixels
+   * (causal setting, S = 1; see predictions.ts for the un-normalisation).
+   */
+  async predictions(count: number): Promise<PredictionImage[]> {
+    const { batch } = this.settings;
+    const val = this.dataset.val;
+    const indices = Array.from({ length: batch }, (_, k) => k % val.count);
+    const images = evalBatch(val, indices, this.config.imageSize).images;
+    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1));
+    await runDispatches(this.ctx, this.model.forwardDispatches);
+    const pred = await this.model.outputs.pred.download();
+    return predictionImages(
+      images,
+      pred,
+      batch,
+      this.config.imageSize,
+      this.config.patchSize,
+      this.order,
+      count,
+    );
   }
 
   /** Parameters, AdamW moments, step, RNG and configuration as one safetensors file. */

@@ -5,6 +5,7 @@
  */
 import { runSeededMatmul, type MatmulCheckRequest } from '../gpu/matmulCheck';
 import { workerApi } from '../worker/client';
+import { installRunTestHooks } from './runTestHooks';
 import { pageGpu } from './pageGpu';
 
 export interface PlaygroundDebugHandle {
@@ -24,6 +25,7 @@ declare global {
 }
 
 export function installTestHooks(): void {
+  installRunTestHooks();
   window.__aimPlayground = {
     seededMatmul: async (where, req) => {
       if (where === 'worker') {

@@ -16,6 +16,7 @@ import { openPersistentStore, type CheckpointStore } from '../training/checkpoin
 import { parameterCount } from '../model/config';
 import { modelConfigFor, type RunSettings } from '../training/settings';
 import { Trainer } from '../training/trainer';
+import type { PredictionImage } from '../training/predictions';
 import {
   DatasetRegistry,
   summarize,
@@ -150,6 +151,12 @@ export class PlaygroundWorkerApi {
 
   async stepRun(): Promise<void> {
     await this.session?.stepOnce();
+  }
+
+  /** The current run's next-patch predictions for the first `count` validation images. */
+  async runPredictions(count: number): Promise<PredictionImage[]> {
+    if (!this.session) throw new Error('no run: start one first');
+    return this.session.trainer.predictions(count);
   }
 
   runStatus(): { runId: string; phase: RunPhase; step: number } | undefined {

@@ -71,11 +71,12 @@ export class TrainingSession {
 
   /** Ends the run after the step in flight and saves a final checkpoint. */
   async stop(): Promise<void> {
-    const wasRunning = this.phase === 'running';
-    if (this.phase === 'finished' || this.phase === 'stopped') return;
+    const was = this.phase;
+    if (was === 'finished' || was === 'stopped') return;
     this.phase = 'stopped';
-    if (wasRunning) await this.loop;
-    await this.saveCheckpoint();
+    if (was === 'running') await this.loop;
+    // A failed run (NaN, lost device) keeps its last good checkpoint; its state now may be bad.
+    if (was !== 'failed') await this.saveCheckpoint();
     this.setPhase('stopped');
   }
 

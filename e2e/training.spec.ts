@@ -1,0 +1,131 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// Training runs in the real Web Worker on Chromium's WebGPU (SwiftShader), driven through
+// window.__aimRuns (src/ui/runTestHooks.ts), the same worker API the UI calls.
+const micro = {
+  preset: 'aim-micro' as const,
+  headDepth: 1,
+  batch: 4,
+  evalImages: 8,
+  checkpointEvery: 2,
+  seed: 7,
+};
+
+async function open(page: Page) {
+  await page.goto('/');
+  await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
+}
+
+async function waitFor(page: Page, predicate: string, timeout = 90_000) {
+  await page.waitForFunction(predicate, undefined, { timeout, polling: 200 });
+}
+
+const lastCheckpointStep = (page: Page) =>
+  page.evaluate(() =>
+    Math.max(
+      0,
+      ...window
+        .__aimRuns!.events.filter((e) => e.type === 'checkpoint')
+        .map((e) => (e as { step: number }).step),
+    ),
+  );
+
+test('a run trains in the worker, pauses, steps, resumes and finishes', async ({ page }) => {
+  await open(page);
+  const info = await page.evaluate(
+    (s) => window.__aimRuns!.start('run-a', s, { kind: 'procedural', size: 16 }),
+    {
+      ...micro,
+      steps: 6,
+      evalEvery: 3,
+    },
+  );
+  expect(info.parameters).toBeGreaterThan(0);
+  expect(info.gpuBytes).toBeGreaterThan(0);
+  await waitFor(page, "window.__aimRuns.events.filter((e) => e.type === 'metrics').length >= 2");
+  await page.evaluate(() => window.__aimRuns!.pause());
+  const paused = await page.evaluate(() => window.__aimRuns!.status());
+  expect(paused?.phase).toBe('paused');
+  await page.waitForTimeout(1500);
+  expect((await page.evaluate(() => window.__aimRuns!.status()))?.step).toBe(paused?.step);
+  await page.evaluate(() => window.__aimRuns!.step());
+  expect((await page.evaluate(() => window.__aimRuns!.status()))?.step).toBe(paused!.step + 1);
+  await page.evaluate(() => window.__aimRuns!.resume());
+  await waitFor(
+    page,
+    "window.__aimRuns.events.some((e) => e.type === 'status' && e.phase === 'finished')",
+  );
+  const events = await page.evaluate(() => window.__aimRuns!.events);
+  const metrics = events.filter((e) => e.type === 'metrics');
+  expect(metrics.map((e) => e.metrics.step)).toEqual([1, 2, 3, 4, 5, 6]);
+  for (const e of metrics) expect(Number.isFinite(e.metrics.trainLoss)).toBe(true);
+  const evals = events.filter((e) => e.type === 'eval');
+  expect(evals.map((e) => e.metrics.step)).toEqual([3, 6]);
+  expect(evals[1].metrics.chunkLoss).toHaveLength(8);
+  const [prediction] = await page.evaluate(() => window.__aimRuns!.predictions(1));
+  expect(prediction.predicted).toHaveLength(16 * 16 * 3);
+});
+
+test('a reloaded tab resumes the interrupted run from its checkpoint', async ({ page }) => {
+  await open(page);
+  await page.evaluate(
+    (s) => window.__aimRuns!.start('run-b', s, { kind: 'procedural', size: 16 }),
+    {
+      ...micro,
+      steps: 40,
+      evalEvery: 100,
+    },
+  );
+  await waitFor(
+    page,
+    "window.__aimRuns.events.some((e) => e.type === 'checkpoint' && e.step >= 2)",
+  );
+  const saved = await lastCheckpointStep(page);
+  await page.reload();
+  await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
+  expect(await page.evaluate(() => window.__aimRuns!.savedRuns())).toContain('run-b');
+  const info = await page.evaluate(
+    (s) => window.__aimRuns!.start('run-b', s, { kind: 'procedural', size: 16 }, { resume: true }),
+    { ...micro, steps: 40, evalEvery: 100 },
+  );
+  expect(info.resumed).toBe(true);
+  expect(info.step).toBeGreaterThanOrEqual(saved);
+  await waitFor(
+    page,
+    `window.__aimRuns.events.some((e) => e.type === 'metrics' && e.metrics.step === ${info.step + 1})`,
+  );
+  await page.evaluate(() => window.__aimRuns!.stop());
+});
+
+test('after a lost GPU device the run resumes from its last checkpoint', async ({ page }) => {
+  await open(page);
+  const settings = { ...micro, steps: 40, evalEvery: 100 };
+  await page.evaluate(
+    (s) => window.__aimRuns!.start('run-c', s, { kind: 'procedural', size: 16 }),
+    settings,
+  );
+  await waitFor(
+    page,
+    "window.__aimRuns.events.some((e) => e.type === 'checkpoint' && e.step >= 2)",
+  );
+  await page.evaluate(() => window.__aimPlayground!.loseWorkerDevice());
+  await waitFor(
+    page,
+    "window.__aimRuns.events.some((e) => e.type === 'status' && e.phase === 'failed')",
+  );
+  const failedAt = await page.evaluate(() => window.__aimRuns!.status());
+  const saved = await lastCheckpointStep(page);
+  // At most checkpointEvery steps are lost.
+  expect(failedAt!.step - saved).toBeLessThanOrEqual(settings.checkpointEvery);
+  const info = await page.evaluate(
+    (s) => window.__aimRuns!.start('run-c', s, { kind: 'procedural', size: 16 }, { resume: true }),
+    settings,
+  );
+  expect(info.resumed).toBe(true);
+  expect(info.step).toBe(saved);
+  await waitFor(
+    page,
+    `window.__aimRuns.events.some((e) => e.type === 'metrics' && e.metrics.step === ${saved + 1})`,
+  );
+  await page.evaluate(() => window.__aimRuns!.stop());
+});
