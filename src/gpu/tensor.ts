@@ -72,6 +72,19 @@ export class Tensor<D extends DType = DType> {
     return tensor;
   }
 
+  /**
+   * The same buffer under another shape with the same number of values. A view never owns
+   * the buffer: destroy the original, not the view.
+   */
+  view(shape: readonly number[]): Tensor<D> {
+    if (numel(shape) !== this.size) {
+      throw new RangeError(
+        `view: [${shape.join(',')}] does not have the ${this.size} values of [${this.shape.join(',')}]`,
+      );
+    }
+    return new Tensor(this.ctx, this.buffer, [...shape], this.dtype);
+  }
+
   upload(data: ArrayFor<D> | readonly number[]): void {
     if (data.length !== this.size) {
       throw new RangeError(

@@ -6,22 +6,8 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
-import { numel, Tensor, type DType } from '../gpu/tensor';
+import { Tensor, type DType } from '../gpu/tensor';
 import { paramSize, type ParamSpec } from './params';
-
-/**
- * The same buffer under another shape with the same number of values. (Tensor has no
- * public view constructor; this builds one on its prototype, sharing ctx, buffer and dtype.
- * The view never owns the buffer: destroy the original.)
- */
-export function tensorView<D extends DType>(t: Tensor<D>, shape: readonly number[]): Tensor<D> {
-  if (numel(shape) !== t.size)
-    throw new RangeError(
-      `view: [${shape.join(',')}] does not have the ${t.size} values of [${t.shape.join(',')}]`,
-    );
-  const view = Object.create(Tensor.prototype) as Tensor<D>;
-  return Object.assign(view, { ctx: t.ctx, buffer: t.buffer, shape: [...shape], dtype: t.dtype });
-}
 
 /** A dispatch (or an ordered list of them) still being prepared. */
 export type PendingDispatches = Promise<PreparedDispatch | PreparedDispatch[]>;
@@ -104,12 +90,12 @@ export class ParameterStore {
   /** A Linear weight as a 2-D [out, in] matrix (the patch conv [D, 3, p, p] as [D, 3·p·p]). */
   matrix(name: string): Tensor<'f32'> {
     const t = this.param(name);
-    return t.shape.length === 2 ? t : tensorView(t, [t.shape[0], t.size / t.shape[0]]);
+    return t.shape.length === 2 ? t : t.view([t.shape[0], t.size / t.shape[0]]);
   }
 
   gradMatrix(name: string): Tensor<'f32'> {
     const t = this.grad(name);
-    return t.shape.length === 2 ? t : tensorView(t, [t.shape[0], t.size / t.shape[0]]);
+    return t.shape.length === 2 ? t : t.view([t.shape[0], t.size / t.shape[0]]);
   }
 
   upload(name: string, data: Float32Array | readonly number[]): void {

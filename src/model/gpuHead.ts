@@ -23,13 +23,7 @@ import { preparePatchMseLoss } from '../kernels/patchMseLoss';
 import { preparePatchify } from '../kernels/patchify';
 import { positionalEmbeddingTable, preparePositionalEmbeddingAdd } from '../kernels/posembed';
 import { gridSize, numPatches, patchValues, type AimConfig } from './config';
-import {
-  gather,
-  tensorView,
-  type ParameterStore,
-  type PendingDispatches,
-  type TensorPool,
-} from './gpuBuffers';
+import { gather, type ParameterStore, type PendingDispatches, type TensorPool } from './gpuBuffers';
 import {
   allocateNorm,
   prepareMlpHalfBackward,
@@ -115,7 +109,7 @@ export function allocateHead(pool: TensorPool, c: AimConfig, batch: number): Hea
 }
 
 function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
-  return tensorView(t, [batch, t.shape[0] / batch, t.shape[1]]);
+  return t.view([batch, t.shape[0] / batch, t.shape[1]]);
 }
 
 function blockInput(h: HeadBuffers, j: number): Tensor<'f32'> {

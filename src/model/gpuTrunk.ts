@@ -24,13 +24,7 @@ import { prepareMatmul } from '../kernels/matmul';
 import { preparePatchify } from '../kernels/patchify';
 import { positionalEmbeddingTable, preparePositionalEmbeddingAdd } from '../kernels/posembed';
 import { gridSize, numPatches, patchValues, type AimConfig } from './config';
-import {
-  gather,
-  tensorView,
-  type ParameterStore,
-  type PendingDispatches,
-  type TensorPool,
-} from './gpuBuffers';
+import { gather, type ParameterStore, type PendingDispatches, type TensorPool } from './gpuBuffers';
 
 export interface ModelInputTensors {
   /** [B, 3, H, W]. */
@@ -139,7 +133,7 @@ export function trunkOutput(t: TrunkBuffers): Tensor<'f32'> {
 }
 
 function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
-  return tensorView(t, [batch, t.shape[0] / batch, t.shape[1]]);
+  return t.view([batch, t.shape[0] / batch, t.shape[1]]);
 }
 
 /** patches → tokens → every block's output. */
