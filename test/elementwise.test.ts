@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
-import { accumulate, add, fill, FLAT_WORKGROUP, flatGrid, scale } from '../src/kernels/elementwise';
+import { flatGrid } from '../src/gpu/dispatch';
+import { accumulate, add, fill, FLAT_WORKGROUP, scale } from '../src/kernels/elementwise';
 import { accumulateReference, addReference, scaleReference } from '../src/reference/elementwise';
 import { F32_UNIT_ROUNDOFF as U } from '../src/reference/matmul';
 import { randomF32 } from '../src/reference/random';

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
 import {
-  foldedGrid,
   prepareReduceSum,
   reducePassLengths,
   reduceSum,
   REDUCE_DEPTH_PER_PASS,
 } from '../src/kernels/reduceSum';
-import { runOnce } from '../src/gpu/dispatch';
+import { foldedGrid, runOnce } from '../src/gpu/dispatch';
 import { gammaF32 } from '../src/reference/matmul';
 import { mulberry32 } from '../src/reference/random';
 import { testGpu } from './gpuContext';

@@ -78,3 +78,18 @@ export async function runOnce(
     for (const d of dispatches) releaseDispatch(d);
   }
 }
+
+/**
+ * A grid of at least `count` workgroups with no dimension above `limit`: [count, 1] when it
+ * fits, else 2-D; shaders fold it back as wg.y·groups.x + wg.x and skip the surplus.
+ */
+export function foldedGrid(count: number, limit: number): [number, number] {
+  if (count <= limit) return [count, 1];
+  const rows = Math.ceil(count / limit);
+  return [Math.ceil(count / rows), rows];
+}
+
+/** foldedGrid under the device's own per-dimension limit. */
+export function flatGrid(ctx: GpuContext, count: number): [number, number] {
+  return foldedGrid(count, ctx.capabilities.limits.maxComputeWorkgroupsPerDimension);
+}

@@ -11,10 +11,14 @@
  *   each step: opt.setStep(t, lr(t)); record [...gradNorm, ...opt.dispatches]
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, releaseDispatch, type PreparedDispatch } from '../gpu/dispatch';
+import {
+  createDispatch,
+  foldedGrid,
+  releaseDispatch,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { packUniform, uniformBuffer } from '../gpu/uniforms';
-import { foldedGrid } from './reduceSum';
 
 export interface AdamWHyperparameters {
   beta1: number;

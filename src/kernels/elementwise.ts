@@ -4,24 +4,12 @@
  * kernels (GELU, patchify, positional embedding) share.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, flatGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
 
 /** Invocations per workgroup of every flat (one invocation per value) kernel. */
 export const FLAT_WORKGROUP = 256;
-
-/**
- * A grid of `count` workgroups that respects the per-dimension limit: [count, 1] when it
- * fits, else a 2-D grid of at least `count` workgroups whose index the shader folds back as
- * wg.y·groups.x + wg.x (the surplus workgroups find their index past the end and return).
- */
-export function flatGrid(ctx: GpuContext, count: number): [number, number] {
-  const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
-  if (count <= limit) return [count, 1];
-  const rows = Math.ceil(count / limit);
-  return [Math.ceil(count / rows), rows];
-}
 
 /** The grid for one invocation per value of an n-value buffer. */
 export function flatGridFor(ctx: GpuContext, n: number): [number, number] {

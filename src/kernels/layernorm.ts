@@ -7,11 +7,10 @@
  * x is [..., D] viewed as [R, D]. ml-aim's trunk uses eps = 1e-6; ml-l3m's head 1e-5.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, flatGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import { asRowsCols, prepareColumnSum } from './columnSum';
-import { flatGrid } from './elementwise';
 
 /** ml-aim's LayerNorm eps. */
 export const AIM_LAYERNORM_EPS = 1e-6;

@@ -9,11 +9,11 @@
  * prepared dispatches stay valid when a new batch uploads new prefix lengths.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { PatchMseShape } from '../reference/patchMseLoss';
-import { foldedGrid, prepareReduceSumOfBuffer } from './reduceSum';
+import { prepareReduceSumOfBuffer } from './reduceSum';
 
 export type { PatchMseShape };
 

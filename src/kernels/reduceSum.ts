@@ -8,7 +8,7 @@
  * buffer, and can divide the final sum by a count held on the GPU (mean losses).
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernels';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
@@ -18,16 +18,6 @@ export const REDUCE_BLOCK = 1024;
 
 /** Depth of the summation tree of one pass: log2(1024). */
 export const REDUCE_DEPTH_PER_PASS = 10;
-
-/**
- * A grid of at least `count` workgroups with no dimension above `limit`: [count, 1] when it
- * fits, else 2-D; shaders fold it back as wg.y·groups.x + wg.x and skip the surplus.
- */
-export function foldedGrid(count: number, limit: number): [number, number] {
-  if (count <= limit) return [count, 1];
-  const rows = Math.ceil(count / limit);
-  return [Math.ceil(count / rows), rows];
-}
 
 /** Lengths of the vectors each pass writes: n → ⌈n/1024⌉ → … → 1 (at least one pass). */
 export function reducePassLengths(n: number): number[] {
