@@ -24,6 +24,12 @@ import { patchMseLossBackwardReference, patchMseLossReference } from '../referen
 import { attentionBackward, attentionBlockSizes, attentionForward } from './attention';
 import { matmul, matmulShape, type MatmulOptions } from './matmul';
 import { preparePatchMseLoss } from './patchMseLoss';
+import { layerNormBackward, layerNormForward, layerNormReductionDepth } from './layernorm';
+import {
+  layerNormBackwardReference,
+  layerNormForwardErrorBounds,
+  layerNormReference,
+} from '../reference/layernorm';
 import { runOnce } from '../gpu/dispatch';
 
 export type CaseData = Record<string, number[]>;
@@ -244,6 +250,59 @@ function patchMseLossCase(
   };
 }
 
+/**
+ * LayerNorm forward (graded by the derived per-element bound of src/reference/layernorm.ts)
+ * and backward (dx, dweight, dbias; tolerance 1e-5 of each output's largest magnitude plus
+ * 1e-5 relative — test/layernorm.test.ts's derived bounds measure ≤ 0.4 of theirs, which are
+ * below this at these sizes; a wrong mean or a dropped row is an O(1) change).
+ */
+function layerNormCase(name: string, rows: number, dim: number): KernelCase {
+  const eps = 1e-6;
+  return {
+    name,
+    inputs: () => ({
+      x: Array.from(randomF32(rows * dim, 51, -3, 3)),
+      weight: Array.from(randomF32(dim, 52, 0.5, 1.5)),
+      bias: Array.from(randomF32(dim, 53)),
+      dy: Array.from(randomF32(rows * dim, 54)),
+    }),
+    run: async (ctx, x) => {
+      const xt = Tensor.fromArray(ctx, [rows, dim], 'f32', x.x, 'x');
+      const w = Tensor.fromArray(ctx, [dim], 'f32', x.weight, 'weight');
+      const b = Tensor.fromArray(ctx, [dim], 'f32', x.bias, 'bias');
+      const dy = Tensor.fromArray(ctx, [rows, dim], 'f32', x.dy, 'dy');
+      const { y, mean, rstd } = await layerNormForward(ctx, xt, w, b, { eps });
+      const grads = await layerNormBackward(ctx, { dy, x: xt, weight: w, mean, rstd });
+      const out = {
+        y: Array.from(await y.download()),
+        dx: Array.from(await grads.dx.download()),
+        dweight: Array.from(await grads.dweight.download()),
+        dbias: Array.from(await grads.dbias.download()),
+      };
+      for (const t of [xt, w, b, dy, y, mean, rstd, grads.dx, grads.dweight, grads.dbias])
+        t.destroy();
+      return out;
+    },
+    grade: (x, got) => {
+      const depth = layerNormReductionDepth(dim);
+      const bound = layerNormForwardErrorBounds(x.x, x.weight, x.bias, rows, dim, eps, depth);
+      const want = layerNormReference(x.x, x.weight, x.bias, rows, dim, eps);
+      const ref = layerNormBackwardReference(x.dy, x.x, x.weight, rows, dim, eps);
+      const scaled = (w: ArrayLike<number>) => {
+        let scale = 0;
+        for (let i = 0; i < w.length; i++) scale = Math.max(scale, Math.abs(w[i]));
+        return (i: number) => 1e-5 * scale + 1e-5 * Math.abs(w[i]);
+      };
+      return Math.max(
+        boundRatio(got.y, want.y, (i) => bound.y[i]),
+        boundRatio(got.dx, ref.dx, scaled(ref.dx)),
+        boundRatio(got.dweight, ref.dweight, scaled(ref.dweight)),
+        boundRatio(got.dbias, ref.dbias, scaled(ref.dbias)),
+      );
+    },
+  };
+}
+
 export const KERNEL_CASES: readonly KernelCase[] = [
   matmulCase('matmul 1×1×1', [1, 1], [1, 1], 21),
   matmulCase('matmul 17×33×65', [17, 65], [65, 33], 22),
@@ -256,6 +315,8 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   attentionCase('attention fwd+bwd B=3 T=17 H=2 dh=32, S = 1, 16, 5', 3, 17, 2, 32, [1, 16, 5]),
   attentionCase('attention fwd+bwd B=1 T=64 H=1 dh=64, bidirectional', 1, 64, 1, 64, [64]),
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
+  layerNormCase('LayerNorm fwd+bwd R=37 D=192', 37, 192),
+  layerNormCase('LayerNorm fwd+bwd R=5 D=257', 5, 257),
 ];
 
 export function kernelCase(name: string): KernelCase {
