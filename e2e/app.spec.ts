@@ -49,6 +49,7 @@ for (const where of ['worker', 'page'] as const) {
 
 test('the self-test panel runs the kernel in the worker and on the page', async ({ page }) => {
   await openReady(page);
+  await page.getByTestId('tab-gpu').click();
   await page.getByTestId('run-self-test').click();
   await expect(page.getByTestId('self-test-verdict')).toHaveAttribute('data-pass', 'true', {
     timeout: 90_000,

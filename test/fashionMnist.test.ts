@@ -41,3 +41,13 @@ describe('embedded Fashion-MNIST subset', () => {
     await expect(loadFashionMnist(truncated)).rejects.toThrow();
   });
 });
+
+describe('embedded dataset served already inflated', () => {
+  it('loads when the transport has gunzipped the files (Content-Encoding: gzip)', async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const inflated = async (name: string) => new Uint8Array(gunzipSync(await readShipped(name)));
+    const ds = await loadFashionMnist(inflated);
+    expect(ds.train.count).toBe(10000);
+    expect(ds.val.count).toBe(2000);
+  });
+});

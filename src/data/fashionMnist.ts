@@ -2,7 +2,7 @@
  * The embedded default dataset: a Fashion-MNIST subset shipped in
  * public/datasets/fashion-mnist/ (10,000 train, 2,000 val, 28×28 grayscale, 10 classes).
  */
-import { gunzip, IdxFormatError, parseIdx } from './idx';
+import { gunzipIfNeeded, IdxFormatError, parseIdx } from './idx';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -39,8 +39,8 @@ export type DatasetFileReader = (fileName: string) => Promise<Uint8Array>;
 async function loadSplit(read: DatasetFileReader, split: 'train' | 'val'): Promise<GrayscaleSplit> {
   const imageFile = `${split}-images-idx3-ubyte.gz`;
   const labelFile = `${split}-labels-idx1-ubyte.gz`;
-  const images = parseIdx(await gunzip(await read(imageFile)), imageFile);
-  const labels = parseIdx(await gunzip(await read(labelFile)), labelFile);
+  const images = parseIdx(await gunzipIfNeeded(await read(imageFile)), imageFile);
+  const labels = parseIdx(await gunzipIfNeeded(await read(labelFile)), labelFile);
   if (images.dims.length !== 3)
     throw new IdxFormatError(`${imageFile}: expected [count, height, width]`);
   if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {

@@ -39,6 +39,20 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   return { dims, data: bytes.subarray(header) };
 }
 
+/** True if `bytes` start with the gzip magic number (1f 8b). */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * The bytes of a file stored gzipped, whether or not the transport already inflated it: a
+ * server that labels `.gz` files `Content-Encoding: gzip` (vite's preview server does) makes
+ * fetch hand over the inflated bytes.
+ */
+export async function gunzipIfNeeded(bytes: Uint8Array): Promise<Uint8Array> {
+  return isGzip(bytes) ? gunzip(bytes) : bytes;
+}
+
 /** gunzip with the platform's DecompressionStream (browsers, workers and Node ≥ 18). */
 export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes as BlobPart])

@@ -156,7 +156,7 @@ export class PlaygroundWorkerApi {
   /** The current run's next-patch predictions for the first `count` validation images. */
   async runPredictions(count: number): Promise<PredictionImage[]> {
     if (!this.session) throw new Error('no run: start one first');
-    return this.session.trainer.predictions(count);
+    return this.session.predictions(count);
   }
 
   runStatus(): { runId: string; phase: RunPhase; step: number } | undefined {
@@ -176,5 +176,23 @@ export class PlaygroundWorkerApi {
   /** Simulates a device loss (diagnostics and tests of the recovery path). */
   async loseDevice(): Promise<void> {
     (await this.context()).device.destroy();
+  }
+
+  // ── Added for the playground UI's runs table (src/ui/RunsView.tsx) ──────────────────────
+
+  /** Deletes a run's checkpoint from this browser's storage (the runs table's Delete). */
+  async deleteSavedRun(runId: string): Promise<void> {
+    if (this.session?.runId === runId) {
+      // Unload it first, or stopping it later would save the checkpoint again.
+      await this.session.stop();
+      this.session.trainer.destroy();
+      this.session = undefined;
+    }
+    await (await this.checkpointStore()).delete(checkpointKey(runId));
+  }
+
+  /** A run's last checkpoint (safetensors bytes), for download; undefined when none is stored. */
+  async savedCheckpoint(runId: string): Promise<Uint8Array | undefined> {
+    return (await this.checkpointStore()).get(checkpointKey(runId));
   }
 }

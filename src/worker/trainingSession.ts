@@ -14,6 +14,7 @@ import {
   type StepMetrics,
   type Trainer,
 } from '../training/trainer';
+import type { PredictionImage } from '../training/predictions';
 import { serializeError, type SerializedError } from './protocol';
 
 export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
@@ -35,6 +36,8 @@ export function checkpointKey(runId: string): string {
 export class TrainingSession {
   private phase: RunPhase = 'paused';
   private loop: Promise<void> | undefined;
+  /** Steps, evaluations, predictions and checkpoints share the model's buffers: one at a time. */
+  private gpuWork: Promise<unknown> = Promise.resolve();
   private readonly store: ResilientStore;
 
   constructor(
@@ -63,10 +66,28 @@ export class TrainingSession {
     this.loop = this.run();
   }
 
-  /** Takes effect after the step in flight; resolves once the loop has stopped. */
+  /**
+   * Takes effect after the step in flight; resolves once the loop has stopped and a
+   * checkpoint is saved (so a tab closed while paused resumes exactly here).
+   */
   async pause(): Promise<void> {
-    if (this.phase === 'running') this.setPhase('paused');
+    if (this.phase !== 'running') return;
+    this.setPhase('paused');
     await this.loop;
+    // (The step in flight may have finished the run or failed it meanwhile.)
+    if ((this.phase as RunPhase) === 'paused') await this.saveCheckpoint();
+  }
+
+  /** Runs `work` when no other GPU work of this run is in flight. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.gpuWork.then(work);
+    this.gpuWork = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The model's next-patch predictions, computed between steps (never during one). */
+  predictions(count: number): Promise<PredictionImage[]> {
+    return this.exclusive(() => this.trainer.predictions(count));
   }
 
   /** Ends the run after the step in flight and saves a final checkpoint. */
@@ -91,7 +112,11 @@ export class TrainingSession {
     this.emit({ type: 'status', runId: this.runId, phase, step: this.trainer.step, message });
   }
 
-  private async oneStep(): Promise<StepMetrics | undefined> {
+  private oneStep(): Promise<StepMetrics | undefined> {
+    return this.exclusive(() => this.stepEvaluateSave());
+  }
+
+  private async stepEvaluateSave(): Promise<StepMetrics | undefined> {
     const { settings } = this.trainer;
     try {
       const metrics = await this.trainer.trainStep();

@@ -1,0 +1,161 @@
+/**
+ * `npm run export -- <checkpoint-dir> --format fp32|fp16|int4 --out <dir>`: an AIM checkpoint
+ * (ml-aim's config.json plus pytorch_model.bin, a *_backbone.pth + *_head_*.pth pair, or
+ * *.safetensors) → <out>/model.onnx + <out>/model.onnx.data_0… (see src/onnx/export.ts).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileByteSource, type FileByteSource } from '../onnx/byteSource.node';
+import { chooseWeightFiles, openWeights, parseAimConfig } from '../onnx/checkpoint';
+import { exportAimOnnx, WEIGHT_FORMATS, type FeatureMode, type WeightFormat } from '../onnx/export';
+import { directorySink } from '../onnx/fileSink.node';
+
+const USAGE = `usage: npm run export -- <checkpoint-dir> --format fp32|fp16|int4 --out <dir>
+  <checkpoint-dir>   config.json + pytorch_model.bin | *_backbone.pth + *_head_*.pth | *.safetensors
+  --format F         fp32 (default), fp16 (weights stored fp16, computed f32), int4 (MatMulNBits)
+  --out DIR          where model.onnx and model.onnx.data_N go (required)
+  --head NAME        which *_head_NAME*.pth when there are several (e.g. best, last)
+  --weights F[,F]    use these files of the directory instead of choosing by name
+  --shard-mb N       external-data shard limit in MiB (default 1024, below 2048)
+  --features MODE    probe-layers | post-trunk-norm (default: probe-layers when the config
+                     names probe_layers or the checkpoint has a probe head)`;
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+interface Args {
+  dir: string;
+  format: WeightFormat;
+  out: string;
+  head?: string;
+  weights?: string[];
+  shardBytes?: number;
+  features?: FeatureMode;
+}
+
+function parseArgs(argv: string[]): Args {
+  let dir = '';
+  let format: WeightFormat = 'fp32';
+  let out = '';
+  const args: Partial<Args> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--format': {
+        const f = value();
+        if (!WEIGHT_FORMATS.includes(f as WeightFormat)) {
+          throw new Error(`--format ${f}: use ${WEIGHT_FORMATS.join(', ')}`);
+        }
+        format = f as WeightFormat;
+        break;
+      }
+      case '--out':
+        out = value();
+        break;
+      case '--head':
+        args.head = value();
+        break;
+      case '--weights':
+        args.weights = value().split(',');
+        break;
+      case '--shard-mb': {
+        const mb = Number(value());
+        if (!(mb > 0 && mb < 2048)) throw new Error('--shard-mb must be between 0 and 2048');
+        args.shardBytes = Math.floor(mb * 1024 * 1024);
+        break;
+      }
+      case '--features': {
+        const m = value();
+        if (m !== 'probe-layers' && m !== 'post-trunk-norm') throw new Error(`--features ${m}?`);
+        args.features = m;
+        break;
+      }
+      case '-h':
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        if (flag.startsWith('-') || dir) throw new Error(`unexpected argument ${flag}`);
+        dir = flag;
+    }
+  }
+  if (!dir) throw new Error('the checkpoint directory is required');
+  if (!out) throw new Error('--out is required');
+  return { ...args, dir, format, out };
+}
+
+async function main(): Promise<void> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`export: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (!existsSync(args.dir) || !statSync(args.dir).isDirectory()) {
+    throw new Error(`${args.dir} is not a directory`);
+  }
+  const names = args.weights ?? chooseWeightFiles(readdirSync(args.dir), args.head);
+  const sources: FileByteSource[] = [];
+  try {
+    for (const name of names) sources.push(await fileByteSource(join(args.dir, name)));
+    const opened = await openWeights(sources);
+    const configPath = join(args.dir, 'config.json');
+    const rawConfig = existsSync(configPath)
+      ? (JSON.parse(readFileSync(configPath, 'utf8')) as unknown)
+      : opened.embeddedConfig;
+    if (rawConfig === undefined) {
+      throw new Error(
+        `no config.json in ${args.dir} and no model_config in the safetensors metadata`,
+      );
+    }
+    const config = parseAimConfig(rawConfig);
+    console.log(
+      `export: ${opened.layout} (${names.join(' + ')}), ${opened.weights.names.length} tensors`,
+    );
+    const started = Date.now();
+    let lastReport = 0;
+    const result = await exportAimOnnx(
+      { config, weights: opened.weights },
+      await directorySink(args.out),
+      {
+        format: args.format,
+        maxShardBytes: args.shardBytes,
+        features: args.features,
+        onTensor: (name, done, total) => {
+          if (Date.now() - lastReport > 2000 || done === total) {
+            lastReport = Date.now();
+            console.log(`  ${done}/${total} ${name}`);
+          }
+        },
+      },
+    );
+    console.log(
+      `export: ${result.format}, ${result.blocks} of ${config.numBlocks} blocks, features = ${result.featureMode}` +
+        `, outputs ${result.outputs.join(', ')} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    let total = 0;
+    for (const f of result.files) {
+      total += f.bytes;
+      console.log(`  ${join(args.out, f.name)}  ${formatBytes(f.bytes)}`);
+    }
+    console.log(`  total ${formatBytes(total)}`);
+  } finally {
+    await Promise.all(sources.map((s) => s.close()));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`export: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

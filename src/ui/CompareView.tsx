@@ -1,0 +1,221 @@
+/**
+ * Compare orderings (the paper's Table 3b / Figure 7): the four orderings trained with the same
+ * settings and seed; the per-chunk validation loss, one line per ordering, and the loss curves
+ * overlaid, both updating live; each ordering drawn on a real image; the whole comparison
+ * exported as JSON.
+ */
+import { useMemo, useState } from 'react';
+import { ORDERINGS, type Ordering } from '../model/orderings';
+import { ORDERING_COLOURS } from './charts/chartData';
+import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { useCompare, type CompareMode } from './compareStore';
+import { downloadText } from './download';
+import { ErrorNotice } from './ErrorNotice';
+import { formatNumber } from './format';
+import { OrderingView } from './OrderingView';
+import type { RunRecord } from './runRecords';
+import { useRuns } from './runsStore';
+import { datasetChoice, settingsProblems, useSettings } from './settingsStore';
+import { usePlayground } from './store';
+
+/** The runs of the comparison on show: the one running, else the newest in the records. */
+function useComparisonRuns(): { id?: string; runs: Partial<Record<Ordering, RunRecord>> } {
+  const currentId = useCompare((s) => s.id);
+  const records = useRuns((s) => s.records);
+  const order = useRuns((s) => s.order);
+  return useMemo(() => {
+    let id = currentId;
+    if (!id) {
+      for (let i = order.length - 1; i >= 0 && !id; i--) id = records[order[i]]?.compare?.id;
+    }
+    const runs: Partial<Record<Ordering, RunRecord>> = {};
+    if (id)
+      for (const rid of order) {
+        const r = records[rid];
+        if (r?.compare?.id === id) runs[r.compare.ordering] = r;
+      }
+    return { id, runs };
+  }, [currentId, records, order]);
+}
+
+export function CompareView() {
+  const { mode, running, current, error, setMode, start, stop } = useCompare();
+  const settings = useSettings((s) => s.settings);
+  const datasetKind = useSettings((s) => s.datasetKind);
+  const userDataset = useSettings((s) => s.userDataset);
+  const gpuReady = usePlayground((s) => s.gpuPhase === 'ready');
+  const { id, runs } = useComparisonRuns();
+  const [playing, setPlaying] = useState(false);
+  const problems = settingsProblems({ settings, datasetKind, userDataset });
+  const present = ORDERINGS.filter((o) => runs[o]);
+  const reference = present.length ? runs[present[0]]!.settings : settings;
+
+  const chunkLines = useMemo(
+    () =>
+      ORDERINGS.flatMap((o) => {
+        const last = runs[o]?.evals.at(-1);
+        return last ? [{ label: o, colour: ORDERING_COLOURS[o], chunkLoss: last.chunkLoss }] : [];
+      }),
+    [runs],
+  );
+  const curves = useMemo(
+    () =>
+      ORDERINGS.flatMap((o) => {
+        const r = runs[o];
+        return r
+          ? [{ label: o, colour: ORDERING_COLOURS[o], metrics: r.metrics, evals: r.evals }]
+          : [];
+      }),
+    [runs],
+  );
+
+  const exportJson = () => {
+    const payload = {
+      format: 'aim-playground-comparison',
+      version: 1,
+      exportedAt: new Date().toISOString(),
+      id,
+      mode,
+      settings: reference,
+      runs: ORDERINGS.map((o) => runs[o]).filter(Boolean),
+    };
+    downloadText(
+      `${id ?? 'comparison'}.json`,
+      JSON.stringify(payload, null, 1),
+      'application/json',
+    );
+  };
+
+  const begin = () => {
+    const dataset = datasetChoice({ settings, datasetKind, userDataset });
+    if (dataset) void start(settings, dataset);
+  };
+
+  return (
+    <div className="view" data-testid="compare-view">
+      <section className="panel" aria-labelledby="compare-title">
+        <h2 id="compare-title">Compare orderings</h2>
+        <p className="muted">
+          Trains raster, spiral, checkerboard and random with the settings on the left and the same
+          seed, then plots the validation loss per chunk of the sequence: an ordering whose loss
+          stays high late in the sequence keeps the task hard, which the paper links to better
+          features (Figure 7).
+        </p>
+        <fieldset className="plain inline" disabled={running}>
+          <legend className="sr-only">How to schedule the four runs</legend>
+          {(['sequential', 'interleaved'] as CompareMode[]).map((m) => (
+            <label key={m} className="radio">
+              <input
+                type="radio"
+                name="compare-mode"
+                checked={mode === m}
+                onChange={() => setMode(m)}
+                data-testid={`compare-mode-${m}`}
+              />
+              {m === 'sequential'
+                ? 'one after the other'
+                : `interleaved (take turns every ${settings.evalEvery} steps)`}
+            </label>
+          ))}
+        </fieldset>
+        <div className="controls">
+          <button
+            type="button"
+            onClick={begin}
+            disabled={running || !gpuReady || problems.length > 0}
+            data-testid="compare-start"
+          >
+            Train all four orderings
+          </button>
+          <button
+            type="button"
+            className="secondary danger"
+            onClick={() => void stop()}
+            disabled={!running}
+            data-testid="compare-stop"
+          >
+            Stop
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={exportJson}
+            disabled={present.length === 0}
+            data-testid="compare-export"
+          >
+            Export comparison (JSON)
+          </button>
+        </div>
+        {problems.length > 0 && <p className="bad">Fix the settings first: {problems[0]}</p>}
+        <table className="results" data-testid="compare-table" data-running={running}>
+          <thead>
+            <tr>
+              <th scope="col">ordering</th>
+              <th scope="col">status</th>
+              <th scope="col">step</th>
+              <th scope="col">train loss</th>
+              <th scope="col">val loss</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ORDERINGS.map((o) => {
+              const r = runs[o];
+              return (
+                <tr key={o} data-ordering={o} data-phase={r?.phase ?? 'none'}>
+                  <th scope="row">
+                    <span className="swatch" style={{ background: ORDERING_COLOURS[o] }} /> {o}
+                    {running && current === o && <span className="tag">now</span>}
+                  </th>
+                  <td>{r ? r.phase : running ? 'waiting' : '—'}</td>
+                  <td>{r ? `${r.step} / ${r.settings.steps}` : '—'}</td>
+                  <td>{formatNumber(r?.metrics.at(-1)?.trainLoss)}</td>
+                  <td>{formatNumber(r?.evals.at(-1)?.valLoss)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {error && <ErrorNotice error={error} />}
+        {ORDERINGS.map((o) => {
+          const e = runs[o]?.error;
+          return e ? <ErrorNotice key={o} error={e} context={`(${o})`} /> : null;
+        })}
+      </section>
+      <section className="panel" aria-label="Comparison charts">
+        <ChartControls />
+        <div className="chart-grid">
+          <ChunkLossChart
+            lines={chunkLines}
+            testId="compare-chunk-chart"
+            exportName="orderings-per-chunk-loss"
+          />
+          <LossChart runs={curves} testId="compare-loss-chart" exportName="orderings-loss" />
+        </div>
+      </section>
+      <section className="panel" aria-labelledby="orders-title">
+        <h3 id="orders-title">
+          The four orderings on the {reference.preset} patch grid{' '}
+          <button
+            type="button"
+            className="small secondary"
+            aria-pressed={playing}
+            onClick={() => setPlaying((p) => !p)}
+          >
+            {playing ? 'Stop animation' : 'Animate'}
+          </button>
+        </h3>
+        <div className="ordering-row">
+          {ORDERINGS.map((o) => (
+            <OrderingView
+              key={o}
+              ordering={o}
+              preset={reference.preset}
+              seed={reference.seed}
+              playing={playing}
+            />
+          ))}
+        </div>
+      </section>
+    </div>
+  );
+}

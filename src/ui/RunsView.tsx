@@ -1,0 +1,319 @@
+/**
+ * Runs: every run this browser has trained or imported, with the settings in which each one
+ * differs from the others; rename, delete, export (one or all), import, resume from a
+ * checkpoint, load a run's settings, and overlay the ticked runs in fixed colours.
+ */
+import { useMemo, useRef, useState } from 'react';
+import { workerApi } from '../worker/client';
+import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { downloadBlob, downloadText, fileSafe } from './download';
+import { formatNumber } from './format';
+import { resumeFromCheckpoint, useSession } from './runDriver';
+import {
+  configDifferences,
+  datasetLabel,
+  exportRuns,
+  isActive,
+  parseRunsExport,
+  type RunRecord,
+} from './runRecords';
+import { useRuns } from './runsStore';
+import { useSettings } from './settingsStore';
+
+function exportJson(name: string, runs: RunRecord[]) {
+  downloadText(
+    `${fileSafe(name)}.json`,
+    JSON.stringify(exportRuns(runs), null, 1),
+    'application/json',
+  );
+}
+
+function RunNameCell({ run }: { run: RunRecord }) {
+  const rename = useRuns((s) => s.rename);
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(run.name);
+  if (!editing)
+    return (
+      <span className="run-name">
+        <span data-testid="run-name">{run.name}</span>{' '}
+        <button
+          type="button"
+          className="link"
+          onClick={() => {
+            setText(run.name);
+            setEditing(true);
+          }}
+          aria-label={`Rename ${run.name}`}
+        >
+          rename
+        </button>
+      </span>
+    );
+  const commit = () => {
+    rename(run.id, text);
+    setEditing(false);
+  };
+  return (
+    <input
+      autoFocus
+      aria-label="New name"
+      value={text}
+      onChange={(e) => setText(e.target.value)}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') commit();
+        if (e.key === 'Escape') setEditing(false);
+      }}
+      data-testid="rename-input"
+    />
+  );
+}
+
+export function RunsView() {
+  const records = useRuns((s) => s.records);
+  const order = useRuns((s) => s.order);
+  const selected = useRuns((s) => s.selected);
+  const toggle = useRuns((s) => s.toggleSelected);
+  const setSelected = useRuns((s) => s.setSelected);
+  const remove = useRuns((s) => s.remove);
+  const importRecords = useRuns((s) => s.importRecords);
+  const persistProblem = useRuns((s) => s.persistProblem);
+  const setAll = useSettings((s) => s.setAll);
+  const setTab = useSettings((s) => s.setTab);
+  const anyActive = useRuns((s) => Object.values(s.records).some(isActive));
+  const [note, setNote] = useState<string>();
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  const runs = useMemo(() => order.map((id) => records[id]).filter(Boolean), [order, records]);
+  const diffs = useMemo(() => configDifferences(runs), [runs]);
+  const chosen = useMemo(() => runs.filter((r) => selected.includes(r.id)), [runs, selected]);
+  const curves = useMemo(
+    () =>
+      chosen.map((r) => ({ label: r.name, colour: r.colour, metrics: r.metrics, evals: r.evals })),
+    [chosen],
+  );
+  const chunkLines = useMemo(
+    () =>
+      chosen.flatMap((r) => {
+        const last = r.evals.at(-1);
+        return last ? [{ label: r.name, colour: r.colour, chunkLoss: last.chunkLoss }] : [];
+      }),
+    [chosen],
+  );
+
+  const onImport = async (files: FileList | null) => {
+    if (!files?.length) return;
+    try {
+      let added = 0;
+      for (const f of files) added += importRecords(parseRunsExport(await f.text()));
+      setNote(`Imported ${added} run${added === 1 ? '' : 's'}.`);
+    } catch (error) {
+      setNote((error as Error).message);
+    }
+    if (fileInput.current) fileInput.current.value = '';
+  };
+
+  const onDelete = async (run: RunRecord) => {
+    if (!confirm(`Delete “${run.name}”, its metrics and its checkpoint from this browser?`)) return;
+    remove(run.id);
+    if (useSession.getState().activeRunId === run.id)
+      useSession.setState({ activeRunId: undefined });
+    await workerApi()
+      .deleteSavedRun(run.id)
+      .catch(() => undefined);
+  };
+
+  const downloadCheckpoint = async (run: RunRecord) => {
+    const bytes = await workerApi().savedCheckpoint(run.id);
+    if (!bytes) setNote(`No checkpoint of “${run.name}” is stored in this browser.`);
+    else
+      downloadBlob(
+        `${fileSafe(run.name)}.safetensors`,
+        new Blob([bytes as BlobPart], { type: 'application/octet-stream' }),
+      );
+  };
+
+  return (
+    <div className="view" data-testid="runs-view">
+      <section className="panel" aria-labelledby="runs-title">
+        <h2 id="runs-title">Runs</h2>
+        <div className="controls">
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => exportJson('aim-runs', runs)}
+            disabled={runs.length === 0}
+            data-testid="export-all"
+          >
+            Export all runs (JSON)
+          </button>
+          <label className="file-button">
+            Import runs…
+            <input
+              ref={fileInput}
+              type="file"
+              accept=".json,application/json"
+              multiple
+              onChange={(e) => void onImport(e.target.files)}
+              data-testid="import-runs"
+            />
+          </label>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => setSelected(selected.length ? [] : runs.map((r) => r.id))}
+            disabled={runs.length === 0}
+          >
+            {selected.length ? 'Clear selection' : 'Select all'}
+          </button>
+          <span role="status" className="muted" data-testid="runs-note">
+            {note}
+          </span>
+        </div>
+        {persistProblem && (
+          <p className="notice warn-notice" role="alert">
+            {persistProblem}
+          </p>
+        )}
+        {runs.length === 0 ? (
+          <p className="muted">No runs yet: train one, compare orderings, or import an export.</p>
+        ) : (
+          <div className="table-scroll">
+            <table className="runs" data-testid="runs-table">
+              <thead>
+                <tr>
+                  <th scope="col">
+                    <span className="sr-only">overlay</span>
+                  </th>
+                  <th scope="col">name</th>
+                  <th scope="col">status</th>
+                  <th scope="col">steps</th>
+                  <th scope="col">train loss</th>
+                  <th scope="col">val loss</th>
+                  <th scope="col">differs in</th>
+                  <th scope="col">actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {runs.map((r) => {
+                  const resumable =
+                    !anyActive &&
+                    r.checkpointStep !== undefined &&
+                    r.step < r.settings.steps &&
+                    ['interrupted', 'stopped', 'failed', 'paused'].includes(r.phase);
+                  return (
+                    <tr key={r.id} data-run-id={r.id} data-testid="run-row">
+                      <td>
+                        <input
+                          type="checkbox"
+                          checked={selected.includes(r.id)}
+                          onChange={() => toggle(r.id)}
+                          aria-label={`Overlay ${r.name}`}
+                          data-testid="run-select"
+                        />
+                        <span className="swatch" style={{ background: r.colour }} />
+                      </td>
+                      <td>
+                        <RunNameCell run={r} />
+                        <div className="muted small">
+                          {new Date(r.createdAt).toLocaleString()} · {r.settings.preset} ·{' '}
+                          {datasetLabel(r.dataset)}
+                        </div>
+                      </td>
+                      <td>{r.phase}</td>
+                      <td>
+                        {r.step} / {r.settings.steps}
+                      </td>
+                      <td>{formatNumber(r.metrics.at(-1)?.trainLoss)}</td>
+                      <td>{formatNumber(r.evals.at(-1)?.valLoss)}</td>
+                      <td data-testid="run-diff">
+                        {(diffs.get(r.id) ?? []).map((d) => (
+                          <code key={d} className="diff">
+                            {d}
+                          </code>
+                        ))}
+                      </td>
+                      <td className="actions">
+                        <button
+                          type="button"
+                          className="small secondary"
+                          onClick={() => {
+                            setAll(r.settings, r.dataset);
+                            setTab('train');
+                          }}
+                          title="Put this run's settings in the settings panel"
+                        >
+                          Load settings
+                        </button>
+                        {resumable && (
+                          <button
+                            type="button"
+                            className="small"
+                            onClick={() => {
+                              setTab('train');
+                              void resumeFromCheckpoint(r.id);
+                            }}
+                          >
+                            Resume
+                          </button>
+                        )}
+                        <button
+                          type="button"
+                          className="small secondary"
+                          onClick={() => exportJson(r.name, [r])}
+                        >
+                          Export
+                        </button>
+                        {r.checkpointStep !== undefined && (
+                          <button
+                            type="button"
+                            className="small secondary"
+                            onClick={() => void downloadCheckpoint(r)}
+                            title="The model and optimizer state (ml-aim parameter names, safetensors)"
+                          >
+                            Checkpoint
+                          </button>
+                        )}
+                        <button
+                          type="button"
+                          className="small secondary danger"
+                          onClick={() => void onDelete(r)}
+                          disabled={isActive(r)}
+                          aria-label={`Delete ${r.name}`}
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section className="panel" aria-label="Overlay of the selected runs">
+        <h3>Selected runs overlaid</h3>
+        {chosen.length === 0 ? (
+          <p className="muted">Tick runs in the table to overlay their curves.</p>
+        ) : (
+          <>
+            <ChartControls />
+            <div className="chart-grid">
+              <LossChart
+                runs={curves}
+                testId="overlay-loss-chart"
+                exportName="selected-runs-loss"
+              />
+              <ChunkLossChart
+                lines={chunkLines}
+                testId="overlay-chunk-chart"
+                exportName="selected-runs-per-chunk-loss"
+              />
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}

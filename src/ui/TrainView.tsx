@@ -1,0 +1,185 @@
+/**
+ * Train: one run at a time in the worker, driven by Train / Pause / Resume / Step / Stop, with
+ * its status, the loss charts, the per-chunk validation loss and its ordering on a real image.
+ */
+import { useMemo } from 'react';
+import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { ErrorNotice } from './ErrorNotice';
+import { OrderingView } from './OrderingView';
+import { PredictionGrid } from './PredictionGrid';
+import {
+  pauseRun,
+  resumeFromCheckpoint,
+  resumeRun,
+  startRun,
+  stepRun,
+  stopRun,
+  useSession,
+} from './runDriver';
+import { isActive } from './runRecords';
+import { useRuns } from './runsStore';
+import { RunStatus } from './RunStatus';
+import { datasetChoice, settingsProblems, useSettings } from './settingsStore';
+import { usePlayground } from './store';
+
+/** The Train view's run: the one started here, else the newest run trained outside a comparison. */
+export function useActiveRun() {
+  const id = useSession((s) => s.activeRunId);
+  return useRuns((s) => {
+    if (id) return s.records[id];
+    for (let i = s.order.length - 1; i >= 0; i--) {
+      const r = s.records[s.order[i]];
+      if (r && !r.compare) return r;
+    }
+    return undefined;
+  });
+}
+
+export function TrainControls({ disabledReason }: { disabledReason?: string }) {
+  const run = useActiveRun();
+  const busy = useSession((s) => s.busy);
+  const settings = useSettings((s) => s.settings);
+  const datasetKind = useSettings((s) => s.datasetKind);
+  const userDataset = useSettings((s) => s.userDataset);
+  const gpuReady = usePlayground((s) => s.gpuPhase === 'ready');
+  const problems = settingsProblems({ settings, datasetKind, userDataset });
+  const active = run !== undefined && isActive(run);
+  const canTrain = gpuReady && !active && problems.length === 0 && !disabledReason;
+  const train = () => {
+    const dataset = datasetChoice({ settings, datasetKind, userDataset });
+    if (dataset) void startRun(settings, dataset);
+  };
+  return (
+    <div className="controls" role="toolbar" aria-label="Training controls">
+      <button type="button" onClick={train} disabled={!canTrain} data-testid="train">
+        Train
+      </button>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => void pauseRun()}
+        disabled={busy || run?.phase !== 'running'}
+        data-testid="pause"
+      >
+        Pause
+      </button>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => void resumeRun()}
+        disabled={busy || run?.phase !== 'paused'}
+        data-testid="resume"
+      >
+        Resume
+      </button>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => void stepRun()}
+        disabled={busy || run?.phase !== 'paused'}
+        data-testid="step"
+        title="Train exactly one step"
+      >
+        Step
+      </button>
+      <button
+        type="button"
+        className="secondary danger"
+        onClick={() => void stopRun()}
+        disabled={busy || !(run?.phase === 'running' || run?.phase === 'paused')}
+        data-testid="stop"
+      >
+        Stop
+      </button>
+      {run &&
+        !active &&
+        gpuReady &&
+        run.checkpointStep !== undefined &&
+        run.step < run.settings.steps &&
+        ['interrupted', 'stopped', 'failed'].includes(run.phase) && (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void resumeFromCheckpoint(run.id)}
+            data-testid="resume-checkpoint"
+            title="Continue this run from its last checkpoint in this browser"
+          >
+            Continue from step {run.checkpointStep}
+          </button>
+        )}
+      {disabledReason && <span className="muted">{disabledReason}</span>}
+    </div>
+  );
+}
+
+export function TrainView() {
+  const run = useActiveRun();
+  const commandError = useSession((s) => s.commandError);
+  const pausing = useSession((s) => s.pausing);
+  const settings = useSettings((s) => s.settings);
+  const curves = useMemo(
+    () =>
+      run ? [{ label: run.name, colour: '#0072b2', metrics: run.metrics, evals: run.evals }] : [],
+    [run],
+  );
+  const chunkLines = useMemo(() => {
+    if (!run || run.evals.length === 0) return [];
+    const first = run.evals[0];
+    const last = run.evals[run.evals.length - 1];
+    const lines = [{ label: `step ${last.step}`, colour: '#0072b2', chunkLoss: last.chunkLoss }];
+    if (first !== last)
+      lines.unshift({ label: `step ${first.step}`, colour: '#7f7f7f', chunkLoss: first.chunkLoss });
+    return lines;
+  }, [run]);
+  const shown = run?.settings ?? settings;
+  return (
+    <div className="view" data-testid="train-view">
+      <section className="panel" aria-labelledby="train-title">
+        <h2 id="train-title">Train</h2>
+        <TrainControls />
+        {run ? (
+          <RunStatus run={run} pausing={pausing} />
+        ) : (
+          <p className="muted">
+            Press <strong>Train</strong> to train {settings.preset} on the chosen data in a Web
+            Worker on your GPU. Every run is saved in this browser (Runs tab).
+          </p>
+        )}
+        {run?.error && <ErrorNotice error={run.error} context={run.message} testId="run-error" />}
+        {commandError && <ErrorNotice error={commandError} />}
+      </section>
+      <section className="panel" aria-label="Charts">
+        <ChartControls />
+        <div className="chart-grid">
+          <LossChart runs={curves} testId="loss-chart" exportName={`${run?.name ?? 'run'}-loss`} />
+          <ChunkLossChart
+            lines={chunkLines}
+            testId="chunk-chart"
+            exportName={`${run?.name ?? 'run'}-per-chunk-loss`}
+          />
+        </div>
+      </section>
+      {run && <PredictionGrid run={run} />}
+      <section className="panel" aria-labelledby="order-title">
+        <h3 id="order-title">The {shown.ordering} ordering on validation images</h3>
+        <p className="muted small">
+          Numbers: the position of each patch in the sequence the model predicts, on the{' '}
+          {shown.preset} patch grid.
+        </p>
+        <div className="ordering-row">
+          {[0, 1, 2, 3].map((i) => (
+            <OrderingView
+              key={i}
+              ordering={shown.ordering}
+              preset={shown.preset}
+              seed={shown.seed}
+              imageIndex={i}
+              size={120}
+              playing={i === 0 && run?.phase === 'running'}
+            />
+          ))}
+        </div>
+      </section>
+    </div>
+  );
+}

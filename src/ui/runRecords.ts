@@ -1,0 +1,132 @@
+/**
+ * What the page keeps about a run: its configuration, every metric the worker streamed, and
+ * where it stands. Checkpoints are not here (they live in the worker's OPFS store under the
+ * same run id); this record is what the runs table, the charts and the exports read.
+ */
+import type { Ordering } from '../model/orderings';
+import type { StoreKind } from '../training/checkpointStore';
+import type { RunSettings } from '../training/settings';
+import type { EvalMetrics, StepMetrics } from '../training/trainer';
+import type { DatasetChoice } from '../worker/datasets';
+import type { SerializedError } from '../worker/protocol';
+import type { RunPhase } from '../worker/trainingSession';
+import { RUN_PALETTE } from './charts/chartData';
+import { SETTING_KEYS } from './urlSettings';
+
+/**
+ * 'starting': building the model; 'interrupted': the tab closed while the run was going
+ * (a reload offers to resume it from its last checkpoint).
+ */
+export type RecordPhase = RunPhase | 'starting' | 'interrupted';
+
+export interface RunRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  colour: string;
+  settings: RunSettings;
+  dataset: DatasetChoice;
+  datasetName?: string;
+  phase: RecordPhase;
+  step: number;
+  metrics: StepMetrics[];
+  evals: EvalMetrics[];
+  parameters?: number;
+  gpuBytes?: number;
+  /** The last message the worker gave with a status (why it failed, for instance). */
+  message?: string;
+  error?: SerializedError;
+  checkpointStep?: number;
+  checkpointStore?: StoreKind;
+  /** Set when browser storage filled up: the run goes on, its checkpoints in memory. */
+  storageFull?: string;
+  /** The comparison this run belongs to, and its ordering there. */
+  compare?: { id: string; ordering: Ordering };
+}
+
+export const ACTIVE_PHASES: readonly RecordPhase[] = ['starting', 'running', 'paused'];
+
+export function isActive(r: RunRecord): boolean {
+  return ACTIVE_PHASES.includes(r.phase);
+}
+
+export function newRunId(): string {
+  const random = Math.floor(Math.random() * 36 ** 4)
+    .toString(36)
+    .padStart(4, '0');
+  return `run-${Date.now().toString(36)}-${random}`;
+}
+
+export function colourFor(index: number): string {
+  return RUN_PALETTE[index % RUN_PALETTE.length];
+}
+
+export function datasetLabel(d: DatasetChoice): string {
+  return d.kind === 'fashion-mnist'
+    ? 'Fashion-MNIST'
+    : d.kind === 'procedural'
+      ? 'procedural'
+      : `your files (${d.id})`;
+}
+
+/**
+ * For each run, the settings in which the runs differ (`lr=0.0005`), so a table of many runs
+ * shows at a glance what each one changed. Settings equal across all runs are left out.
+ */
+export function configDifferences(runs: readonly RunRecord[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(runs.map((r) => [r.id, []]));
+  if (runs.length < 2) return out;
+  for (const key of SETTING_KEYS) {
+    const values = new Set(runs.map((r) => String(r.settings[key])));
+    if (values.size < 2) continue;
+    for (const r of runs) out.get(r.id)!.push(`${key}=${String(r.settings[key])}`);
+  }
+  const datasets = new Set(runs.map((r) => datasetLabel(r.dataset)));
+  if (datasets.size > 1)
+    for (const r of runs) out.get(r.id)!.push(`data=${datasetLabel(r.dataset)}`);
+  return out;
+}
+
+export interface RunsExport {
+  format: 'aim-playground-runs';
+  version: 1;
+  exportedAt: string;
+  runs: RunRecord[];
+}
+
+export function exportRuns(runs: readonly RunRecord[]): RunsExport {
+  return {
+    format: 'aim-playground-runs',
+    version: 1,
+    exportedAt: new Date().toISOString(),
+    runs: [...runs],
+  };
+}
+
+/** Reads an export (one run or many); throws a sentence the page can show when it is not one. */
+export function parseRunsExport(text: string): RunRecord[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error('This file is not JSON, so it is not a runs export.');
+  }
+  const d = data as Partial<RunsExport>;
+  if (d?.format !== 'aim-playground-runs' || !Array.isArray(d.runs))
+    throw new Error('This JSON file is not an AIM Playground runs export.');
+  return d.runs.map((r, i) => {
+    if (
+      typeof r?.id !== 'string' ||
+      typeof r.settings !== 'object' ||
+      !Array.isArray(r.metrics) ||
+      !Array.isArray(r.evals)
+    )
+      throw new Error(`Run ${i + 1} in this file is incomplete (id, settings or metrics missing).`);
+    return {
+      ...r,
+      name: typeof r.name === 'string' ? r.name : r.id,
+      // An imported run cannot be running here: it was trained elsewhere.
+      phase: isActive(r) || r.phase === 'interrupted' ? 'stopped' : r.phase,
+    };
+  });
+}

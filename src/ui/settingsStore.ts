@@ -1,0 +1,121 @@
+/**
+ * The settings panel's state: the next run's RunSettings and dataset, read from the URL on
+ * load and written back to it (history.replaceState) on every change, so the address bar is
+ * always a link that reproduces this configuration.
+ */
+import { create } from 'zustand';
+import { PRESETS, type PresetName } from '../model/config';
+import type { RunSettings } from '../training/settings';
+import { validateSettings } from '../training/settings';
+import { workerApi } from '../worker/client';
+import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/datasets';
+import { serializeError, type SerializedError } from '../worker/protocol';
+import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
+
+export const TABS = ['train', 'compare', 'runs', 'gpu'] as const;
+export type Tab = (typeof TABS)[number];
+
+interface SettingsState {
+  settings: RunSettings;
+  datasetKind: LinkDataset;
+  /** The user's own dataset, once loaded into the worker. */
+  userDataset?: DatasetSummary;
+  userLoading: boolean;
+  userError?: SerializedError;
+  /** Parts of the link that were not understood. */
+  linkProblems: string[];
+  tab: Tab;
+  set: <K extends keyof RunSettings>(key: K, value: RunSettings[K]) => void;
+  setPreset: (preset: PresetName) => void;
+  setAll: (settings: RunSettings, dataset: DatasetChoice) => void;
+  setDatasetKind: (kind: LinkDataset) => void;
+  setTab: (tab: Tab) => void;
+  loadUserFiles: (input: UserDataInput) => Promise<void>;
+}
+
+function initial(): Pick<SettingsState, 'settings' | 'datasetKind' | 'linkProblems' | 'tab'> {
+  const { settings, dataset, ignored } = decodeSettings(location.hash);
+  const t = tabFromHash(location.hash);
+  const tab = (TABS as readonly string[]).includes(t ?? '') ? (t as Tab) : 'train';
+  // A link cannot carry the user's files: fall back to the embedded data and say so.
+  const problems =
+    dataset === 'user'
+      ? [
+          ...ignored,
+          'This link used the sender’s own image files; the embedded dataset is selected instead.',
+        ]
+      : ignored;
+  return {
+    settings,
+    datasetKind: dataset === 'user' ? 'fashion-mnist' : dataset,
+    linkProblems: problems,
+    tab,
+  };
+}
+
+function writeUrl(s: SettingsState): void {
+  const hash = hashFor(s.tab, s.settings, s.datasetKind);
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+
+export const useSettings = create<SettingsState>((set, get) => ({
+  ...initial(),
+  userLoading: false,
+
+  set: (key, value) => {
+    set((s) => ({ settings: { ...s.settings, [key]: value } }));
+    writeUrl(get());
+  },
+  setPreset: (preset) => {
+    // The head depth follows the preset unless the user changes it afterwards.
+    set((s) => ({ settings: { ...s.settings, preset, headDepth: PRESETS[preset].head.depth } }));
+    writeUrl(get());
+  },
+  setAll: (settings, dataset) => {
+    set({
+      settings: { ...settings },
+      datasetKind: dataset.kind === 'user' ? 'user' : dataset.kind,
+    });
+    writeUrl(get());
+  },
+  setDatasetKind: (kind) => {
+    set({ datasetKind: kind });
+    writeUrl(get());
+  },
+  setTab: (tab) => {
+    set({ tab });
+    writeUrl(get());
+  },
+  loadUserFiles: async (input) => {
+    set({ userLoading: true, userError: undefined });
+    try {
+      const summary = await workerApi().loadUserDataset(input);
+      set({ userDataset: summary, datasetKind: 'user' });
+      writeUrl(get());
+    } catch (error) {
+      set({ userError: serializeError(error) });
+    } finally {
+      set({ userLoading: false });
+    }
+  },
+}));
+
+/** The worker's dataset choice for the current settings. */
+export function datasetChoice(
+  s: Pick<SettingsState, 'datasetKind' | 'userDataset' | 'settings'>,
+): DatasetChoice | undefined {
+  if (s.datasetKind === 'user') return s.userDataset && { kind: 'user', id: s.userDataset.id };
+  if (s.datasetKind === 'procedural')
+    return { kind: 'procedural', size: PRESETS[s.settings.preset].imageSize };
+  return { kind: 'fashion-mnist' };
+}
+
+/** Everything that stops the current settings from running, as sentences. */
+export function settingsProblems(
+  s: Pick<SettingsState, 'datasetKind' | 'userDataset' | 'settings'>,
+): string[] {
+  const problems = validateSettings(s.settings);
+  if (s.datasetKind === 'user' && !s.userDataset)
+    problems.push('Choose your image folder, .zip or CIFAR-10 files first.');
+  return problems;
+}
