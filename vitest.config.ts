@@ -22,7 +22,8 @@ export default defineConfig({
     // processes, two at a time (the CI machine has two cores).
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 120_000,
+    // SwiftShader is slow and CI has two cores: generous limits, so only a real hang fails.
+    testTimeout: 300_000,
     hookTimeout: 120_000,
   },
 });

@@ -129,3 +129,27 @@ test('after a lost GPU device the run resumes from its last checkpoint', async (
   );
   await page.evaluate(() => window.__aimRuns!.stop());
 });
+
+test('the embedded Fashion-MNIST set trains in the worker (the default dataset)', async ({
+  page,
+}) => {
+  await open(page);
+  const info = await page.evaluate(
+    (s) => window.__aimRuns!.start('run-fmnist', s, { kind: 'fashion-mnist' }),
+    {
+      ...micro,
+      steps: 2,
+      evalEvery: 2,
+    },
+  );
+  expect(info.dataset.train).toBe(10000);
+  expect(info.dataset.val).toBe(2000);
+  await waitFor(
+    page,
+    "window.__aimRuns.events.some((e) => e.type === 'status' && e.phase === 'finished')",
+  );
+  const evals = await page.evaluate(() =>
+    window.__aimRuns!.events.filter((e) => e.type === 'eval'),
+  );
+  expect(evals).toHaveLength(1);
+});

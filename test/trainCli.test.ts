@@ -76,7 +76,7 @@ describe('npm run train (headless, Node through Dawn)', () => {
     ]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(metrics(resumedOut).map((l) => l.step)).toEqual([7, 8]);
-  }, 240_000);
+  }, 400_000);
 
   it('refuses bad flags with the usage text', () => {
     const bad = train(['--preset', 'aim-huge', '--out', '/tmp/x']);
