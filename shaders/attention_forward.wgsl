@@ -31,12 +31,7 @@
 // SwiftShader was seen not to re-zero a bare `var s: array<f32, N>;` declared inside a loop
 // on each iteration (WGSL requires it), which silently summed scores across key blocks.
 
-struct AttentionParams {
-  seqLen: u32,
-  heads: u32,
-  modelDim: u32,
-  scale: f32,
-}
+// #include "attention_common.wgsl"
 
 override HEAD_DIM: u32 = 64u;
 override BLOCK_Q: u32 = 32u;
@@ -61,18 +56,6 @@ var<workgroup> queryTile: array<f32, PADDED_DIM * BLOCK_Q>; // [d][row]
 var<workgroup> keyValueTile: array<f32, PADDED_DIM * BLOCK_K>; // K as [d][key], then V as [key][d]
 var<workgroup> probTile: array<f32, BLOCK_K * BLOCK_Q>; // [key][row]
 var<workgroup> rowShares: array<f32, BLOCK_Q * 8u>; // [row][tx]: per-invocation max, then sum
-
-fn attends(i: u32, j: u32, prefix: u32, seqLen: u32) -> bool {
-  return i < seqLen && j < seqLen && (j < prefix || j <= i);
-}
-
-// Element d of the q/k/v (part 0/1/2) vector of token t, or 0 past the sequence or head.
-fn loadQkv(tokenBase: u32, part: u32, t: u32, d: u32) -> f32 {
-  if (t >= params.seqLen || d >= HEAD_DIM) {
-    return 0.0;
-  }
-  return qkv[tokenBase + t * 3u * params.modelDim + part * params.modelDim + d];
-}
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
