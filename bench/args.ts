@@ -1,6 +1,7 @@
 /** Command-line flags of the benchmark (`node .gpu/bench.mjs --help`). */
+import { PRESETS, type PresetName } from '../src/model/config';
 
-export const SUITES = ['matmul', 'attention', 'layouts', 'all', 'ci'] as const;
+export const SUITES = ['matmul', 'attention', 'layouts', 'train', 'all', 'ci'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchArgs {
@@ -10,8 +11,10 @@ export interface BenchArgs {
   sizes?: number[];
   quick: boolean;
   tfjs: boolean;
-  /** Batch of the attention and layouts suites; undefined means 256 (quick: 4 and 1). */
+  /** Batch of the attention, layouts and train suites; undefined means 256 (quick: 4, 1, 8). */
   batch?: number;
+  /** Presets of the train suite; undefined means aim-tiny and aim-small (quick: aim-micro). */
+  presets?: PresetName[];
   /** Timed repetitions per size; undefined means "pick from the size and adapter". */
   reps?: number;
   warmup?: number;
@@ -21,6 +24,10 @@ export interface BenchArgs {
 }
 
 export const QUICK_SIZES = [128, 256];
+/** Presets the Trainer accepts (the larger ones are inference-only). */
+export const TRAINABLE_PRESETS = (Object.keys(PRESETS) as PresetName[]).filter(
+  (name) => !PRESETS[name].inferenceOnly,
+);
 export const FULL_SIZES = [1024, 4096, 8192];
 
 export const USAGE = `Usage: node .gpu/bench.mjs [options]   (or: npm run bench -- [options])
@@ -31,21 +38,30 @@ export const USAGE = `Usage: node .gpu/bench.mjs [options]   (or: npm run bench 
                                        B=256, T 64 and 256, D=384 with dh 32 (H=12) and 64 (H=6)
                             layouts    matmul transposes and epilogues at AIM-tiny/-small
                                        training shapes (batch 256: 16384 token rows)
-                            all        the three above
+                            train      one whole training step (forward, backward, grad
+                                       norm, AdamW) of aim-tiny and aim-small at batch 256:
+                                       GPU time, Trainer.trainStep wall-clock, allocated
+                                       memory, a 10-step loss guard
+                            all        the four above
                             ci         tiny sizes for CI logs on SwiftShader (matmul 128³,
-                                       attention B=4 T=64 H=6 dh=32, 2 reps, 2 trials);
-                                       not a performance figure
+                                       attention B=4 T=64 H=6 dh=32, train aim-micro B=8;
+                                       2 reps, 2 trials); not a performance figure
   --sizes 1024,4096,8192  square matmul sizes (M = N = K); default ${FULL_SIZES.join(',')}
                           on a GPU, ${QUICK_SIZES.join(',')} on a fallback (CPU) adapter
   --quick                 small sizes everywhere (the default on SwiftShader): matmul
                           ${QUICK_SIZES.join(',')}; attention batch 4, T = 64 only; layouts
                           one AIM-tiny image (64 token rows)
-  --batch N               batch of the attention and layouts suites (default 256)
+  --batch N               batch of the attention, layouts and train suites (default 256;
+                          quick: 4, 1 and 8)
+  --presets a,b           presets of the train suite (default aim-tiny,aim-small; quick:
+                          aim-micro at batch 8), of ${TRAINABLE_PRESETS.join(', ')}
   --tfjs                  also time @tensorflow/tfjs-backend-webgpu's matMul on the same GPU
   --reps N                timed repetitions per measurement (default 20; matmul 10 from 8192;
-                          on a CPU adapter 5 for matmul, 3 for attention and layouts)
+                          train 10; on a CPU adapter 5 for matmul, 3 for attention and
+                          layouts, 2 for train)
   --warmup N              untimed runs first (default 3; 1 on a CPU adapter)
-  --trials N              batched timestamp measurements per size, median reported (default 3)
+  --trials N              batched timestamp measurements per size, median reported (default 3;
+                          train on a CPU adapter 2)
   --help                  this text
 
 Prints one JSON object per line on stdout: first the adapter, then one line per
@@ -91,6 +107,17 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--batch':
         args.batch = positiveInt('--batch', value());
         break;
+      case '--presets': {
+        const names = (value() ?? '').split(',').filter(Boolean);
+        const unknown = names.filter((n) => !(TRAINABLE_PRESETS as string[]).includes(n));
+        if (names.length === 0 || unknown.length > 0)
+          throw new Error(
+            `--presets needs a comma-separated list of ${TRAINABLE_PRESETS.join(', ')}` +
+              (unknown.length ? `; not trainable here: ${unknown.join(', ')}` : ''),
+          );
+        args.presets = names as PresetName[];
+        break;
+      }
       case '--tfjs':
         args.tfjs = true;
         break;

@@ -1,12 +1,14 @@
 /**
  * Joins the JSON lines of bench/main.ts (impl "aim-wgsl", "tfjs-webgpu") and
- * bench/torch_bench.py (impl "torch-cuda") measured on the same GPU into ratio lines:
+ * bench/torch_bench.py (impl "torch-cuda"; its train suite, bench/torch_aim.py, prints
+ * "train-step" lines with impl "torch-cuda-<mode>") measured on the same GPU into ratio lines:
  *
  *   node .gpu/compare.mjs wgsl.jsonl torch.jsonl   (bundled by scripts/bundle-gpu.mjs)
  *
- * stdout: one `{"name":"aim-vs-torch", ...}` line per measurement both sides have, with
- * `aimOverTorch` = torch ms ÷ aim ms (> 1: this project is faster), then one "goals" line
- * checking the issue's speed bar. stderr: the same as Markdown tables for BENCHMARKS.md.
+ * stdout: one `{"name":"aim-vs-torch", ...}` line per measurement both sides have (a
+ * train-step line per PyTorch mode), with `aimOverTorch` = torch ms ÷ aim ms (> 1: this
+ * project is faster), then one "goals" line checking the issue's speed bars. stderr: the same
+ * as Markdown tables for BENCHMARKS.md.
  * Exit status 1 if the two sides used different attention masks (prefixSum or
  * allowedFraction differ) or a joined line failed its correctness check.
  */
@@ -112,6 +114,82 @@ function ratioLine(j: Joined): Record<string, unknown> {
   };
 }
 
+const trainKey = (line: Line) => `${String(line.preset)} ${String(line.batch)}`;
+
+/**
+ * "train-step": this project's step (GPU time, timestamp queries) against each PyTorch mode
+ * (CUDA events), per preset and batch, with both memory figures: aim's allocated bytes
+ * (every buffer of the run, allocated up front) and torch's max_memory_allocated.
+ */
+function trainRatios(lines: readonly Line[]): Record<string, unknown>[] {
+  const usable = lines.filter(
+    (l) => l.name === 'train-step' && l.error === undefined && num(l.ms) !== undefined,
+  );
+  const aim = new Map(usable.filter((l) => l.impl === 'aim-wgsl').map((l) => [trainKey(l), l]));
+  return usable
+    .filter((t) => t.impl?.startsWith('torch-cuda-') && aim.has(trainKey(t)))
+    .map((t) => {
+      const a = aim.get(trainKey(t))!;
+      const aimBytes = num(a.allocatedBytes);
+      const torchBytes = num(t.peakBytes);
+      return {
+        name: 'aim-vs-torch',
+        of: 'train-step',
+        preset: a.preset,
+        batch: a.batch,
+        torchImpl: t.impl,
+        aimMs: a.ms,
+        torchMs: t.ms,
+        aimOverTorch: sig(t.ms! / a.ms!, 3),
+        aimImgPerSec: a.imgPerSec,
+        torchImgPerSec: t.imgPerSec,
+        aimTrainStepMs: a.trainStepMs,
+        torchWallMedianMs: t.wallMedianMs,
+        aimAllocatedBytes: aimBytes,
+        torchPeakBytes: torchBytes,
+        torchOverAimBytes:
+          aimBytes && torchBytes !== undefined ? sig(torchBytes / aimBytes, 3) : undefined,
+        basis: `${String(a.timing)} vs ${String(t.timing)}`,
+        checksOk: checkOk(a) && checkOk(t),
+      };
+    });
+}
+
+/** The issue's training-step bars: aim-tiny ≤ 13 ms and aim-small ≤ 60 ms per step at batch 256. */
+function trainGoals(lines: readonly Line[], ratios: readonly Record<string, unknown>[]) {
+  const aimMs = (preset: string) =>
+    num(
+      lines.find(
+        (l) =>
+          l.name === 'train-step' &&
+          l.impl === 'aim-wgsl' &&
+          l.preset === preset &&
+          l.batch === 256 &&
+          l.error === undefined,
+      )?.ms,
+    );
+  const overEager = (preset: string) =>
+    num(
+      ratios.find(
+        (r) =>
+          r.of === 'train-step' &&
+          r.preset === preset &&
+          r.batch === 256 &&
+          r.torchImpl === 'torch-cuda-eager-fp32',
+      )?.aimOverTorch,
+    );
+  const tiny = aimMs('aim-tiny');
+  const small = aimMs('aim-small');
+  return {
+    trainTinyMs: tiny,
+    trainTinyAtMost13Ms: tiny === undefined ? undefined : tiny <= 13,
+    trainSmallMs: small,
+    trainSmallAtMost60Ms: small === undefined ? undefined : small <= 60,
+    trainTinyAimOverTorchEagerFp32: overEager('aim-tiny'),
+    trainSmallAimOverTorchEagerFp32: overEager('aim-small'),
+  };
+}
+
 /** The issue's speed bar, from whatever lines are present (undefined where not measured). */
 function goalsLine(lines: readonly Line[], ratios: readonly Record<string, unknown>[]) {
   const aim4096 = lines.find(
@@ -134,6 +212,7 @@ function goalsLine(lines: readonly Line[], ratios: readonly Record<string, unkno
     matmul4096AtLeast2p5xTfjs: overTfjs === undefined ? undefined : overTfjs >= 2.5,
     attentionMinAimOverTorch: minAttention,
     attentionAtLeast1xTorch: minAttention === undefined ? undefined : minAttention >= 1,
+    ...trainGoals(lines, ratios),
   };
 }
 
@@ -187,6 +266,33 @@ function markdown(ratios: readonly Record<string, unknown>[]): string {
     r.torchMs,
     r.aimOverTorch,
   ]);
+  const mib = (bytes: unknown) =>
+    typeof bytes === 'number' ? (bytes / 2 ** 20).toFixed(0) : undefined;
+  section(
+    'train-step',
+    [
+      'preset',
+      'batch',
+      'torch',
+      'aim ms',
+      'torch ms',
+      'aimOverTorch',
+      'aim Trainer step ms',
+      'aim MiB (allocated)',
+      'torch MiB (peak)',
+    ],
+    (r) => [
+      r.preset,
+      r.batch,
+      String(r.torchImpl).replace('torch-cuda-', ''),
+      r.aimMs,
+      r.torchMs,
+      r.aimOverTorch,
+      r.aimTrainStepMs,
+      mib(r.aimAllocatedBytes),
+      mib(r.torchPeakBytes),
+    ],
+  );
   return out.join('\n');
 }
 
@@ -197,11 +303,13 @@ function main(paths: string[]): number {
   }
   const lines = paths.flatMap(readLines);
   for (const line of lines.filter((l) => l.error !== undefined)) {
+    const what =
+      line.shape ?? (line.preset ? `${String(line.preset)} B=${String(line.batch)}` : '');
     console.error(
-      `compare: ${String(line.impl ?? '')} ${line.name} ${JSON.stringify(line.shape ?? '')}: ${String(line.error)}`,
+      `compare: ${String(line.impl ?? '')} ${line.name} ${JSON.stringify(what)}: ${String(line.error)}`,
     );
   }
-  const ratios = join(lines).map(ratioLine);
+  const ratios = [...join(lines).map(ratioLine), ...trainRatios(lines)];
   for (const r of ratios) process.stdout.write(`${JSON.stringify(r)}\n`);
   process.stdout.write(`${JSON.stringify(goalsLine(lines, ratios))}\n`);
   console.error(markdown(ratios));
@@ -209,7 +317,7 @@ function main(paths: string[]): number {
   if (ratios.length === 0) console.error('compare: no measurement appears on both sides');
   for (const r of bad) {
     console.error(
-      `compare: ${String(r.of)} ${JSON.stringify(r.shape)} ${String(r.pass ?? r.case ?? '')}: ` +
+      `compare: ${String(r.of)} ${JSON.stringify(r.shape ?? r.preset)} ${String(r.pass ?? r.case ?? r.torchImpl ?? '')}: ` +
         (r.sameMask === false
           ? 'the two sides used different masks'
           : 'a correctness check failed'),

@@ -1,9 +1,10 @@
 /**
  * Benchmark entry in Node (Dawn through the npm package `webgpu`): this project's WGSL
  * kernels — square matmuls (and, with `--tfjs`, tfjs-backend-webgpu's on the same adapter),
- * fused attention forward/backward, matmul layouts and epilogues — one JSON object per line
+ * fused attention forward/backward, matmul layouts and epilogues, whole training steps of
+ * the AIM presets (bench/trainSuite.ts) — one JSON object per line
  * on stdout. See BENCHMARKS.md for how to run it locally and on a GPU machine, and
- * bench/compare.ts for joining its lines with bench/torch_bench.py's.
+ * bench/compare.ts for joining its lines with bench/torch_bench.py's and bench/torch_aim.py's.
  */
 import { adapterDisplayName } from '../src/gpu/capabilities';
 import { GpuContext } from '../src/gpu/context';
@@ -14,6 +15,7 @@ import { FULL_SIZES, parseArgs, QUICK_SIZES, USAGE, type BenchArgs, type Suite }
 import { attentionCases, CI_ATTENTION_CASES, runAttentionSuite } from './attentionSuite';
 import { LAYOUT_PRESETS, runLayoutsSuite } from './layouts';
 import { runMatmulSuite } from './matmulSuite';
+import { CI_TRAIN_CASES, CI_TRAIN_PLAN, runTrainSuite, trainCases } from './trainSuite';
 import { emit } from './stats';
 import { message, type SuiteEnv } from './suite';
 import type { TfjsSession } from './tfjs';
@@ -24,7 +26,7 @@ const EXIT_NO_ADAPTER = 2;
 /** Matmul sizes of the `ci` suite: seconds on SwiftShader, enough to show a regression. */
 const CI_SIZES = [128];
 
-function includes(suite: Suite, part: 'matmul' | 'attention' | 'layouts'): boolean {
+function includes(suite: Suite, part: 'matmul' | 'attention' | 'layouts' | 'train'): boolean {
   return suite === part || suite === 'all' || (suite === 'ci' && part !== 'layouts');
 }
 
@@ -122,6 +124,10 @@ async function main(): Promise<number> {
       batch,
       quick ? LAYOUT_PRESETS.slice(0, 1) : LAYOUT_PRESETS,
     );
+  }
+  if (includes(suite, 'train')) {
+    if (suite === 'ci') failures += await runTrainSuite(env, CI_TRAIN_CASES, CI_TRAIN_PLAN);
+    else failures += await runTrainSuite(env, trainCases(args.batch, quick, args.presets));
   }
 
   if (gpuError) failures++;

@@ -9,7 +9,9 @@ bench/compare.ts can join the two outputs into aim-over-torch ratio lines:
   forward+backward, fp32, with the boolean mask equivalent to AIM's prefix-causal attention
   (attn_mask[b, 0, i, j] = j < S_b or j <= i, True = may attend), at the attention suite's
   shapes and with the very same prefix lengths (the same mulberry32 generator and seeds);
-- "layout": the layouts suite's matmuls and epilogues as eager PyTorch computes them.
+- "layout": the layouts suite's matmuls and epilogues as eager PyTorch computes them;
+- "train-step": whole AIM training steps (bench/torch_aim.py: the same model, loss and
+  AdamW as the WGSL trainer) in eager fp32 / bf16 and torch.compile fp32 / bf16.
 
 Everything is fp32 with TF32 off (torch.backends.cuda.matmul.allow_tf32 = False,
 torch.backends.cudnn.allow_tf32 = False, float32 matmul precision "highest"); the matmul
@@ -23,7 +25,8 @@ Timing, as bench/timing.ts does it for WebGPU: warm-up runs, then
 Attention timing covers the SDPA call (and its autograd backward) only: q, k, v are strided
 views of one [B, T, 3D] tensor, like the WGSL kernel's qkv; the gradients are taken with
 respect to q, k, v directly and the output stays [B, H, T, dh], so no layout copy is timed —
-PyTorch's best case. Usage: python3 bench/torch_bench.py [--suite matmul|attention|layouts|all]
+PyTorch's best case. Usage:
+python3 bench/torch_bench.py [--suite matmul|attention|layouts|train|all]
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from torch_common import (
     time_cuda,
     timing_fields,
 )
+from torch_aim import DEFAULT_MODES, MODES, TRAIN_PRESETS, bench_train
 from torch_layouts import bench_layouts
 
 # ---------------------------------------------------------------- matmul
@@ -235,10 +239,19 @@ def bench_attention(torch, env: dict, batch: int, seq_lens, head_dims, backends)
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--suite", choices=["matmul", "attention", "layouts", "all"], default="all")
+    parser.add_argument(
+        "--suite", choices=["matmul", "attention", "layouts", "train", "all"], default="all"
+    )
     parser.add_argument("--sizes", default=",".join(map(str, MATMUL_SIZES)))
     parser.add_argument(
-        "--batch", type=int, default=ATTENTION_BATCH, help="batch of the attention and layouts"
+        "--batch",
+        type=int,
+        default=ATTENTION_BATCH,
+        help="batch of the attention, layouts and train suites",
+    )
+    parser.add_argument("--train-presets", default=",".join(TRAIN_PRESETS))
+    parser.add_argument(
+        "--train-modes", default=",".join(DEFAULT_MODES), help="of " + ", ".join(MODES)
     )
     parser.add_argument(
         "--sdpa-backends",
@@ -289,6 +302,10 @@ def main(argv: list[str]) -> int:
         )
     if args.suite in ("layouts", "all"):
         failures += bench_layouts(torch, env, args.batch)
+    if args.suite in ("train", "all"):
+        presets = [p for p in args.train_presets.split(",") if p]
+        modes = [m for m in args.train_modes.split(",") if m]
+        failures += bench_train(torch, env, presets, args.batch, modes)
     if failures:
         print(f"torch_bench: {failures} failure(s), see the error/check fields", file=sys.stderr)
     return 1 if failures else 0

@@ -15,24 +15,7 @@ import { modelBackwardReference, type ModelGradients } from '../src/model/refere
 import { mulberry32, randomF32 } from '../src/reference/random';
 import { mixedTolerance, worstRatio } from './compare';
 import { testGpu } from './gpuContext';
-
-/** 8×8 images, patch 4 → K = 4 tokens; width 8, 2 blocks of 2 heads (dh 4); head 8 × 1. */
-function tinyConfig(extraNormTerm: boolean): AimConfig {
-  return {
-    name: 'tiny-test',
-    imageSize: 8,
-    patchSize: 4,
-    channels: 3,
-    width: 8,
-    depth: 2,
-    heads: 2,
-    mlpRatio: 4,
-    head: { width: 8, depth: 1, extraNormTerm },
-    trunkNormEps: 1e-6,
-    headNormEps: 1e-5,
-    inferenceOnly: false,
-  };
-}
+import { tinyConfig } from './modelConfigs';
 
 function awkwardConfig(): AimConfig {
   const c = tinyConfig(false);

@@ -26,24 +26,7 @@ import { modelBackwardReference } from '../src/model/referenceBackward';
 import { checkGradient } from '../src/reference/gradcheck';
 import { mulberry32, randomF32 } from '../src/reference/random';
 import { FIXTURE_DIR } from './fixtures';
-
-/** 8×8 images, patch 4 → K = 4 tokens; width 8, 2 blocks of 2 heads; head width 8, depth 1. */
-function tinyConfig(extraNormTerm: boolean): AimConfig {
-  return {
-    name: 'tiny-test',
-    imageSize: 8,
-    patchSize: 4,
-    channels: 3,
-    width: 8,
-    depth: 2,
-    heads: 2,
-    mlpRatio: 4,
-    head: { width: 8, depth: 1, extraNormTerm },
-    trunkNormEps: 1e-6,
-    headNormEps: 1e-5,
-    inferenceOnly: false,
-  };
-}
+import { tinyConfig } from './modelConfigs';
 
 function randomInputs(c: AimConfig, batch: number, seed: number): ModelInputs {
   const K = numPatches(c);
