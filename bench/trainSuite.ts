@@ -14,12 +14,10 @@
  *     jitter: DEFAULT_SETTINGS), uploads, the one submission, and the loss / gradient-norm
  *     readback — median over the guard steps after the first.
  *
- * The step of (a) is built here from the same public pieces, with the same calls, as
- * `Trainer.create` (the Trainer does not expose its dispatch list): model, AdamW moments,
- * `prepareGradNorm`, `prepareAdamW`. Its inputs are the first images of the seeded
- * procedural set (evalBatch) with the trainer's prefixes S ~ U{1…K−1}. AdamW's step uniform
- * is fixed for the repetitions (t = 1000, lr 1e-3: bias corrections ≈ 1, so repeated updates
- * stay the size of a real step); the work per step does not depend on the values.
+ * The step of (a) is the Trainer's own dispatch list (`Trainer.dispatches`) after
+ * `Trainer.loadStep()` has loaded its first batch (augmented images, prefixes S ~ U{1…K−1},
+ * the step-1 learning rate); repeating it repeats that update, and the work per step does not
+ * depend on the values.
  *
  * Memory: `allocatedBytes` is every storage buffer of that step as allocated (AimGpuModel's
  * pool, the optimizer state, the storage buffers the prepared dispatches own); it must equal
@@ -32,20 +30,13 @@
  * of the first three; and the timed step's loss after all repetitions must be finite.
  */
 import type { GpuContext } from '../src/gpu/context';
-import { recordDispatch, releaseDispatch, type PreparedDispatch } from '../src/gpu/dispatch';
+import { recordDispatch, type PreparedDispatch } from '../src/gpu/dispatch';
 import { timeComputePass } from '../src/gpu/timing';
-import { Tensor } from '../src/gpu/tensor';
-import { evalBatch } from '../src/data/batch';
 import { makeProceduralDataset } from '../src/data/procedural';
 import type { ImageDataset } from '../src/data/dataset';
-import { createAdamWState, prepareAdamW, type AdamW } from '../src/kernels/adamw';
-import { prepareGradNorm } from '../src/kernels/gradNorm';
 import { numPatches, parameterCount, PRESETS, type PresetName } from '../src/model/config';
 import { AimGpuModel } from '../src/model/gpuModel';
 import { estimateTrainingMemory, memoryLimitProblems } from '../src/model/memory';
-import { patchOrder } from '../src/model/orderings';
-import { initParameters } from '../src/model/params';
-import { Rng } from '../src/training/rng';
 import { DEFAULT_SETTINGS, modelConfigFor, type RunSettings } from '../src/training/settings';
 import { Trainer } from '../src/training/trainer';
 import { emit, median, sig } from './stats';
@@ -69,8 +60,6 @@ export const CI_TRAIN_CASES: readonly TrainBenchCase[] = [{ preset: 'aim-micro',
 export const CI_TRAIN_PLAN: RunPlan = { reps: 2, warmup: 1, trials: 1 };
 /** Optimizer steps of the Trainer guard (and the wall-clock `trainStepMs` sample). */
 export const GUARD_STEPS = 10;
-/** AdamW step uniform during the timed repetitions (see the header). */
-const TIMED_ADAMW_STEP = 1000;
 
 export function trainCases(
   batch: number | undefined,
@@ -96,15 +85,12 @@ export function benchSettings(c: TrainBenchCase): RunSettings {
   };
 }
 
-/** What one Trainer step records, built as Trainer.create builds it (see the header). */
+/** A Trainer with its first step loaded: what `Trainer.trainStep` submits is `step`. */
 interface StepRig {
+  trainer: Trainer;
   model: AimGpuModel;
-  adamw: AdamW;
-  moments: Tensor<'f32'>[];
-  scalars: Tensor<'f32'>[];
-  gradNorm: PreparedDispatch[];
-  /** forward, backward, gradient norm, AdamW: Trainer's stepDispatches. */
-  step: PreparedDispatch[];
+  /** forward, backward, gradient norm, AdamW: the Trainer's own dispatch list. */
+  step: readonly PreparedDispatch[];
 }
 
 async function buildStepRig(
@@ -112,61 +98,13 @@ async function buildStepRig(
   s: RunSettings,
   dataset: ImageDataset,
 ): Promise<StepRig> {
-  const config = modelConfigFor(s);
-  const model = await AimGpuModel.create(ctx, config, s.batch);
-  const moments: Tensor<'f32'>[] = [];
-  const scalars: Tensor<'f32'>[] = [];
-  try {
-    const state = model.specs.map((spec) => {
-      const m = createAdamWState(ctx, model.parameter(spec.name), spec.name);
-      moments.push(m.expAvg, m.expAvgSq);
-      return m;
-    });
-    const norm = Tensor.empty(ctx, [1], 'f32', 'gradient norm');
-    const clipScale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
-    scalars.push(norm, clipScale);
-    const grads = model.specs.map((spec) => model.gradient(spec.name));
-    const gradNorm = await prepareGradNorm(ctx, grads, norm, clipScale, { maxNorm: s.clipNorm });
-    const adamw = await prepareAdamW(
-      ctx,
-      model.specs.map((spec, i) => ({
-        param: model.parameter(spec.name),
-        grad: model.gradient(spec.name),
-        ...state[i],
-        weightDecay: spec.decay ? s.weightDecay : 0,
-      })),
-      { clipScale },
-    );
-    model.uploadParameters(initParameters(config, s.seed));
-    const K = numPatches(config);
-    const grid = config.imageSize / config.patchSize;
-    const indices = Array.from({ length: s.batch }, (_, i) => i % dataset.train.count);
-    const rng = new Rng(s.seed);
-    model.setInputs(
-      evalBatch(dataset.train, indices, config.imageSize).images,
-      patchOrder(s.ordering, grid, grid, s.seed),
-      Array.from({ length: s.batch }, () => rng.int(1, K - 1)),
-    );
-    adamw.setStep(TIMED_ADAMW_STEP, s.lr);
-    const step = [
-      ...model.forwardDispatches,
-      ...model.backwardDispatches,
-      ...gradNorm,
-      ...adamw.dispatches,
-    ];
-    return { model, adamw, moments, scalars, gradNorm, step };
-  } catch (error) {
-    for (const t of [...moments, ...scalars]) t.destroy();
-    model.destroy();
-    throw error;
-  }
+  const trainer = await Trainer.create(ctx, s, dataset);
+  trainer.loadStep();
+  return { trainer, model: trainer.model, step: trainer.dispatches };
 }
 
 function destroyRig(rig: StepRig): void {
-  for (const d of rig.gradNorm) releaseDispatch(d);
-  rig.adamw.destroy();
-  for (const t of [...rig.moments, ...rig.scalars]) t.destroy();
-  rig.model.destroy();
+  rig.trainer.destroy();
 }
 
 /** Bytes of the rig's storage buffers: the model's pool, the optimizer, dispatch-owned scratch. */
@@ -176,7 +114,7 @@ function allocatedBytes(rig: StepRig): { optimizer: number; kernelScratch: numbe
   for (const list of lists) for (const d of list) for (const b of d.owned) owned.add(b);
   let kernelScratch = 0;
   for (const b of owned) if (b.usage & GPUBufferUsage.STORAGE) kernelScratch += b.size;
-  const optimizer = [...rig.moments, ...rig.scalars].reduce((n, t) => n + t.byteLength, 0);
+  const optimizer = rig.trainer.optimizerBytes;
   return { optimizer, kernelScratch };
 }
 

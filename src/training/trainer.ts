@@ -155,9 +155,23 @@ export class Trainer {
     return this.step >= this.settings.steps;
   }
 
-  /** One optimizer step (see the header). Throws NonFiniteError without updating on NaN/Inf. */
-  async trainStep(): Promise<StepMetrics> {
-    const started = performance.now();
+  /** Every dispatch one step submits, in order (benchmarks time exactly this). */
+  get dispatches(): readonly PreparedDispatch[] {
+    return this.stepDispatches;
+  }
+
+  /** Bytes of the optimizer state (AdamW moments) and the step's scalars. */
+  get optimizerBytes(): number {
+    let bytes = this.scalars.norm.byteLength + this.scalars.clipScale.byteLength;
+    for (const m of this.moments.values()) bytes += m.expAvg.byteLength + m.expAvgSq.byteLength;
+    return bytes;
+  }
+
+  /**
+   * The CPU half of a step: the step's images (sampled, augmented, normalised) and each
+   * sample's prefix length, uploaded; this step's learning rate set. Returns the learning rate.
+   */
+  loadStep(): number {
     const { batch } = this.settings;
     const indices = this.sampler.indices(this.step, batch);
     const images = trainBatch(
@@ -182,6 +196,14 @@ export class Trainer {
       this.step,
     );
     this.adamw.setStep(this.step + 1, lr);
+    return lr;
+  }
+
+  /** One optimizer step (see the header). Throws NonFiniteError without updating on NaN/Inf. */
+  async trainStep(): Promise<StepMetrics> {
+    const started = performance.now();
+    const { batch } = this.settings;
+    const lr = this.loadStep();
     await runDispatches(this.ctx, this.stepDispatches);
     const [trainLoss, gradNorm] = await this.readScalars([
       this.model.outputs.loss,
