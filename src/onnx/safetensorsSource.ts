@@ -4,22 +4,12 @@
  * one at a time — for fp16 community copies of multi-GB checkpoints.
  */
 import type { ByteSource } from './byteSource';
+import { TORCH_DTYPE_BYTES, type TorchDType } from './pickle';
 
-export type SafetensorsSourceDType =
-  'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+/** The dtypes safetensors files carry are the ones torch.save archives carry. */
+export type SafetensorsSourceDType = TorchDType;
 
-const BYTES: Record<SafetensorsSourceDType, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
+const BYTES: Record<SafetensorsSourceDType, number> = TORCH_DTYPE_BYTES;
 
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
