@@ -30,13 +30,7 @@ override HAS_ORDER: bool = false;
 
 const WORKGROUP: u32 = 256u;
 
-// A NaN made at run time: as a constant expression bitcast<f32>(0x7fc00000u) is a shader-
-// creation error, so the bits go through a variable. (WGSL lets an implementation treat NaNs
-// as indeterminate; GPUs pass the bits through, and the tests check that.)
-fn quietNaN() -> f32 {
-  var bits = 0x7fc00000u;
-  return bitcast<f32>(bits);
-}
+// #include "quiet_nan.wgsl"
 
 @compute @workgroup_size(WORKGROUP)
 fn main(

@@ -14,6 +14,7 @@ import {
   matmulReference,
 } from '../reference/matmul';
 import { randomF32 } from '../reference/random';
+import { worstRatio } from '../reference/compare';
 import {
   attentionBackwardErrorBound,
   attentionBackwardReference,
@@ -85,33 +86,14 @@ function matmulCase(
         bias: opts.bias ? inputs.bias : undefined,
         activation: opts.gelu ? 'gelu' : 'none',
       });
-      if (outputs.c.length !== c.length) return Infinity;
       // Same bound as test/matmul.test.ts: γ_K·Σ|a||b| through GELU's slope ≤ 1.13, plus the epilogue's few roundings.
-      let worst = 0;
-      for (let i = 0; i < c.length; i++) {
-        const tol =
-          1.13 * gammaF32(s.k) * absDot[i] + 6e-7 * (Math.abs(c[i]) + Math.abs(prod[i]) + 1);
-        worst = Math.max(worst, Math.abs(outputs.c[i] - c[i]) / tol);
-      }
-      return Number.isNaN(worst) ? Infinity : worst;
+      return worstRatio(
+        outputs.c,
+        c,
+        (i) => 1.13 * gammaF32(s.k) * absDot[i] + 6e-7 * (Math.abs(c[i]) + Math.abs(prod[i]) + 1),
+      );
     },
   };
-}
-
-/** max_i |got_i − want_i| / bound_i, Infinity on a length mismatch or NaN. */
-function boundRatio(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  bound: (i: number) => number,
-): number {
-  if (got.length !== want.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const r = Math.abs(got[i] - want[i]) / bound(i);
-    if (Number.isNaN(r)) return Infinity;
-    worst = Math.max(worst, r);
-  }
-  return worst;
 }
 
 /**
@@ -174,9 +156,9 @@ function attentionCase(
         shape,
       );
       return Math.max(
-        boundRatio(got.out, want.out, (i) => fwdBound.out[i]),
-        boundRatio(got.lse, want.lse, (i) => fwdBound.lse[i]),
-        boundRatio(got.dqkv, dWant, (i) => bwdBound[i]),
+        worstRatio(got.out, want.out, (i) => fwdBound.out[i]),
+        worstRatio(got.lse, want.lse, (i) => fwdBound.lse[i]),
+        worstRatio(got.dqkv, dWant, (i) => bwdBound[i]),
       );
     },
   };
@@ -242,9 +224,9 @@ function patchMseLossCase(
         return (i: number) => 1e-6 * scale + 2e-5 * Math.abs(w[i]);
       };
       return Math.max(
-        boundRatio(got.perPosition, want.perPosition, tol(want.perPosition)),
-        boundRatio(got.loss, [want.loss], tol([want.loss])),
-        boundRatio(got.gradPred, grad, tol(grad)),
+        worstRatio(got.perPosition, want.perPosition, tol(want.perPosition)),
+        worstRatio(got.loss, [want.loss], tol([want.loss])),
+        worstRatio(got.gradPred, grad, tol(grad)),
       );
     },
   };
@@ -294,10 +276,10 @@ function layerNormCase(name: string, rows: number, dim: number): KernelCase {
         return (i: number) => 1e-5 * scale + 1e-5 * Math.abs(w[i]);
       };
       return Math.max(
-        boundRatio(got.y, want.y, (i) => bound.y[i]),
-        boundRatio(got.dx, ref.dx, scaled(ref.dx)),
-        boundRatio(got.dweight, ref.dweight, scaled(ref.dweight)),
-        boundRatio(got.dbias, ref.dbias, scaled(ref.dbias)),
+        worstRatio(got.y, want.y, (i) => bound.y[i]),
+        worstRatio(got.dx, ref.dx, scaled(ref.dx)),
+        worstRatio(got.dweight, ref.dweight, scaled(ref.dweight)),
+        worstRatio(got.dbias, ref.dbias, scaled(ref.dbias)),
       );
     },
   };

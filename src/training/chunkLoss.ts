@@ -20,24 +20,14 @@ export function perChunkLoss(
   batch: number,
   positions: number,
   chunks: number,
-  counted: (b: number, i: number) => boolean = (_b, i) => i < positions - 1,
+  counted?: (b: number, i: number) => boolean,
 ): number[] {
   if (perPosition.length !== batch * positions) {
     throw new RangeError(`perChunkLoss: ${perPosition.length} values for [${batch}, ${positions}]`);
   }
-  if (!Number.isInteger(chunks) || chunks < 1)
-    throw new RangeError(`perChunkLoss: ${chunks} chunks`);
-  const sums = new Array<number>(chunks).fill(0);
-  const counts = new Array<number>(chunks).fill(0);
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < positions - 1; i++) {
-      if (!counted(b, i)) continue;
-      const c = chunkOfPosition(i + 1, positions, chunks);
-      sums[c] += perPosition[b * positions + i];
-      counts[c]++;
-    }
-  }
-  return sums.map((s, c) => (counts[c] > 0 ? s / counts[c] : NaN));
+  const acc = new ChunkLossAccumulator(positions, chunks);
+  acc.add(perPosition, batch, counted);
+  return acc.result().chunkLoss;
 }
 
 /** Running per-chunk means over many validation batches. */
@@ -49,14 +39,21 @@ export class ChunkLossAccumulator {
     readonly positions: number,
     readonly chunks: number,
   ) {
+    if (!Number.isInteger(chunks) || chunks < 1)
+      throw new RangeError(`perChunkLoss: ${chunks} chunks`);
     this.sums = new Array<number>(chunks).fill(0);
     this.counts = new Array<number>(chunks).fill(0);
   }
 
-  /** Adds a batch evaluated with prefix S = 1 (every target counted). */
-  add(perPosition: ArrayLike<number>, batch: number): void {
+  /** Adds a batch; by default evaluated with prefix S = 1 (every target counted). */
+  add(
+    perPosition: ArrayLike<number>,
+    batch: number,
+    counted?: (b: number, i: number) => boolean,
+  ): void {
     for (let b = 0; b < batch; b++) {
       for (let i = 0; i < this.positions - 1; i++) {
+        if (counted && !counted(b, i)) continue;
         const c = chunkOfPosition(i + 1, this.positions, this.chunks);
         this.sums[c] += perPosition[b * this.positions + i];
         this.counts[c]++;
