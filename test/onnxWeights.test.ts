@@ -10,7 +10,12 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
 import { halfToFloat } from '../src/data/safetensors';
 import { randomF32 } from '../src/reference/random';
-import { ExternalDataWriter, memoryDataSink } from '../src/onnx/externalData';
+import {
+  ExternalDataWriter,
+  memoryDataSink,
+  readShardTag,
+  shardTag,
+} from '../src/onnx/externalData';
 import { directorySink } from '../src/onnx/fileSink.node';
 import { floatToHalfBits } from '../src/onnx/float16';
 import { DataType, GraphBuilder, MICROSOFT_DOMAIN } from '../src/onnx/graph';
@@ -141,26 +146,31 @@ describe('int4 MatMulNBits packing', () => {
 });
 
 describe('external-data shards', () => {
-  test('aligned offsets, shard roll-over below the limit, tensors never split', async () => {
+  test('aligned offsets, shard roll-over below the limit, tensors never split, tagged shards', async () => {
     const sink = memoryDataSink();
-    const writer = new ExternalDataWriter(sink, 'm.onnx.data', 10_000);
+    const writer = new ExternalDataWriter(sink, 'm.onnx.data', 10_000, 'export-1');
     const a = await writer.add('a', new Uint8Array(10).fill(1)); // small: 64-byte alignment
     const b = await writer.add('b', new Uint8Array(3).fill(2));
     const c = await writer.add('c', new Uint8Array(5000).fill(3)); // ≥ a page: 4096 alignment
     const d = await writer.add('d', new Uint8Array(6000).fill(4)); // does not fit: next shard
     await writer.close();
-    expect(a).toEqual({ location: 'm.onnx.data_0', offset: 0, length: 10 });
-    expect(b).toEqual({ location: 'm.onnx.data_0', offset: 64, length: 3 });
+    // Each shard's first 64 bytes are its tag, so the first tensor starts after it.
+    expect(a).toEqual({ location: 'm.onnx.data_0', offset: 64, length: 10 });
+    expect(b).toEqual({ location: 'm.onnx.data_0', offset: 128, length: 3 });
     expect(c).toEqual({ location: 'm.onnx.data_0', offset: 4096, length: 5000 });
-    expect(d).toEqual({ location: 'm.onnx.data_1', offset: 0, length: 6000 });
+    expect(d).toEqual({ location: 'm.onnx.data_1', offset: 4096, length: 6000 });
     expect(writer.shards).toEqual([
       { name: 'm.onnx.data_0', bytes: 9096 },
-      { name: 'm.onnx.data_1', bytes: 6000 },
+      { name: 'm.onnx.data_1', bytes: 10096 },
     ]);
     const shard0 = sink.files.get('m.onnx.data_0')!;
-    expect(shard0[64]).toBe(2);
+    expect(shard0[128]).toBe(2);
     expect(shard0[4095]).toBe(0);
     expect(shard0[4096]).toBe(3);
+    expect(readShardTag(shard0)).toBe('export-1');
+    expect(readShardTag(sink.files.get('m.onnx.data_1')!)).toBe('export-1');
+    expect(readShardTag(new Uint8Array(64))).toBeUndefined();
+    expect(() => shardTag('x'.repeat(49))).toThrow(/printable ASCII/);
     await expect(
       new ExternalDataWriter(sink, 'x', 100).add('big', new Uint8Array(101)),
     ).rejects.toThrow(/tensor big is 101 bytes, above the shard limit of 100/);

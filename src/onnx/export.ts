@@ -61,6 +61,8 @@ export interface ExportOptions {
   modelFileName?: string;
   /** Default: probe layers when the config names them or the checkpoint has a probe. */
   features?: FeatureMode;
+  /** Written into every shard's tag and the metadata; default a random id. */
+  exportId?: string;
   /** Called after each weight tensor is written. */
   onTensor?: (name: string, done: number, total: number) => void;
 }
@@ -102,7 +104,7 @@ export async function exportAimOnnx(
   checkTensors(expected, weights);
   const withProbe = mode === 'probe-layers' && hasProbeHead(weights);
 
-  const writer = new ExternalDataWriter(sink, `${modelFile}.data`, maxShard);
+  const writer = new ExternalDataWriter(sink, `${modelFile}.data`, maxShard, options.exportId);
   const g = new GraphBuilder(writer);
   const W = new WeightEmitter(g, weights, format, expected.length, options.onTensor);
   const D = c.embedDim;
@@ -240,6 +242,10 @@ export async function exportAimOnnx(
       'aim.format': format,
       'aim.features': mode,
       'aim.blocks': String(lastBlock + 1),
+      // Lets a loader check a shard set before reading it: names, sizes, and the id each
+      // shard's 64-byte tag repeats (src/onnx/externalData.ts).
+      'aim.export_id': writer.exportId,
+      'aim.external_data': JSON.stringify(writer.shards),
       'aim.has_logits': String(withProbe),
       'aim.has_patch_predictions': String(predictor !== undefined),
       // ml-aim's val_transforms, for whoever feeds `images`.

@@ -5,6 +5,11 @@
  * split across files. Offsets are aligned (4096 bytes for tensors of a page or more, so
  * runtimes can mmap them; 64 otherwise).
  *
+ * Every shard opens with a 64-byte tag (SHARD_TAG_BYTES) that no tensor references: the magic
+ * `AIM-ONNX-DATA` and the export's id, which the model's metadata repeats (`aim.export_id`). A
+ * loader reads those 64 bytes to tell a shard of this export from one of another export with
+ * the same file name and size (a mismatched set), without hashing gigabytes.
+ *
  * The writer is sink-agnostic: Node writes files (fileSink.node.ts), a browser can write
  * OPFS files or collect Blobs (memoryDataSink here).
  */
@@ -25,18 +30,46 @@ export interface ExternalLocation {
 }
 
 export const DEFAULT_MAX_SHARD_BYTES = 1024 ** 3;
+export const SHARD_TAG_BYTES = 64;
+const SHARD_MAGIC = 'AIM-ONNX-DATA\n';
+
+/** The 64 bytes a shard of export `exportId` (≤ 48 ASCII characters) starts with. */
+export function shardTag(exportId: string): Uint8Array {
+  const text = SHARD_MAGIC + exportId;
+  if (!/^[\x20-\x7e]{1,48}$/.test(exportId) || text.length > SHARD_TAG_BYTES)
+    throw new RangeError(`export id ${JSON.stringify(exportId)} must be 1–48 printable ASCII`);
+  const tag = new Uint8Array(SHARD_TAG_BYTES);
+  tag.set(new TextEncoder().encode(text));
+  return tag;
+}
+
+/** The export id in a shard's first 64 bytes, or undefined when it has no tag. */
+export function readShardTag(head: Uint8Array): string | undefined {
+  if (head.byteLength < SHARD_TAG_BYTES) return undefined;
+  const text = new TextDecoder().decode(head.subarray(0, SHARD_TAG_BYTES)).replace(/\0+$/, '');
+  return text.startsWith(SHARD_MAGIC) ? text.slice(SHARD_MAGIC.length) : undefined;
+}
+
+/** A fresh random export id (32 hex digits). */
+export function newExportId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
 const PAGE = 4096;
 const SMALL_ALIGN = 64;
 
 export class ExternalDataWriter {
   private current?: { name: string; sink: FileSink; size: number };
   private readonly sizes = new Map<string, number>();
+  private readonly tag: Uint8Array;
 
   constructor(
     private readonly sink: DataSink,
     private readonly baseName: string,
     private readonly maxShardBytes = DEFAULT_MAX_SHARD_BYTES,
+    readonly exportId = newExportId(),
   ) {
+    this.tag = shardTag(exportId);
     if (!(maxShardBytes > 0))
       throw new RangeError(`maxShardBytes ${maxShardBytes} must be positive`);
   }
@@ -47,7 +80,7 @@ export class ExternalDataWriter {
   }
 
   async add(tensorName: string, bytes: Uint8Array): Promise<ExternalLocation> {
-    if (bytes.byteLength > this.maxShardBytes) {
+    if (bytes.byteLength + SHARD_TAG_BYTES > this.maxShardBytes) {
       throw new RangeError(
         `tensor ${tensorName} is ${bytes.byteLength} bytes, above the shard limit of ${this.maxShardBytes}`,
       );
@@ -59,8 +92,10 @@ export class ExternalDataWriter {
       if (shard) await shard.sink.close();
       const name = `${this.baseName}_${this.sizes.size}`;
       shard = this.current = { name, sink: await this.sink.create(name), size: 0 };
-      this.sizes.set(name, 0);
-      offset = 0;
+      await shard.sink.write(this.tag);
+      shard.size = SHARD_TAG_BYTES;
+      this.sizes.set(name, shard.size);
+      offset = Math.ceil(shard.size / align) * align;
     }
     if (offset > shard.size) await shard.sink.write(new Uint8Array(offset - shard.size));
     await shard.sink.write(bytes);
