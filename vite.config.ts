@@ -11,6 +11,9 @@ const crossOriginIsolation = {
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
+  // onnxruntime-web finds its .wasm next to its own module (new URL(…, import.meta.url));
+  // pre-bundling would move the module away from the file, so Vite serves it as it is.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', sourcemap: true },
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },

@@ -1,6 +1,6 @@
 /**
- * The page: a header with the GPU's state and the theme, then four views — Train, Compare
- * orderings, Runs, GPU — as tabs. Without WebGPU the page explains why instead of the views;
+ * The page: a header with the GPU's state and the theme, then five views — Train, Compare
+ * orderings, Runs, Inference, GPU — as tabs. Without WebGPU the page explains why instead of the views;
  * when the device is lost it says so and offers to reconnect (runs and metrics stay).
  */
 import { useEffect } from 'react';
@@ -19,12 +19,14 @@ import { Tabs } from './Tabs';
 import { useTheme, type ThemeChoice } from './theme';
 import { TrainView } from './TrainView';
 import { RunsView } from './RunsView';
+import { InferenceView } from './inference/InferenceView';
 import { UnavailablePage } from './UnavailablePage';
 
 const TAB_LABELS: Record<Tab, string> = {
   train: 'Train',
   compare: 'Compare orderings',
   runs: 'Runs',
+  inference: 'Inference',
   gpu: 'GPU',
 };
 
@@ -133,6 +135,7 @@ export function App() {
                 </div>
               )}
               {tab === 'runs' && <RunsView />}
+              {tab === 'inference' && <InferenceView />}
               {tab === 'gpu' && <GpuView capabilities={capabilities} />}
             </div>
           </>

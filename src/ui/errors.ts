@@ -11,6 +11,12 @@ export interface Explained {
 
 export function explainError(e: SerializedError): Explained {
   const text = `${e.name}: ${e.message}`;
+  if (e.name === 'ModelFileError')
+    return { headline: 'This model cannot be used.', advice: e.remedy ?? e.message };
+  if (e.name === 'OnnxSessionError')
+    return { headline: 'onnxruntime could not run this model.', advice: e.remedy ?? e.message };
+  if (e.name === 'CacheFullError')
+    return { headline: 'Browser storage is full.', advice: e.message };
   if (/out-of-memory|out of memory|OutOfMemory/i.test(text))
     return {
       headline: 'The GPU ran out of memory for this model and batch size.',

@@ -12,7 +12,7 @@ import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/dat
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
 
-export const TABS = ['train', 'compare', 'runs', 'gpu'] as const;
+export const TABS = ['train', 'compare', 'runs', 'inference', 'gpu'] as const;
 export type Tab = (typeof TABS)[number];
 
 interface SettingsState {

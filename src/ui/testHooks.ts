@@ -4,6 +4,7 @@
  * test can check them against a reference it computes itself.
  */
 import { runSeededMatmul, type MatmulCheckRequest } from '../gpu/matmulCheck';
+import { inferenceApi, type InferenceApi } from '../inference/client';
 import { workerApi } from '../worker/client';
 import { installRunTestHooks } from './runTestHooks';
 import { pageGpu } from './pageGpu';
@@ -21,11 +22,15 @@ export interface PlaygroundDebugHandle {
 declare global {
   interface Window {
     __aimPlayground?: PlaygroundDebugHandle;
+    /** The inference worker's API (src/inference/api.ts), for scripts and tests. */
+    __aimInference?: InferenceApi;
   }
 }
 
 export function installTestHooks(): void {
   installRunTestHooks();
+  // A getter: the inference worker starts only when someone uses it.
+  Object.defineProperty(window, '__aimInference', { get: inferenceApi, configurable: true });
   window.__aimPlayground = {
     seededMatmul: async (where, req) => {
       if (where === 'worker') {

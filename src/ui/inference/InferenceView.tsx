@@ -1,0 +1,246 @@
+/**
+ * The Inference tab: load an exported AIM model (by URL, from disk, from the browser cache,
+ * or by exporting a run trained here), see what it will cost before it loads, then run it on
+ * images. The backend is stated at all times: WebGPU, or wasm with the reason.
+ */
+import { useEffect, useState, type DragEvent } from 'react';
+import { formatBytes } from '../../inference/modelSources';
+import { ErrorNotice } from '../ErrorNotice';
+import { useInference } from '../inferenceStore';
+import { useRuns } from '../runsStore';
+import { ClassifyPanel } from './ClassifyPanel';
+import { LoadProgressView } from './LoadProgressView';
+import { ModelMemoryTable } from './ModelMemoryTable';
+import { ModelFacts, ModelPlanCard } from './ModelPlanCard';
+
+function BackendLine() {
+  const env = useInference((s) => s.env);
+  const backend = useInference((s) => s.backend);
+  const setBackend = useInference((s) => s.setBackend);
+  const busy = useInference((s) => s.busy);
+  if (!env) return <p className="muted">Starting onnxruntime…</p>;
+  return (
+    <div className="backend-line" data-testid="inference-env">
+      <label>
+        Run models on{' '}
+        <select
+          value={backend}
+          disabled={busy !== undefined}
+          onChange={(e) => setBackend(e.target.value as 'webgpu' | 'wasm')}
+          data-testid="inference-backend"
+        >
+          <option value="webgpu" disabled={env.webgpuUnavailable !== undefined}>
+            WebGPU{env.adapter ? ` (${env.adapter})` : ''}
+          </option>
+          <option value="wasm">wasm (CPU)</option>
+        </select>
+      </label>
+      {env.webgpuUnavailable && (
+        <p className="notice warn-notice">
+          Models run on the CPU (wasm) because {env.webgpuUnavailable}. That is much slower.
+        </p>
+      )}
+      {!env.jspi && (
+        <p className="notice bad-notice">
+          This browser lacks WebAssembly JSPI, which onnxruntime needs here to load weights without
+          copying them whole into memory. Use Chrome or Edge 137 or later.
+        </p>
+      )}
+    </div>
+  );
+}
+
+function LoadPanel() {
+  const inspectUrl = useInference((s) => s.inspectUrl);
+  const inspectFiles = useInference((s) => s.inspectFiles);
+  const loadRun = useInference((s) => s.loadRun);
+  const busy = useInference((s) => s.busy);
+  const runs = useRuns((s) => s.order.map((id) => s.records[id]).filter((r) => r.checkpointStep));
+  const [url, setUrl] = useState('');
+  const [runId, setRunId] = useState('');
+  const [over, setOver] = useState(false);
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    void inspectFiles([...e.dataTransfer.files]);
+  };
+  const run = runs.find((r) => r.id === runId) ?? runs[runs.length - 1];
+  return (
+    <section className="panel" aria-labelledby="load-title">
+      <h3 id="load-title">Load a model</h3>
+      <form
+        className="link-row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void inspectUrl(url);
+        }}
+      >
+        <label htmlFor="model-url">URL of model.onnx (or its folder)</label>
+        <input
+          id="model-url"
+          type="text"
+          value={url}
+          placeholder="https://…/aim-600M-int4/model.onnx"
+          onChange={(e) => setUrl(e.target.value)}
+          data-testid="model-url"
+        />
+        <button type="submit" disabled={busy !== undefined || !url.trim()}>
+          Inspect
+        </button>
+      </form>
+      <div
+        className={`dropzone${over ? ' over' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={onDrop}
+      >
+        <p>
+          Or drop <code>model.onnx</code> with its <code>model.onnx.data_*</code> files here, or:
+        </p>
+        <label className="file-button">
+          Choose files…
+          <input
+            type="file"
+            multiple
+            disabled={busy !== undefined}
+            data-testid="model-files"
+            onChange={(e) => {
+              void inspectFiles([...(e.target.files ?? [])]);
+              e.target.value = '';
+            }}
+          />
+        </label>
+      </div>
+      {runs.length > 0 && run && (
+        <div className="link-row">
+          <label htmlFor="run-pick">Or a run trained here</label>
+          <select
+            id="run-pick"
+            value={run.id}
+            onChange={(e) => setRunId(e.target.value)}
+            data-testid="run-pick"
+          >
+            {runs.map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.name} (step {r.checkpointStep})
+              </option>
+            ))}
+          </select>
+          <button
+            type="button"
+            disabled={busy !== undefined}
+            onClick={() => void loadRun(run.id, run.name)}
+            data-testid="load-run"
+          >
+            Export and load
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CachedModels() {
+  const cached = useInference((s) => s.cached);
+  const busy = useInference((s) => s.busy);
+  const loadCached = useInference((s) => s.loadCached);
+  const removeCached = useInference((s) => s.removeCached);
+  if (cached.length === 0) return null;
+  return (
+    <section className="panel" aria-labelledby="cached-title">
+      <h3 id="cached-title">In this browser’s cache</h3>
+      <ul className="cached-models" data-testid="cached-models">
+        {cached.map((c) => (
+          <li key={c.id} data-testid="cached-model">
+            <span>
+              <strong>{c.label}</strong> · {formatBytes(c.totalBytes)} · {c.files.length} files
+            </span>{' '}
+            <button
+              type="button"
+              className="small"
+              disabled={busy !== undefined}
+              onClick={() => void loadCached(c.id)}
+            >
+              Load
+            </button>{' '}
+            <button
+              type="button"
+              className="small danger"
+              disabled={busy !== undefined}
+              onClick={() => void removeCached(c.id)}
+            >
+              Remove
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function LoadedModelPanel() {
+  const loaded = useInference((s) => s.loaded);
+  if (!loaded) return null;
+  return (
+    <section className="panel" aria-labelledby="loaded-title" data-testid="loaded-model">
+      <h3 id="loaded-title">Loaded: {loaded.label}</h3>
+      <p data-testid="loaded-backend" data-backend={loaded.backend}>
+        Running on <strong>{loaded.backend === 'webgpu' ? 'WebGPU' : 'wasm (CPU)'}</strong>
+        {loaded.fallbackReason && <> because {loaded.fallbackReason}</>} · session created in{' '}
+        {(loaded.createMs / 1000).toFixed(2)} s
+      </p>
+      {loaded.cacheNote ? (
+        <p className="notice warn-notice" data-testid="cache-note">
+          {loaded.cacheNote}
+        </p>
+      ) : (
+        loaded.cached && <p className="muted small">Saved in the browser cache.</p>
+      )}
+      <ModelFacts card={loaded} />
+    </section>
+  );
+}
+
+export function InferenceView() {
+  const init = useInference((s) => s.init);
+  const card = useInference((s) => s.card);
+  const busy = useInference((s) => s.busy);
+  const error = useInference((s) => s.error);
+  const progress = useInference((s) => s.progress);
+  const presets = useInference((s) => s.presets);
+  const backend = useInference((s) => s.backend);
+  const loadInspected = useInference((s) => s.loadInspected);
+  useEffect(() => {
+    void init();
+  }, [init]);
+  return (
+    <div className="view inference-view">
+      <BackendLine />
+      <div className="two-col">
+        <aside>
+          <LoadPanel />
+          <CachedModels />
+        </aside>
+        <div>
+          {busy === 'inspecting' && <p role="status">Reading model.onnx…</p>}
+          {error && <ErrorNotice error={error} context="Nothing was loaded or cached." />}
+          {card && (
+            <ModelPlanCard
+              card={card}
+              busy={busy !== undefined}
+              onLoad={() => void loadInspected()}
+            />
+          )}
+          {busy === 'loading' && progress && <LoadProgressView progress={progress} />}
+          {busy === 'loading' && !progress && <p role="status">Preparing…</p>}
+          <LoadedModelPanel />
+          <ClassifyPanel />
+          <ModelMemoryTable plans={presets} backend={backend} />
+        </div>
+      </div>
+    </div>
+  );
+}

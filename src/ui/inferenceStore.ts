@@ -1,0 +1,163 @@
+/**
+ * The Inference tab's state: what the inference worker says about this browser, the model
+ * being inspected or loaded, load progress, and the last classification. Every action goes
+ * through the inference worker (src/inference/api.ts); errors arrive as data and are kept
+ * here for ErrorNotice, so a bad file never breaks the page.
+ */
+import { create } from 'zustand';
+import type {
+  ApiResult,
+  Classification,
+  InferenceEnvironment,
+  LoadedModel,
+  ModelCard,
+  PresetPlan,
+} from '../inference/api';
+import { Comlink, inferenceApi } from '../inference/client';
+import type { CachedModelEntry } from '../inference/modelCache';
+import type { LoadProgress } from '../inference/modelSources';
+import type { Backend } from '../inference/onnxSession';
+import { workerApi } from '../worker/client';
+import type { SerializedError } from '../worker/protocol';
+
+export type InferenceBusy = 'inspecting' | 'loading' | 'classifying' | undefined;
+
+export interface InferenceState {
+  env?: InferenceEnvironment;
+  presets: PresetPlan[];
+  cached: CachedModelEntry[];
+  backend: Backend;
+  /** Planned but not loaded yet (inspect first, then load). */
+  card?: ModelCard;
+  loaded?: LoadedModel;
+  progress?: LoadProgress;
+  busy: InferenceBusy;
+  error?: SerializedError;
+  result?: Classification & { imageName: string };
+  classifyError?: SerializedError;
+  init: () => Promise<void>;
+  setBackend: (backend: Backend) => void;
+  inspectUrl: (url: string) => Promise<void>;
+  inspectFiles: (files: File[]) => Promise<void>;
+  loadInspected: () => Promise<void>;
+  loadCached: (id: string) => Promise<void>;
+  removeCached: (id: string) => Promise<void>;
+  loadRun: (runId: string, label: string) => Promise<void>;
+  classify: (image: Blob, name: string) => Promise<void>;
+}
+
+function unwrap<T>(r: ApiResult<T>): T {
+  if (!r.ok) throw Object.assign(new Error(r.error.message), r.error);
+  return r.value;
+}
+
+function asSerialized(error: unknown): SerializedError {
+  if (error && typeof error === 'object' && 'message' in error) {
+    const e = error as { name?: string; message: string; remedy?: string };
+    return { name: e.name ?? 'Error', message: e.message, remedy: e.remedy };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+export const useInference = create<InferenceState>((set, get) => {
+  const refreshCached = async () => {
+    const r = await inferenceApi().listCached();
+    if (r.ok) set({ cached: r.value });
+  };
+  const onProgress = Comlink.proxy((progress: LoadProgress) => set({ progress }));
+
+  /** One load at a time; the result (or the error) replaces the last one. */
+  const loading = async (work: () => Promise<ApiResult<LoadedModel>>) => {
+    if (get().busy) return;
+    set({ busy: 'loading', error: undefined, progress: undefined, result: undefined });
+    try {
+      const loaded = unwrap(await work());
+      set({ loaded, card: undefined });
+    } catch (error) {
+      set({ error: asSerialized(error), loaded: undefined });
+    } finally {
+      set({ busy: undefined, progress: undefined });
+      await refreshCached();
+    }
+  };
+
+  return {
+    presets: [],
+    cached: [],
+    backend: 'webgpu',
+    busy: undefined,
+    init: async () => {
+      const api = inferenceApi();
+      const env = await api.environment();
+      const backend = env.webgpuUnavailable ? 'wasm' : get().backend;
+      set({ env, backend, presets: await api.presetPlans(backend) });
+      await refreshCached();
+    },
+    setBackend: (backend) => {
+      set({ backend });
+      void inferenceApi()
+        .presetPlans(backend)
+        .then((presets) => set({ presets }));
+    },
+    inspectUrl: async (url) => {
+      set({ busy: 'inspecting', error: undefined, card: undefined });
+      try {
+        set({ card: unwrap(await inferenceApi().inspectUrl(url, get().backend)) });
+      } catch (error) {
+        set({ error: asSerialized(error) });
+      } finally {
+        set({ busy: undefined });
+      }
+    },
+    inspectFiles: async (files) => {
+      set({ busy: 'inspecting', error: undefined, card: undefined });
+      try {
+        set({ card: unwrap(await inferenceApi().inspectFiles(files, get().backend)) });
+      } catch (error) {
+        set({ error: asSerialized(error) });
+      } finally {
+        set({ busy: undefined });
+      }
+    },
+    loadInspected: () => loading(() => inferenceApi().loadPending(get().backend, onProgress)),
+    loadCached: (id) => loading(() => inferenceApi().loadCached(id, get().backend, onProgress)),
+    removeCached: async (id) => {
+      const r = await inferenceApi().removeCached(id);
+      if (!r.ok) set({ error: r.error });
+      if (get().loaded?.id === id) set({ loaded: undefined, result: undefined });
+      await refreshCached();
+    },
+    loadRun: (runId, label) =>
+      loading(async () => {
+        const checkpoint = await workerApi().savedCheckpoint(runId);
+        if (!checkpoint) {
+          return {
+            ok: false,
+            error: {
+              name: 'Error',
+              message: `run ${label} has no checkpoint in this browser yet`,
+              remedy: 'Train it until a checkpoint is saved (or pause it), then try again.',
+            },
+          };
+        }
+        return inferenceApi().loadRun(
+          Comlink.transfer(checkpoint, [checkpoint.buffer]),
+          { runId, label },
+          get().backend,
+          onProgress,
+        );
+      }),
+    classify: async (image, name) => {
+      if (get().busy) return;
+      set({ busy: 'classifying', classifyError: undefined });
+      try {
+        const result = unwrap(await inferenceApi().classify(image, name));
+        set({ result: { ...result, imageName: name } });
+      } catch (error) {
+        set({ classifyError: asSerialized(error) });
+      } finally {
+        set({ busy: undefined });
+      }
+    },
+  };
+});
