@@ -1,6 +1,14 @@
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -16,14 +24,14 @@ import { encodePng } from './png';
 // a model trained in the tab exported and loaded in the browser.
 
 const FIXTURE = 'test/fixtures/aim-v1-tiny-public';
-const MODELS = 'test-results/inference-models';
+const MODELS = mkdtempSync(join(tmpdir(), 'aim-inference-e2e-'));
 let server: Server;
 let origin = '';
 /** Paths the model server was asked for, to prove cached loads need no network. */
 const requests: string[] = [];
 
-function exportFixture(format: string) {
-  const out = join(MODELS, format);
+function exportFixture(format: string, folder = format) {
+  const out = join(MODELS, folder);
   rmSync(out, { recursive: true, force: true });
   execFileSync('node', ['scripts/export.mjs', FIXTURE, '--format', format, '--out', out], {
     stdio: 'pipe',
@@ -32,11 +40,10 @@ function exportFixture(format: string) {
 }
 
 test.beforeAll(() => {
-  rmSync(MODELS, { recursive: true, force: true });
   exportFixture('fp32');
   exportFixture('int4');
   // A second fp32 export of the same weights: same file sizes, different export id.
-  exportFixture('fp32-again');
+  exportFixture('fp32', 'fp32-again');
   // Broken directories: a shard cut short, and a shard from another export.
   for (const [name, shardFrom] of [
     ['truncated', 'fp32'],
@@ -78,7 +85,10 @@ test.beforeAll(async () => {
   origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });
 
-test.afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+test.afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  rmSync(MODELS, { recursive: true, force: true });
+});
 
 async function openInference(page: Page) {
   const errors: string[] = [];

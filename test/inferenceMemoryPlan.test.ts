@@ -6,6 +6,7 @@
  * sizes exactly, and agree with estimateForPlan on the exported model.onnx. Then the paper's
  * presets (printed as a table) and the adapter checks.
  */
+import { formatBytes } from '../src/ui/format';
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { join } from 'node:path';
@@ -14,7 +15,6 @@ import {
   checkFits,
   estimateForConfig,
   estimateForPlan,
-  formatSize,
   type AimArchitecture,
   type WeightFormat,
 } from '../src/inference/memoryPlan';
@@ -228,7 +228,7 @@ describe("the paper's models", () => {
             cells
               .map(
                 (e) =>
-                  ` | ${gb(e.weightBytes)} GB, GPU ${gb(e.totalGpuBytes)}, max ${formatSize(e.largestBufferBytes).padStart(8)}`,
+                  ` | ${gb(e.weightBytes)} GB, GPU ${gb(e.totalGpuBytes)}, max ${formatBytes(e.largestBufferBytes).padStart(8)}`,
               )
               .join(''),
         );
@@ -280,13 +280,13 @@ describe('checkFits', () => {
     expect(fit).toEqual({
       ok: false,
       reason: expect.stringContaining(
-        "trunk.blocks.0.mlp.fc1.weight_t (256 MiB), is above this GPU's maxStorageBufferBindingSize of 128 MiB",
+        "trunk.blocks.0.mlp.fc1.weight_t (256.0 MiB), is above this GPU's maxStorageBufferBindingSize of 128.0 MiB",
       ) as string,
     });
     const small = { maxBufferSize: 2 ** 27, maxStorageBufferBindingSize: 2 ** 30 };
     const bySize = checkFits(estimateForConfig(presetArch('aim-7B', 20), 'fp16'), small, 'webgpu');
     expect(bySize.ok ? '' : bySize.reason).toContain(
-      "fc1.weight_t (256 MiB), is above this GPU's maxBufferSize of 128 MiB",
+      "fc1.weight_t (256.0 MiB), is above this GPU's maxBufferSize of 128.0 MiB",
     );
   });
 

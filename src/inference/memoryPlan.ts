@@ -18,6 +18,7 @@
  * to size buckets) for reuse, hence the 25 % on top. Blocks run one after another, so the
  * activations do not grow with depth.
  */
+import { formatBytes } from '../ui/format';
 import type { AimModelPlan } from './modelPlan';
 import { DEFAULT_MAX_SHARD_BYTES, SHARD_TAG_BYTES } from '../onnx/externalData';
 import { INT4_BLOCK } from '../onnx/int4';
@@ -326,23 +327,16 @@ export interface AdapterLimitsLike {
 
 export type Fit = { ok: true; warnings: string[] } | { ok: false; reason: string };
 
-/** 1.5 GiB, 128 MiB, 12 KiB: the units the messages use. */
-export function formatSize(bytes: number): string {
-  if (bytes >= GiB) return `${(bytes / GiB).toFixed(bytes >= 10 * GiB ? 1 : 2)} GiB`;
-  if (bytes >= MiB) return `${(bytes / MiB).toFixed(bytes >= 10 * MiB ? 0 : 1)} MiB`;
-  return `${Math.ceil(bytes / 1024)} KiB`;
-}
-
 /** Whether `estimate` fits this backend and adapter: a refusal names the tensor and the limit. */
 export function checkFits(
   estimate: MemoryEstimate,
   limits: AdapterLimitsLike,
   backend: 'webgpu' | 'wasm',
 ): Fit {
-  const total = formatSize(estimate.totalGpuBytes);
+  const total = formatBytes(estimate.totalGpuBytes);
   if (backend === 'wasm') {
     if (estimate.totalGpuBytes > WASM_HEAP_BYTES) {
-      const heap = formatSize(WASM_HEAP_BYTES);
+      const heap = formatBytes(WASM_HEAP_BYTES);
       return {
         ok: false,
         reason: `This model needs about ${total} of memory, more than the ${heap} the WebAssembly backend (wasm32) can address; use WebGPU or a smaller format (int4).`,
@@ -350,12 +344,12 @@ export function checkFits(
     }
     return { ok: true, warnings: [] };
   }
-  const buffer = `${estimate.largestBufferName} (${formatSize(estimate.largestBufferBytes)})`;
+  const buffer = `${estimate.largestBufferName} (${formatBytes(estimate.largestBufferBytes)})`;
   for (const key of ['maxBufferSize', 'maxStorageBufferBindingSize'] as const) {
     if (estimate.largestBufferBytes > limits[key]) {
       return {
         ok: false,
-        reason: `Its largest buffer, ${buffer}, is above this GPU's ${key} of ${formatSize(limits[key])}: try the int4 export (Linear weights 8× smaller) or a smaller model.`,
+        reason: `Its largest buffer, ${buffer}, is above this GPU's ${key} of ${formatBytes(limits[key])}: try the int4 export (Linear weights 8× smaller) or a smaller model.`,
       };
     }
   }

@@ -14,6 +14,7 @@
  * committed, so nothing truncated or mismatched is ever cached.
  */
 import { SHARD_TAG_BYTES } from '../onnx/externalData';
+import { formatBytes } from '../ui/format';
 import { CacheFullError, ModelCache, type CacheWriter } from './modelCache';
 import { checkShardFiles, ModelFileError, planAimModel, type AimModelPlan } from './modelPlan';
 
@@ -179,18 +180,6 @@ export async function chooseDestination(
     };
   }
   return { writer: await cache.begin(id) };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 export interface Inspection {

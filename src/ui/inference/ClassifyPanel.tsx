@@ -72,9 +72,10 @@ export function ClassifyPanel() {
               testId="pca-canvas"
             />
             <figcaption>
-              Patch features as colour (PCA, {result.featureDims.slice(1).join('×')}): components
-              explain {result.pca.explained.map((v) => `${(100 * v).toFixed(0)} %`).join(', ')} of
-              the variance
+              Patch features as colour (PCA of {result.featureDims[1]} patches ×{' '}
+              {result.featureDims[2]} dimensions): components explain{' '}
+              {result.pca.explained.map((v) => `${(100 * v).toFixed(0)} %`).join(', ')} of the
+              variance
             </figcaption>
           </figure>
           <div>

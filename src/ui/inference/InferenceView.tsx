@@ -3,8 +3,8 @@
  * or by exporting a run trained here), see what it will cost before it loads, then run it on
  * images. The backend is stated at all times: WebGPU, or wasm with the reason.
  */
-import { useEffect, useState, type DragEvent } from 'react';
-import { formatBytes } from '../../inference/modelSources';
+import { useEffect, useMemo, useState, type DragEvent } from 'react';
+import { formatBytes } from '../format';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { useRuns } from '../runsStore';
@@ -55,7 +55,13 @@ function LoadPanel() {
   const inspectFiles = useInference((s) => s.inspectFiles);
   const loadRun = useInference((s) => s.loadRun);
   const busy = useInference((s) => s.busy);
-  const runs = useRuns((s) => s.order.map((id) => s.records[id]).filter((r) => r.checkpointStep));
+  const order = useRuns((s) => s.order);
+  const records = useRuns((s) => s.records);
+  // Runs with a checkpoint saved in this browser: those can be exported.
+  const runs = useMemo(
+    () => order.map((id) => records[id]).filter((r) => r && r.checkpointStep !== undefined),
+    [order, records],
+  );
   const [url, setUrl] = useState('');
   const [runId, setRunId] = useState('');
   const [over, setOver] = useState(false);
@@ -168,7 +174,7 @@ function CachedModels() {
             </button>{' '}
             <button
               type="button"
-              className="small danger"
+              className="small secondary"
               disabled={busy !== undefined}
               onClick={() => void removeCached(c.id)}
             >

@@ -1,5 +1,6 @@
 /** One bar per file and one for the whole model, against sizes known before the first byte. */
-import { formatBytes, type LoadProgress } from '../../inference/modelSources';
+import { formatBytes } from '../format';
+import type { LoadProgress } from '../../inference/modelSources';
 
 const PHASE: Record<LoadProgress['phase'], string> = {
   download: 'Downloading',
