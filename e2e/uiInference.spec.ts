@@ -1,13 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -15,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { SafetensorsFile } from '../src/data/safetensors';
 import { preprocessForAim } from '../src/inference/preprocess';
 import { softmax } from '../src/inference/topK';
+import { FASHION_MNIST_CLASSES as FASHION_CLASSES } from '../src/data/fashionMnist';
 import { encodePng } from './png';
 
 // The Inference tab end to end in Chromium with onnxruntime-web (WebGPU EP on SwiftShader):
@@ -284,12 +278,22 @@ test('a model trained in the tab: export in the browser, load, run', async ({ pa
     timeout: 120_000,
   });
   await expect(page.getByTestId('model-facts').first()).toContainText('next-patch predictions');
+  // No classification head: a k-NN probe on the run's Fashion-MNIST images classifies instead.
+  const knn = page.getByTestId('knn-probe');
+  await expect(knn).toContainText('1,000 Fashion-MNIST', { timeout: 120_000 });
+  const accuracy = Number((await knn.locator('strong').textContent())?.replace(' %', ''));
+  // 3 steps of training are not much; the number must still be a real accuracy.
+  expect(accuracy).toBeGreaterThan(0);
+  expect(accuracy).toBeLessThanOrEqual(100);
   await page.getByTestId('classify-input').setInputFiles({
     name: 'stripes.png',
     mimeType: 'image/png',
     buffer: testImage().png,
   });
-  await expect(page.getByTestId('classify-result')).toContainText('no classification head');
+  await expect(page.getByTestId('classify-result')).toContainText('k-NN probe');
+  const names = await page.getByTestId('top-classes').locator('.class-name').allTextContents();
+  expect(names.length).toBeGreaterThan(0);
+  for (const n of names) expect(FASHION_CLASSES).toContain(n);
   await expect(page.getByTestId('pca-canvas')).toBeVisible();
   await expect(page.getByTestId('cached-model')).toHaveCount(1);
   await page.screenshot({ path: 'e2e-artifacts/inference-run.png', fullPage: true });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../src/reference/random';
-import { softmax, topK } from '../src/inference/topK';
+import { rankScores, softmax, topK } from '../src/inference/topK';
 
 /** The obvious reference: sort every index by (logit desc, index asc). */
 function bruteTopK(logits: ArrayLike<number>, k: number): number[] {
@@ -85,5 +85,13 @@ describe('topK', () => {
   it('rejects a negative or fractional k', () => {
     expect(() => topK([1, 2], -1)).toThrow(RangeError);
     expect(() => topK([1, 2], 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('rankScores', () => {
+  it('ranks probabilities as given, lower index first on ties', () => {
+    const ranked = rankScores([0.1, 0.4, 0.1, 0.4], 3);
+    expect(ranked.map((r) => r.index)).toEqual([1, 3, 0]);
+    expect(ranked.map((r) => r.probability)).toEqual([0.4, 0.4, 0.1]);
   });
 });

@@ -41,7 +41,19 @@ import {
 } from './onnxSession';
 import { preprocessForAim } from './preprocess';
 import { exportRunModel } from './runExport';
-import { topK } from './topK';
+import { rankScores, topK } from './topK';
+import {
+  KNN_K,
+  knnAccuracy,
+  knnScores,
+  makeBank,
+  pooledUnitVectors,
+  type KnnBank,
+} from './knnProbe';
+import type { LabelledSample } from '../worker/api';
+
+/** Images per onnxruntime run while fitting the k-NN probe. */
+const KNN_BATCH = 32;
 import { PRESETS } from '../model/config';
 
 export interface InferenceEnvironment {
@@ -77,9 +89,20 @@ export interface PresetPlan {
   fit: Fit;
 }
 
+export interface KnnProbeSummary {
+  dataset: string;
+  trainCount: number;
+  valCount: number;
+  /** Top-1 accuracy on the held-out images. */
+  valAccuracy: number;
+  k: number;
+  ms: number;
+}
+
 export interface Classification {
-  /** Top-5 classes when the model has a probe head. */
+  /** Top-5 classes: from the model's probe head, or from the k-NN probe when it has none. */
   top?: { index: number; name: string; probability: number }[];
+  topSource?: 'probe head' | 'k-NN';
   latencyMs: number;
   /** Runs of this session so far; the first includes shader compilation. */
   run: number;
@@ -106,7 +129,12 @@ export class InferenceWorkerApi {
   private env?: Promise<InferenceEnvironment>;
   private cache?: Promise<ModelCache | undefined>;
   private pending?: { inspection: Inspection; localShards?: Map<string, Blob> };
-  private session?: { model: OnnxModelSession; files: ModelFiles; runs: number };
+  private session?: {
+    model: OnnxModelSession;
+    files: ModelFiles;
+    runs: number;
+    knn?: { bank: KnnBank; classes: readonly string[]; summary: KnnProbeSummary };
+  };
 
   environment(): Promise<InferenceEnvironment> {
     this.env ??= (async () => {
@@ -274,10 +302,27 @@ export class InferenceWorkerApi {
         Math.max(1, Math.floor(crop / gridH)),
       );
       const logits = outputs.logits;
+      let top: Classification['top'];
+      let topSource: Classification['topSource'];
+      if (logits) {
+        top = topK(logits.data, 5).map((t) => ({
+          ...t,
+          name: classNameFor(t.index, logits.dims[1]),
+        }));
+        topSource = 'probe head';
+      } else if (s.knn) {
+        const knn = s.knn;
+        const query = pooledUnitVectors(features.data, 1, tokens, features.dims[2]);
+        const scores = knnScores(knn.bank, query);
+        top = rankScores(scores, Math.min(5, scores.length)).map((t) => ({
+          ...t,
+          name: knn.classes[t.index] ?? `class ${t.index}`,
+        }));
+        topSource = 'k-NN';
+      }
       return {
-        top: logits
-          ? topK(logits.data, 5).map((t) => ({ ...t, name: classNameFor(t.index, logits.dims[1]) }))
-          : undefined,
+        top,
+        topSource,
         latencyMs,
         run: s.runs,
         backend: s.model.info.backend,
@@ -288,6 +333,53 @@ export class InferenceWorkerApi {
         },
         featureDims: features.dims,
       };
+    });
+  }
+
+  /**
+   * Fits the k-NN probe (src/inference/knnProbe.ts) on labelled images already preprocessed
+   * as the trainer evaluates them, and measures its top-1 accuracy on the held-out ones.
+   */
+  fitKnnProbe(sample: LabelledSample): Promise<ApiResult<KnnProbeSummary>> {
+    return settle(async () => {
+      const s = this.session;
+      if (!s) throw new Error('load a model first');
+      const started = performance.now();
+      const vectorsOf = async (part: LabelledSample['train']) => {
+        const size = sample.size;
+        const per = 3 * size * size;
+        const chunks: Float64Array[] = [];
+        let dim = 0;
+        for (let at = 0; at < part.count; at += KNN_BATCH) {
+          const n = Math.min(KNN_BATCH, part.count - at);
+          const images = part.images.subarray(at * per, (at + n) * per);
+          const { outputs } = await s.model.run(images, [n, 3, size, size]);
+          const f = outputs.features;
+          if (!f) throw new Error('the model returned no features');
+          dim = f.dims[2];
+          chunks.push(pooledUnitVectors(f.data, n, f.dims[1], dim));
+        }
+        const all = new Float64Array(part.count * dim);
+        let offset = 0;
+        for (const c of chunks) {
+          all.set(c, offset);
+          offset += c.length;
+        }
+        return { vectors: all, dim };
+      };
+      const train = await vectorsOf(sample.train);
+      const bank = makeBank(train.vectors, sample.train.labels, train.dim, sample.classes.length);
+      const val = await vectorsOf(sample.val);
+      const summary: KnnProbeSummary = {
+        dataset: sample.name,
+        trainCount: sample.train.count,
+        valCount: sample.val.count,
+        valAccuracy: knnAccuracy(bank, val.vectors, sample.val.labels),
+        k: KNN_K,
+        ms: performance.now() - started,
+      };
+      s.knn = { bank, classes: sample.classes, summary };
+      return summary;
     });
   }
 

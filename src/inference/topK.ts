@@ -49,20 +49,38 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
  * the number of classes).
  */
 export function topK(logits: ArrayLike<number>, k: number): TopKEntry[] {
-  if (!Number.isInteger(k) || k < 0) throw new RangeError(`top-k: k = ${k} must be an integer ≥ 0`);
   const probabilities = softmax(logits);
-  const n = Math.min(k, logits.length);
+  return topIndices(logits, k).map((index) => ({
+    index,
+    probability: probabilities[index],
+    logit: logits[index],
+  }));
+}
+
+/** The k best classes of scores that already are probabilities (a k-NN vote, say). */
+export function rankScores(scores: ArrayLike<number>, k: number): TopKEntry[] {
+  return topIndices(scores, k).map((index) => ({
+    index,
+    probability: scores[index],
+    logit: Math.log(scores[index]),
+  }));
+}
+
+/** Indices of the k largest values, largest first, lower index first on ties. */
+function topIndices(values: ArrayLike<number>, k: number): number[] {
+  if (!Number.isInteger(k) || k < 0) throw new RangeError(`top-k: k = ${k} must be an integer ≥ 0`);
+  const n = Math.min(k, values.length);
   // Indices of the best n so far, best first. Visiting indices in increasing order and
-  // displacing only on a strictly larger logit keeps the lower index ahead on ties. This is
+  // displacing only on a strictly larger value keeps the lower index ahead on ties. This is
   // O(length · k), cheaper than sorting all classes for the small k a UI shows.
   const best: number[] = [];
-  for (let i = 0; i < logits.length && n > 0; i++) {
-    const x = logits[i];
-    if (best.length === n && !(x > logits[best[n - 1]])) continue;
+  for (let i = 0; i < values.length && n > 0; i++) {
+    const x = values[i];
+    if (best.length === n && !(x > values[best[n - 1]])) continue;
     let pos = best.length < n ? best.length : n - 1;
-    while (pos > 0 && x > logits[best[pos - 1]]) pos--;
+    while (pos > 0 && x > values[best[pos - 1]]) pos--;
     if (best.length === n) best.pop();
     best.splice(pos, 0, i);
   }
-  return best.map((index) => ({ index, probability: probabilities[index], logit: logits[index] }));
+  return best;
 }

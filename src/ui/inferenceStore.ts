@@ -9,6 +9,7 @@ import type {
   ApiResult,
   Classification,
   InferenceEnvironment,
+  KnnProbeSummary,
   LoadedModel,
   ModelCard,
   PresetPlan,
@@ -18,6 +19,7 @@ import type { CachedModelEntry } from '../inference/modelCache';
 import type { LoadProgress } from '../inference/modelSources';
 import type { Backend } from '../inference/onnxSession';
 import { workerApi } from '../worker/client';
+import { useRuns } from './runsStore';
 import type { SerializedError } from '../worker/protocol';
 
 export type InferenceBusy = 'inspecting' | 'loading' | 'classifying' | undefined;
@@ -34,6 +36,9 @@ export interface InferenceState {
   busy: InferenceBusy;
   error?: SerializedError;
   result?: Classification & { imageName: string };
+  /** The k-NN probe fitted for a run's checkpoint (which has no classification head). */
+  knn?: KnnProbeSummary;
+  knnState?: 'fitting' | SerializedError;
   classifyError?: SerializedError;
   init: () => Promise<void>;
   setBackend: (backend: Backend) => void;
@@ -69,7 +74,14 @@ export const useInference = create<InferenceState>((set, get) => {
   /** One load at a time; the result (or the error) replaces the last one. */
   const loading = async (work: () => Promise<ApiResult<LoadedModel>>) => {
     if (get().busy) return;
-    set({ busy: 'loading', error: undefined, progress: undefined, result: undefined });
+    set({
+      busy: 'loading',
+      error: undefined,
+      progress: undefined,
+      result: undefined,
+      knn: undefined,
+      knnState: undefined,
+    });
     try {
       const loaded = unwrap(await work());
       set({ loaded, card: undefined });
@@ -127,8 +139,8 @@ export const useInference = create<InferenceState>((set, get) => {
       if (get().loaded?.id === id) set({ loaded: undefined, result: undefined });
       await refreshCached();
     },
-    loadRun: (runId, label) =>
-      loading(async () => {
+    loadRun: async (runId, label) => {
+      await loading(async () => {
         const checkpoint = await workerApi().savedCheckpoint(runId);
         if (!checkpoint) {
           return {
@@ -146,7 +158,22 @@ export const useInference = create<InferenceState>((set, get) => {
           get().backend,
           onProgress,
         );
-      }),
+      });
+      // A pre-training checkpoint has no classifier: fit a k-NN probe on the run's own
+      // labelled data so the model can still classify, and say how well it does.
+      const loaded = get().loaded;
+      const record = useRuns.getState().records[runId];
+      if (!loaded || loaded.plan.logits || !record) return;
+      set({ knnState: 'fitting' });
+      try {
+        const size = loaded.plan.input.height;
+        const sample = await workerApi().labelledSample(record.dataset, size, 1000, 200);
+        const knn = unwrap(await inferenceApi().fitKnnProbe(sample));
+        set({ knn, knnState: undefined });
+      } catch (error) {
+        set({ knnState: asSerialized(error) });
+      }
+    },
     classify: async (image, name) => {
       if (get().busy) return;
       set({ busy: 'classifying', classifyError: undefined });

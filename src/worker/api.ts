@@ -2,6 +2,7 @@
  * The worker's API, exposed to the page through comlink. It owns the worker's GPU device;
  * later the trainer lives behind this same object.
  */
+import { evalBatch } from '../data/batch';
 import { GpuContext } from '../gpu/context';
 import type { GpuDeviceLostError } from '../gpu/errors';
 import {
@@ -39,6 +40,14 @@ export interface RunInfo {
   gpuBytes: number;
   dataset: DatasetSummary;
   resumed: boolean;
+}
+
+export interface LabelledSample {
+  name: string;
+  classes: readonly string[];
+  size: number;
+  train: { images: Float32Array; labels: Uint16Array; count: number };
+  val: { images: Float32Array; labels: Uint16Array; count: number };
 }
 
 export type DeviceLostListener = (error: SerializedError) => void;
@@ -189,6 +198,36 @@ export class PlaygroundWorkerApi {
       this.session = undefined;
     }
     await (await this.checkpointStore()).delete(checkpointKey(runId));
+  }
+
+  /**
+   * Labelled images of a dataset, evaluated as the trainer evaluates them (resized to `size`,
+   * ImageNet-normalised NCHW), for the Inference tab's k-NN probe of a run's checkpoint: the
+   * first `trainCount` training and `valCount` validation images (a fixed, reproducible set).
+   */
+  async labelledSample(
+    dataset: DatasetChoice,
+    size: number,
+    trainCount: number,
+    valCount: number,
+  ): Promise<LabelledSample> {
+    const data = await this.datasets.get(dataset);
+    const take = (set: typeof data.train, n: number) => {
+      const count = Math.min(n, set.count);
+      const batch = evalBatch(
+        set,
+        Uint32Array.from({ length: count }, (_, i) => i),
+        size,
+      );
+      return { images: batch.images, labels: Uint16Array.from(batch.labels), count };
+    };
+    return {
+      name: data.name,
+      classes: data.classes,
+      size,
+      train: take(data.train, trainCount),
+      val: take(data.val, valCount),
+    };
   }
 
   /** A run's last checkpoint (safetensors bytes), for download; undefined when none is stored. */

@@ -80,15 +80,20 @@ export function ClassifyPanel() {
           </figure>
           <div>
             {result.top ? (
-              <ol className="top-classes" data-testid="top-classes">
-                {result.top.map((t) => (
-                  <li key={t.index} data-class-index={t.index}>
-                    <span className="class-name">{t.name}</span>
-                    <meter min={0} max={1} value={t.probability} />
-                    <span className="probability">{(100 * t.probability).toFixed(1)} %</span>
-                  </li>
-                ))}
-              </ol>
+              <>
+                {result.topSource === 'k-NN' && (
+                  <p className="muted small">Classes from the k-NN probe of the run’s data:</p>
+                )}
+                <ol className="top-classes" data-testid="top-classes">
+                  {result.top.map((t) => (
+                    <li key={t.index} data-class-index={t.index}>
+                      <span className="class-name">{t.name}</span>
+                      <meter min={0} max={1} value={t.probability} />
+                      <span className="probability">{(100 * t.probability).toFixed(1)} %</span>
+                    </li>
+                  ))}
+                </ol>
+              </>
             ) : (
               <p className="muted">
                 This model has no classification head (a pre-training checkpoint): it gives features

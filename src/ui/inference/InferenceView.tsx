@@ -187,6 +187,23 @@ function CachedModels() {
   );
 }
 
+function KnnProbeLine() {
+  const knn = useInference((s) => s.knn);
+  const state = useInference((s) => s.knnState);
+  if (state === 'fitting')
+    return <p role="status">Fitting a k-NN probe on the run’s labelled images…</p>;
+  if (state) return <ErrorNotice error={state} context="The k-NN probe could not be fitted." />;
+  if (!knn) return null;
+  return (
+    <p data-testid="knn-probe">
+      No classification head, so a k-NN probe (k = {knn.k}, cosine, on mean-pooled features) of{' '}
+      {knn.trainCount.toLocaleString()} {knn.dataset} training images classifies instead:{' '}
+      <strong>{(100 * knn.valAccuracy).toFixed(1)} %</strong> top-1 on{' '}
+      {knn.valCount.toLocaleString()} held-out images ({(knn.ms / 1000).toFixed(1)} s).
+    </p>
+  );
+}
+
 function LoadedModelPanel() {
   const loaded = useInference((s) => s.loaded);
   if (!loaded) return null;
@@ -206,6 +223,7 @@ function LoadedModelPanel() {
         loaded.cached && <p className="muted small">Saved in the browser cache.</p>
       )}
       <ModelFacts card={loaded} />
+      <KnnProbeLine />
     </section>
   );
 }
