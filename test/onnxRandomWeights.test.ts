@@ -55,11 +55,15 @@ async function exportToMemory(config: AimOnnxConfig, seed: number, format: Weigh
 async function runLogits(exported: Awaited<ReturnType<typeof exportToMemory>>, batch: number) {
   const { sink, result } = exported;
   const session = await ort.InferenceSession.create(sink.files.get('model.onnx')!, {
-    externalData: result.files.slice(1).map((f) => ({ path: f.name, data: sink.files.get(f.name)! })),
+    externalData: result.files
+      .slice(1)
+      .map((f) => ({ path: f.name, data: sink.files.get(f.name)! })),
   });
   try {
     const images = randomF32(batch * 3 * 28 * 28, 5, -2, 2);
-    const out = await session.run({ images: new ort.Tensor('float32', images, [batch, 3, 28, 28]) });
+    const out = await session.run({
+      images: new ort.Tensor('float32', images, [batch, 3, 28, 28]),
+    });
     return out.logits;
   } finally {
     await session.release();
@@ -139,7 +143,12 @@ describe('random values', () => {
         sq += x * x;
       }
       const mean = sum / v.length;
-      return { mean, std: Math.sqrt(sq / v.length - mean * mean), min: Math.min(...v), max: Math.max(...v) };
+      return {
+        mean,
+        std: Math.sqrt(sq / v.length - mean * mean),
+        min: Math.min(...v),
+        max: Math.max(...v),
+      };
     };
     // N(0, 0.02²) cut at ±2σ has std 0.02·0.8796 = 0.01759; 9216 values: ±1.5 % sampling error.
     const qkv = await stats('trunk.blocks.0.attn.qkv.weight');
@@ -220,7 +229,9 @@ describe('exported and run in onnxruntime-node (CPU EP)', () => {
       expect(Buffer.from(again.sink.files.get(name)!).equals(Buffer.from(bytes)), name).toBe(true);
     const shard = first.result.files[1].name;
     expect(other.result.files.map((f) => f.bytes)).toEqual(first.result.files.map((f) => f.bytes));
-    expect(Buffer.from(other.sink.files.get(shard)!).equals(Buffer.from(first.sink.files.get(shard)!))).toBe(false);
+    expect(
+      Buffer.from(other.sink.files.get(shard)!).equals(Buffer.from(first.sink.files.get(shard)!)),
+    ).toBe(false);
   });
 });
 
@@ -253,7 +264,9 @@ describe('npm run export -- --random', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/random weights, .*config\.json, seed 21, 45 tensors/);
-    expect(r.stdout).toMatch(/int4, 3 of 4 blocks, features = probe-layers, outputs logits, features/);
+    expect(r.stdout).toMatch(
+      /int4, 3 of 4 blocks, features = probe-layers, outputs logits, features/,
+    );
     expect(r.stdout).toMatch(/model\.onnx\.data_0 {2}\d+(\.\d)? KiB/);
     expect(r.stdout).toMatch(/peak RSS \d+(\.\d)? MiB/);
     // The shard's bytes after its 64-byte tag (which carries the random export id) match.
