@@ -22,6 +22,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { AimOnnxConfig } from '../src/onnx/checkpoint';
 import { summarizeModel } from '../src/onnx/graph';
 import { randomF32 } from '../src/reference/random';
 import { emit, median, sig } from './stats';
@@ -182,7 +183,9 @@ async function main(): Promise<number> {
   };
   await session.release();
   const sorted = [...times].sort((a, b) => a - b);
-  const config = summary.metadata['aim.config'] ? JSON.parse(summary.metadata['aim.config']) : {};
+  const config = (
+    summary.metadata['aim.config'] ? JSON.parse(summary.metadata['aim.config']) : {}
+  ) as Partial<AimOnnxConfig>;
   emit({
     name: 'onnx-infer',
     label: args.label,

@@ -13,7 +13,7 @@
 // files would be 48 MB, most of the 64 MiB a device call carries.
 // Shaders are read at run time from ./shaders under the working directory (run from the root).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -67,9 +67,17 @@ export async function bundleBench({ quiet = false } = {}) {
 export function packOnnxruntimeNode({ quiet = false } = {}) {
   const require = createRequire(join(root, 'package.json'));
   const ortDir = dirname(require.resolve('onnxruntime-node/package.json'));
-  const commonDir = dirname(
-    createRequire(join(ortDir, 'package.json')).resolve('onnxruntime-common/package.json'),
+  // onnxruntime-common's `exports` hide its package.json: find it above its entry point.
+  let commonDir = dirname(
+    createRequire(join(ortDir, 'package.json')).resolve('onnxruntime-common'),
   );
+  const isCommon = (dir) =>
+    existsSync(join(dir, 'package.json')) &&
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'onnxruntime-common';
+  while (!isCommon(commonDir)) {
+    if (dirname(commonDir) === commonDir) throw new Error('onnxruntime-common not found');
+    commonDir = dirname(commonDir);
+  }
   const binaries = join('bin', 'napi-v6', 'linux', 'x64');
   const newest = Math.max(
     ...['libonnxruntime.so.1', 'onnxruntime_binding.node'].map(
@@ -81,6 +89,7 @@ export function packOnnxruntimeNode({ quiet = false } = {}) {
   const version = JSON.parse(readFileSync(join(ortDir, 'package.json'), 'utf8')).version;
   const tar = onnxruntimeArchive.replace(/\.xz$/, '');
   const common = basename(commonDir);
+  rmSync(tar, { force: true });
   execFileSync('tar', [
     ...['-cf', tar, '-C', dirname(ortDir)],
     ...['onnxruntime-node/package.json', 'onnxruntime-node/dist', `onnxruntime-node/${binaries}`],

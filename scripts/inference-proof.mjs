@@ -95,7 +95,7 @@ try {
   await page.getByTestId('inference-env').waitFor({ timeout: 120_000 });
   if (backend === 'wasm') await page.getByTestId('inference-backend').selectOption('wasm');
   // The quota check would copy the files into OPFS first; measure the load itself.
-  await page.evaluate(() => window.__aimInference.simulateStorageQuota(0));
+  await page.evaluate(() => globalThis.__aimInference.simulateStorageQuota(0));
   await page.getByTestId('model-files').setInputFiles(files);
   await page.getByTestId('model-plan').waitFor({ timeout: 120_000 });
   result.plannedGpuBytes = await page.getByTestId('model-gpu-bytes').textContent();
