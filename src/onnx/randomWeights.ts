@@ -13,8 +13,9 @@
  * order, skipped tensors and which process reads what do not matter, and no two tensors
  * share a stream the way offset seeds of one sequential generator can overlap.
  *
- * Values (ViT practice; ml-aim initialises the same way before training):
- *   Linear / Conv weights, cls_token     truncated normal, std 0.02, cut at ±2σ
+ * Values (ViT practice):
+ *   Linear / Conv weights, cls_token     normal with σ 0.02 cut at ±2σ (std 0.0176 after the
+ *                                        cut, as torch's trunc_normal_(std=.02, a=−2σ, b=2σ))
  *   LayerNorm weights                    1 + 0.02·z
  *   biases, BatchNorm running_mean       0.02·z (small, not exactly 0, so a dropped bias shows)
  *   BatchNorm running_var                1 + 0.1·z ∈ [0.8, 1.2] (positive: the probe takes its √)
