@@ -273,6 +273,17 @@ test('a model trained in the tab: export in the browser, load, run', async ({ pa
     timeout: 180_000,
   });
   await page.getByRole('tab', { name: 'Inference' }).click();
+  // The run's last checkpoint is written just after it finishes: wait for it to be stored.
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async () => {
+          const w = window as unknown as { __aimRuns?: { savedRuns?: () => Promise<string[]> } };
+          return (await w.__aimRuns?.savedRuns?.())?.length ?? -1;
+        }),
+      { timeout: 30_000 },
+    )
+    .not.toBe(0);
   await page.getByTestId('load-run').click();
   await expect(page.getByTestId('loaded-backend')).toHaveAttribute('data-backend', 'webgpu', {
     timeout: 120_000,

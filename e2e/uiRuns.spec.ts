@@ -166,6 +166,8 @@ test('settings are validated and a link reproduces them; tabs work by keyboard',
   await expect(page.getByTestId('adapter-name')).not.toBeEmpty();
   await page.screenshot({ path: 'e2e-artifacts/ui-gpu.png', fullPage: true });
   await page.getByTestId('tab-gpu').press('ArrowLeft');
+  await expect(page.getByTestId('inference-env')).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('tab-inference').press('ArrowLeft');
   await expect(page.getByTestId('runs-view')).toBeVisible();
   expect(errors).toEqual([]);
 });
