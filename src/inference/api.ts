@@ -8,6 +8,7 @@
  * it); `load` then moves the bytes with progress and creates the session.
  */
 import { decodeImageInBrowser } from '../data/decodeBrowser';
+import { rgbaToRgb } from '../data/folderImages';
 import type { RgbImage } from '../data/dataset';
 import type { WeightFormat } from '../onnx/export';
 import { serializeError, type SerializedError } from '../worker/protocol';
@@ -276,18 +277,9 @@ export class InferenceWorkerApi {
           `${name} could not be read as an image: ${(error as Error).message}`,
         );
       }
-      const rgb = new Uint8Array(decoded.width * decoded.height * 3);
-      for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
-        rgb[i] = decoded.rgba[j];
-        rgb[i + 1] = decoded.rgba[j + 1];
-        rgb[i + 2] = decoded.rgba[j + 2];
-      }
       const { plan } = s.files;
       const crop = plan.input.height;
-      const { tensor, cropped } = preprocessForAim(
-        { width: decoded.width, height: decoded.height, data: rgb },
-        crop,
-      );
+      const { tensor, cropped } = preprocessForAim(rgbaToRgb(decoded), crop);
       const { outputs, latencyMs } = await s.model.run(tensor, [1, 3, crop, plan.input.width]);
       s.runs++;
       const features = outputs.features;

@@ -20,7 +20,7 @@
  */
 import { formatBytes } from '../ui/format';
 import type { AimModelPlan } from './modelPlan';
-import { DEFAULT_MAX_SHARD_BYTES, SHARD_TAG_BYTES } from '../onnx/externalData';
+import { DEFAULT_MAX_SHARD_BYTES, PAGE, SHARD_TAG_BYTES, SMALL_ALIGN } from '../onnx/externalData';
 import { INT4_BLOCK } from '../onnx/int4';
 import type { WeightFormat } from '../onnx/weightEmitter';
 
@@ -68,9 +68,6 @@ export interface AimArchitecture {
 const F32 = 4;
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-/** ExternalDataWriter's alignment: a page for tensors of a page or more, else 64 bytes. */
-const PAGE = 4096;
-const SMALL_ALIGN = 64;
 /**
  * model.onnx itself (metadata, ~26 nodes a block, one record per external tensor), fitted
  * to exports within ±30 %; it is under a megabyte even for the 7B.

@@ -55,8 +55,9 @@ export function newExportId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
-const PAGE = 4096;
-const SMALL_ALIGN = 64;
+/** Tensors of a page or more start on a page boundary; smaller ones on 64 bytes. */
+export const PAGE = 4096;
+export const SMALL_ALIGN = 64;
 
 export class ExternalDataWriter {
   private current?: { name: string; sink: FileSink; size: number };
