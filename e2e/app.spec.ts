@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { compareWithReference, type MatmulCheckRequest } from '../src/gpu/matmulCheck';
+import { compareWithReference, type MatmulCheckRequest } from '../src/diagnostics/matmulCheck';
 
 async function openReady(page: Page) {
   const errors: string[] = [];

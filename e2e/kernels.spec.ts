@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { KERNEL_CASES } from '../src/kernels/kernelCases';
+import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 
 // Every kernel case runs inside Chromium's Web Worker; the grade is computed here, in Node,
 // in float64 — the browser under test never grades itself.

@@ -1,6 +1,6 @@
 /**
  * Comparisons against float64 references, each a ratio (≤ 1 meaning within tolerance): the
- * Node tests and the browser kernel cases (src/kernels/kernelCases.ts) grade with these.
+ * Node tests and the browser kernel cases (src/diagnostics/kernelCases.ts) grade with these.
  */
 
 /**

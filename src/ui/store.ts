@@ -5,7 +5,7 @@
  */
 import { create } from 'zustand';
 import type { GpuCapabilities } from '../gpu/capabilities';
-import { checkMatmul, SELF_TEST_SHAPES, type MatmulCheckResult } from '../gpu/matmulCheck';
+import { checkMatmul, SELF_TEST_SHAPES, type MatmulCheckResult } from '../diagnostics/matmulCheck';
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { Comlink, workerApi } from '../worker/client';
 import { pageGpu } from './pageGpu';

@@ -3,7 +3,7 @@
  * the console) to run kernels in the worker or on the page and get raw results back, so a
  * test can check them against a reference it computes itself.
  */
-import { runSeededMatmul, type MatmulCheckRequest } from '../gpu/matmulCheck';
+import { runSeededMatmul, type MatmulCheckRequest } from '../diagnostics/matmulCheck';
 import { inferenceApi, type InferenceApi } from '../inference/client';
 import { workerApi } from '../worker/client';
 import { installRunTestHooks } from './runTestHooks';

@@ -10,9 +10,9 @@ import {
   runSeededMatmul,
   type MatmulCheckRequest,
   type MatmulCheckResult,
-} from '../gpu/matmulCheck';
+} from '../diagnostics/matmulCheck';
 import { bundledShaderSource } from '../gpu/shaderSource.browser';
-import { KERNEL_CASES, kernelCase, type CaseData } from '../kernels/kernelCases';
+import { KERNEL_CASES, kernelCase, type CaseData } from '../diagnostics/kernelCases';
 import { openPersistentStore, type CheckpointStore } from '../training/checkpointStore';
 import { parameterCount } from '../model/config';
 import { modelConfigFor, type RunSettings } from '../training/settings';
@@ -97,7 +97,7 @@ export class PlaygroundWorkerApi {
     return runSeededMatmul(await this.context(), req);
   }
 
-  /** Names of the kernel cases this build can run (see src/kernels/kernelCases.ts). */
+  /** Names of the kernel cases this build can run (see src/diagnostics/kernelCases.ts). */
   kernelCaseNames(): string[] {
     return KERNEL_CASES.map((c) => c.name);
   }

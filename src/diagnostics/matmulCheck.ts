@@ -2,8 +2,8 @@
  * A self-check of the matmul kernel against the float64 reference, runnable wherever a
  * GpuContext exists (page, Web Worker, Node): the diagnostics panel and the e2e tests use it.
  */
-import { Tensor } from './tensor';
-import type { GpuContext } from './context';
+import { Tensor } from '../gpu/tensor';
+import type { GpuContext } from '../gpu/context';
 import { matmul, matmulShape } from '../kernels/matmul';
 import { gammaF32, matmulAbsReference, matmulReference } from '../reference/matmul';
 import { randomF32 } from '../reference/random';

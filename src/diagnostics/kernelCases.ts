@@ -22,10 +22,10 @@ import {
   attentionForwardReference,
 } from '../reference/attention';
 import { patchMseLossBackwardReference, patchMseLossReference } from '../reference/patchMseLoss';
-import { attentionBackward, attentionBlockSizes, attentionForward } from './attention';
-import { matmul, matmulShape, type MatmulOptions } from './matmul';
-import { preparePatchMseLoss } from './patchMseLoss';
-import { layerNormBackward, layerNormForward, layerNormReductionDepth } from './layernorm';
+import { attentionBackward, attentionBlockSizes, attentionForward } from '../kernels/attention';
+import { matmul, matmulShape, type MatmulOptions } from '../kernels/matmul';
+import { preparePatchMseLoss } from '../kernels/patchMseLoss';
+import { layerNormBackward, layerNormForward, layerNormReductionDepth } from '../kernels/layernorm';
 import {
   layerNormBackwardReference,
   layerNormForwardErrorBounds,
