@@ -6,7 +6,7 @@
  * sizes exactly, and agree with estimateForPlan on the exported model.onnx. Then the paper's
  * presets (printed as a table) and the adapter checks.
  */
-import { formatBytes } from '../src/ui/format';
+import { formatBytes } from '../src/util/format';
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { join } from 'node:path';

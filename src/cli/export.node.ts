@@ -26,6 +26,7 @@ import {
   randomAimCheckpoint,
   type PaperPreset,
 } from '../onnx/randomWeights';
+import { FILE_BYTES_FORMAT, formatBytes } from '../util/format';
 
 const USAGE = `usage: npm run export -- <checkpoint-dir> --format fp32|fp16|int4 --out <dir>
        npm run export -- --random aim-7B --format int4 --out <dir> [--seed N]
@@ -41,13 +42,6 @@ const USAGE = `usage: npm run export -- <checkpoint-dir> --format fp32|fp16|int4
   --shard-mb N       external-data shard limit in MiB (default 1024, below 2048)
   --features MODE    probe-layers | post-trunk-norm (default: probe-layers when the config
                      names probe_layers or the checkpoint has a probe head)`;
-
-function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 interface Args {
   dir: string;
@@ -224,11 +218,13 @@ async function main(): Promise<void> {
     let total = 0;
     for (const f of result.files) {
       total += f.bytes;
-      console.log(`  ${join(args.out, f.name)}  ${formatBytes(f.bytes)}`);
+      console.log(`  ${join(args.out, f.name)}  ${formatBytes(f.bytes, FILE_BYTES_FORMAT)}`);
     }
-    console.log(`  total ${formatBytes(total)}`);
+    console.log(`  total ${formatBytes(total, FILE_BYTES_FORMAT)}`);
     // maxRSS is in KiB: the high-water mark of the whole process, reading and writing included.
-    console.log(`  peak RSS ${formatBytes(process.resourceUsage().maxRSS * 1024)}`);
+    console.log(
+      `  peak RSS ${formatBytes(process.resourceUsage().maxRSS * 1024, FILE_BYTES_FORMAT)}`,
+    );
   } finally {
     await opened.close();
   }

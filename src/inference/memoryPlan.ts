@@ -18,7 +18,7 @@
  * to size buckets) for reuse, hence the 25 % on top. Blocks run one after another, so the
  * activations do not grow with depth.
  */
-import { formatBytes } from '../ui/format';
+import { formatBytes } from '../util/format';
 import type { AimModelPlan } from './modelPlan';
 import { DEFAULT_MAX_SHARD_BYTES, PAGE, SHARD_TAG_BYTES, SMALL_ALIGN } from '../onnx/externalData';
 import { INT4_BLOCK } from '../onnx/int4';

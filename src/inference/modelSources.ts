@@ -14,7 +14,7 @@
  * committed, so nothing truncated or mismatched is ever cached.
  */
 import { SHARD_TAG_BYTES } from '../onnx/externalData';
-import { formatBytes } from '../ui/format';
+import { formatBytes } from '../util/format';
 import { CacheFullError, ModelCache, type CacheWriter } from './modelCache';
 import { checkShardFiles, ModelFileError, planAimModel, type AimModelPlan } from './modelPlan';
 

@@ -11,7 +11,7 @@ import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { useCompare, type CompareMode } from './compareStore';
 import { downloadText } from './download';
 import { ErrorNotice } from './ErrorNotice';
-import { formatNumber } from './format';
+import { formatNumber } from '../util/format';
 import { OrderingView } from './OrderingView';
 import type { RunRecord } from './runRecords';
 import { useRuns } from './runsStore';

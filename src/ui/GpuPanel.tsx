@@ -1,4 +1,5 @@
 import { adapterDisplayName, WANTED_FEATURES, type GpuCapabilities } from '../gpu/capabilities';
+import { formatBytes, LIMIT_BYTES_FORMAT } from '../util/format';
 
 const FEATURE_NOTES: Record<(typeof WANTED_FEATURES)[number], string> = {
   subgroups: 'faster reductions and matmul',
@@ -6,13 +7,6 @@ const FEATURE_NOTES: Record<(typeof WANTED_FEATURES)[number], string> = {
   'timestamp-query': 'exact GPU timings',
   'chromium-experimental-subgroup-matrix': 'matrix-core kernels',
 };
-
-function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(n % 2 ** 30 === 0 ? 0 : 2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(0)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(0)} KiB`;
-  return `${n} B`;
-}
 
 const BYTE_LIMITS = new Set([
   'maxBufferSize',
@@ -60,7 +54,11 @@ export function GpuPanel({ capabilities }: { capabilities: GpuCapabilities }) {
               <th scope="row">
                 <code>{name}</code>
               </th>
-              <td>{BYTE_LIMITS.has(name) ? formatBytes(value) : value.toLocaleString()}</td>
+              <td>
+                {BYTE_LIMITS.has(name)
+                  ? formatBytes(value, LIMIT_BYTES_FORMAT)
+                  : value.toLocaleString()}
+              </td>
             </tr>
           ))}
         </tbody>

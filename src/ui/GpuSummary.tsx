@@ -2,7 +2,7 @@
 import { adapterDisplayName, WANTED_FEATURES, type GpuCapabilities } from '../gpu/capabilities';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor, validateSettings } from '../training/settings';
-import { formatBytes } from './format';
+import { formatBytes } from '../util/format';
 import { useSettings } from './settingsStore';
 
 export function GpuSummary({

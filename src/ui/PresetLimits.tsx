@@ -7,7 +7,7 @@
 import type { GpuCapabilities } from '../gpu/capabilities';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor, validateSettings, type RunSettings } from '../training/settings';
-import { formatBytes } from './format';
+import { formatBytes } from '../util/format';
 
 /** What the kernels need whatever the preset: WebGPU's guaranteed minimums, by design. */
 const KERNEL_NEEDS = [

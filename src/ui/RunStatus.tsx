@@ -2,7 +2,7 @@
 import type { RunRecord } from './runRecords';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor } from '../training/settings';
-import { formatBytes, formatCount, formatDuration, formatNumber } from './format';
+import { formatBytes, formatCount, formatDuration, formatNumber } from '../util/format';
 
 /** Everything the run holds on the GPU: the model's buffers plus AdamW's moments and scratch. */
 function trainingBytes(run: RunRecord): number {

@@ -7,7 +7,7 @@ import { useMemo, useRef, useState } from 'react';
 import { workerApi } from '../worker/client';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
-import { formatNumber } from './format';
+import { formatNumber } from '../util/format';
 import { resumeFromCheckpoint, useSession } from './runDriver';
 import {
   configDifferences,

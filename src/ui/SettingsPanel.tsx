@@ -8,7 +8,7 @@ import { parameterCount, PRESETS, type PresetName } from '../model/config';
 import { ORDERINGS, type Ordering } from '../model/orderings';
 import { modelConfigFor, validateSettings } from '../training/settings';
 import { DatasetPicker } from './DatasetPicker';
-import { formatCount } from './format';
+import { formatCount } from '../util/format';
 import { NumberField } from './NumberField';
 import { settingsProblems, useSettings } from './settingsStore';
 

@@ -4,7 +4,7 @@
  * images. The backend is stated at all times: WebGPU, or wasm with the reason.
  */
 import { useEffect, useMemo, useState, type DragEvent } from 'react';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../util/format';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { useRuns } from '../runsStore';

@@ -1,5 +1,5 @@
 /** One bar per file and one for the whole model, against sizes known before the first byte. */
-import { formatBytes } from '../format';
+import { formatBytes } from '../../util/format';
 import type { LoadProgress } from '../../inference/modelSources';
 
 const PHASE: Record<LoadProgress['phase'], string> = {

@@ -3,7 +3,7 @@
  * whether this adapter can hold them — the plan for the 7B, shown before anyone tries it.
  */
 import type { PresetPlan } from '../../inference/api';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../util/format';
 
 export function ModelMemoryTable({ plans, backend }: { plans: PresetPlan[]; backend: string }) {
   if (plans.length === 0) return null;

@@ -4,7 +4,7 @@
  * a Load button or the reason this browser cannot hold it.
  */
 import type { ModelCard } from '../../inference/api';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../util/format';
 
 export function ModelFacts({ card }: { card: ModelCard }) {
   const { plan, estimate } = card;
