@@ -7,6 +7,8 @@ import {
   SafetensorsError,
   SafetensorsFile,
 } from '../src/data/safetensors';
+import { bytesByteSource } from '../src/onnx/byteSource';
+import { openSafetensors } from '../src/onnx/safetensorsSource';
 
 const FIXTURE = FIXTURE_DIR;
 
@@ -251,7 +253,41 @@ describe('safetensors reader: malformed files fail with a clear message', () => 
       expect((error as Error).message).toMatch(/^test\.safetensors: /);
       expect((error as Error).message).toMatch(message);
     });
+
+    it(`${name}: read by range from a byte source, the same refusal`, async () => {
+      const bytes = make();
+      let inMemory = '';
+      try {
+        SafetensorsFile.parse(bytes, 'test.safetensors');
+      } catch (e) {
+        inMemory = (e as Error).message;
+      }
+      const opened = openSafetensors(bytesByteSource(bytes, 'test.safetensors'));
+      await expect(opened).rejects.toBeInstanceOf(SafetensorsError);
+      await expect(opened).rejects.toThrow(inMemory);
+    });
   }
+
+  it('a byte source and memory read the same entries and bytes, I16, I8 and BOOL included', async () => {
+    const bytes = writeSafetensors(
+      {
+        a: { dtype: 'F32', shape: [2], bytes: bytesOf(Float32Array.from([1, 2])) },
+        h: { dtype: 'I16', shape: [2], bytes: bytesOf(Int16Array.from([-300, 7])) },
+        c: { dtype: 'I8', shape: [1], bytes: Uint8Array.from([0xff]) },
+        m: { dtype: 'BOOL', shape: [3], bytes: Uint8Array.from([1, 0, 1]) },
+      },
+      { note: 'x' },
+    );
+    const file = SafetensorsFile.parse(bytes, 'both');
+    const source = await openSafetensors(bytesByteSource(bytes, 'both'));
+    expect([...source.entries.values()]).toEqual([...file.entries.values()]);
+    expect(source.metadata).toEqual(file.metadata);
+    for (const name of file.names)
+      expect(await source.readBytes(name)).toEqual(file.rawBytes(name));
+    expect(file.integers('h')).toEqual([-300, 7]);
+    expect(file.integers('c')).toEqual([-1]);
+    await expect(source.readBytes('nope')).rejects.toThrow(/^both: no tensor "nope"/);
+  });
 
   it('the well-formed file used above parses (so each failure is due to its one defect)', () => {
     const f = good();

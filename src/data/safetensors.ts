@@ -1,24 +1,33 @@
 /**
- * A small reader for the safetensors format (https://github.com/huggingface/safetensors):
+ * The safetensors format (https://github.com/huggingface/safetensors):
  * 8 bytes little-endian u64 header length N, N bytes of JSON header
  * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}},
  * then the tensors' bytes, little-endian, offsets relative to the end of the header.
  *
- * Every check the format allows is made, with messages that say what is wrong where, so a
- * truncated download or a wrong file fails at load time instead of producing garbage.
+ * One set of rules for every reader: `safetensorsHeaderLength` and `parseSafetensorsHeader`
+ * check the prefix and the header against the file's size, and take only those bytes, so
+ * `SafetensorsFile` (a whole file in memory: checkpoints, fixtures) and the exporter's
+ * `openSafetensors` (src/onnx/safetensorsSource.ts: multi-GB files read by range from a
+ * ByteSource) accept and refuse the same files with the same messages. Every check the format
+ * allows is made, so a truncated download or a wrong file fails at load time instead of
+ * producing garbage.
  */
 
-export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
-
-const BYTES: Record<SafetensorsDType, number> = {
+/** Bytes per element of every dtype safetensors files (and torch.save archives) carry. */
+export const SAFETENSORS_DTYPE_BYTES = {
   F64: 8,
   F32: 4,
   F16: 2,
   BF16: 2,
   I64: 8,
   I32: 4,
+  I16: 2,
+  I8: 1,
   U8: 1,
-};
+  BOOL: 1,
+} as const;
+
+export type SafetensorsDType = keyof typeof SAFETENSORS_DTYPE_BYTES;
 
 export interface SafetensorsEntry {
   name: string;
@@ -29,13 +38,103 @@ export interface SafetensorsEntry {
   end: number;
 }
 
-/** Data section offsets above 2^53 cannot be JS numbers; files that big do not fit in memory anyway. */
+/** What the header says, checked against the file's size. */
+export interface SafetensorsHeader {
+  /** Offset of the data section from the start of the file: 8 + the header's length. */
+  dataStart: number;
+  entries: ReadonlyMap<string, SafetensorsEntry>;
+  metadata: Readonly<Record<string, string>>;
+}
+
+/** A tensor table this large is a wrong file: a 7B checkpoint's header is well under 1 MiB. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export class SafetensorsError extends Error {
   override readonly name = 'SafetensorsError';
 }
 
+function failer(label: string): (msg: string) => never {
+  return (msg) => {
+    throw new SafetensorsError(`${label}: ${msg}`);
+  };
+}
+
+/**
+ * The header's length from the file's first 8 bytes (`prefix`; fewer when the file is
+ * shorter), checked against the file's size.
+ */
+export function safetensorsHeaderLength(
+  prefix: Uint8Array,
+  fileSize: number,
+  label: string,
+): number {
+  const fail = failer(label);
+  if (fileSize < 8 || prefix.byteLength < 8)
+    fail(`${fileSize} bytes, too short for the 8-byte header length`);
+  const headerLength = Number(
+    new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true),
+  );
+  if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} is implausibly large`);
+  if (8 + headerLength > fileSize) {
+    fail(`header length ${headerLength} runs past the end of the ${fileSize}-byte file`);
+  }
+  return headerLength;
+}
+
+/**
+ * Parses the JSON header (the `safetensorsHeaderLength` bytes after the prefix) and checks
+ * every entry against the data section the file's size leaves; no tensor byte is read.
+ */
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  fileSize: number,
+  label: string,
+): SafetensorsHeader {
+  const fail = failer(label);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+  } catch (error) {
+    fail(
+      `header is not valid UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    fail('header is not a JSON object');
+  }
+  const dataStart = 8 + json.byteLength;
+  const dataLength = fileSize - dataStart;
+  const entries = new Map<string, SafetensorsEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail('__metadata__ is not an object');
+      metadata = value as Record<string, string>;
+      continue;
+    }
+    entries.set(name, parseEntry(name, value, dataLength, fail));
+  }
+  // The format requires the tensors to tile the data section: no overlaps, no holes.
+  const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin);
+  let expectedBegin = 0;
+  for (const e of sorted) {
+    if (e.begin !== expectedBegin) {
+      fail(
+        e.begin < expectedBegin
+          ? `tensor "${e.name}" overlaps the previous tensor (starts at ${e.begin}, previous ends at ${expectedBegin})`
+          : `${e.begin - expectedBegin} unused bytes before tensor "${e.name}"`,
+      );
+    }
+    expectedBegin = e.end;
+  }
+  if (expectedBegin !== dataLength) {
+    fail(`data section is ${dataLength} bytes but the tensors cover ${expectedBegin}`);
+  }
+  return { dataStart, entries, metadata };
+}
+
+/** A safetensors file held whole in memory. */
 export class SafetensorsFile {
   private constructor(
     private readonly bytes: Uint8Array,
@@ -48,60 +147,10 @@ export class SafetensorsFile {
   /** Parses the header and checks every entry against the buffer (no tensor is copied yet). */
   static parse(input: ArrayBuffer | Uint8Array, label = 'safetensors'): SafetensorsFile {
     const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-    const fail = (msg: string): never => {
-      throw new SafetensorsError(`${label}: ${msg}`);
-    };
-    if (bytes.byteLength < 8)
-      fail(`${bytes.byteLength} bytes, too short for the 8-byte header length`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLength = Number(view.getBigUint64(0, true));
-    if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} is implausibly large`);
-    if (8 + headerLength > bytes.byteLength) {
-      fail(`header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file`);
-    }
-    let header: unknown;
-    try {
-      header = JSON.parse(
-        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
-      );
-    } catch (error) {
-      fail(
-        `header is not valid UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`,
-      );
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-      fail('header is not a JSON object');
-    }
-    const dataStart = 8 + headerLength;
-    const dataLength = bytes.byteLength - dataStart;
-    const entries = new Map<string, SafetensorsEntry>();
-    let metadata: Record<string, string> = {};
-    for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
-      if (name === '__metadata__') {
-        if (typeof value !== 'object' || value === null || Array.isArray(value))
-          fail('__metadata__ is not an object');
-        metadata = value as Record<string, string>;
-        continue;
-      }
-      entries.set(name, parseEntry(name, value, dataLength, fail));
-    }
-    // The format requires the tensors to tile the data section: no overlaps, no holes.
-    const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin);
-    let expectedBegin = 0;
-    for (const e of sorted) {
-      if (e.begin !== expectedBegin) {
-        fail(
-          e.begin < expectedBegin
-            ? `tensor "${e.name}" overlaps the previous tensor (starts at ${e.begin}, previous ends at ${expectedBegin})`
-            : `${e.begin - expectedBegin} unused bytes before tensor "${e.name}"`,
-        );
-      }
-      expectedBegin = e.end;
-    }
-    if (expectedBegin !== dataLength) {
-      fail(`data section is ${dataLength} bytes but the tensors cover ${expectedBegin}`);
-    }
-    return new SafetensorsFile(bytes, dataStart, entries, metadata);
+    const size = bytes.byteLength;
+    const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), size, label);
+    const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), size, label);
+    return new SafetensorsFile(bytes, header.dataStart, header.entries, header.metadata);
   }
 
   get names(): string[] {
@@ -162,6 +211,10 @@ export class SafetensorsFile {
     switch (e.dtype) {
       case 'I32':
         return [...new Int32Array(raw.buffer)];
+      case 'I16':
+        return [...new Int16Array(raw.buffer)];
+      case 'I8':
+        return [...new Int8Array(raw.buffer)];
       case 'U8':
         return [...raw];
       case 'I64':
@@ -186,12 +239,12 @@ function parseEntry(
 ): SafetensorsEntry {
   if (typeof value !== 'object' || value === null) fail(`tensor "${name}": entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in BYTES)) {
+  if (typeof dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPE_BYTES, dtype)) {
     fail(
-      `tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(BYTES).join(', ')})`,
+      `tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`,
     );
   }
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
   }
   if (
@@ -210,7 +263,7 @@ function parseEntry(
   }
   const dims = shape as number[];
   const count = dims.reduce((a, b) => a * b, 1);
-  const expected = count * BYTES[dtype as SafetensorsDType];
+  const expected = count * SAFETENSORS_DTYPE_BYTES[dtype as SafetensorsDType];
   if (end - begin !== expected) {
     fail(
       `tensor "${name}": ${dtype} [${dims.join(', ')}] needs ${expected} bytes, data_offsets give ${end - begin}`,
