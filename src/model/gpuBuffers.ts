@@ -7,6 +7,8 @@
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
 import { Tensor, type DType } from '../gpu/tensor';
+import { positionalEmbeddingTable } from '../kernels/posembed';
+import type { ParameterTensors, TensorAllocator } from './allocation';
 import { paramSize, type ParamSpec } from './params';
 
 /** A dispatch (or an ordered list of them) still being prepared. */
@@ -22,25 +24,28 @@ export async function gather(pending: readonly PendingDispatches[]): Promise<Pre
   return (await Promise.all(pending)).flat();
 }
 
-/** Allocates tensors and frees them all at once. */
-export class TensorPool {
+/**
+ * Allocates tensors on the GPU and frees them all at once: the allocator the walks of
+ * allocation.ts run on for real (the buffer's role only matters to memory.ts's counter).
+ */
+export class TensorPool implements TensorAllocator<Tensor<'f32'>, Tensor<'u32'>> {
   private readonly tensors: Tensor[] = [];
 
   constructor(readonly ctx: GpuContext) {}
 
   f32(shape: readonly number[], label: string): Tensor<'f32'> {
-    const t = Tensor.empty(this.ctx, shape, 'f32', label);
-    this.tensors.push(t);
-    return t;
+    return this.adopt(Tensor.empty(this.ctx, shape, 'f32', label));
   }
 
   u32(shape: readonly number[], label: string): Tensor<'u32'> {
-    const t = Tensor.empty(this.ctx, shape, 'u32', label);
-    this.tensors.push(t);
-    return t;
+    return this.adopt(Tensor.empty(this.ctx, shape, 'u32', label));
   }
 
-  /** Takes ownership of a tensor made elsewhere (e.g. a positional table). */
+  sinCosTable(grid: number, dim: number): Tensor<'f32'> {
+    return this.adopt(positionalEmbeddingTable(this.ctx, grid, grid, dim));
+  }
+
+  /** Takes ownership of a tensor made elsewhere. */
   adopt<D extends DType>(t: Tensor<D>): Tensor<D> {
     this.tensors.push(t);
     return t;
@@ -57,18 +62,19 @@ export class TensorPool {
   }
 }
 
-/** One f32 tensor per parameter and one per gradient, in ml-aim's shapes, by key. */
+/**
+ * One f32 tensor per parameter and one per gradient, in ml-aim's shapes, by key (allocated
+ * by allocation.ts's allocateParameters).
+ */
 export class ParameterStore {
-  private readonly values = new Map<string, Tensor<'f32'>>();
-  private readonly gradients = new Map<string, Tensor<'f32'>>();
+  private readonly values: ReadonlyMap<string, Tensor<'f32'>>;
+  private readonly gradients: ReadonlyMap<string, Tensor<'f32'>>;
   readonly specs: readonly ParamSpec[];
 
-  constructor(pool: TensorPool, specs: readonly ParamSpec[], { gradients = true } = {}) {
-    this.specs = specs;
-    for (const spec of specs) {
-      this.values.set(spec.name, pool.f32(spec.shape, spec.name));
-      if (gradients) this.gradients.set(spec.name, pool.f32(spec.shape, `grad ${spec.name}`));
-    }
+  constructor(tensors: ParameterTensors) {
+    this.specs = tensors.specs;
+    this.values = tensors.values;
+    this.gradients = tensors.gradients;
   }
 
   get names(): string[] {

@@ -21,92 +21,11 @@ import { prepareLayerNormBackward, prepareLayerNormForward } from '../kernels/la
 import { prepareMatmul } from '../kernels/matmul';
 import { preparePatchMseLoss } from '../kernels/patchMseLoss';
 import { preparePatchify } from '../kernels/patchify';
-import { positionalEmbeddingTable, preparePositionalEmbeddingAdd } from '../kernels/posembed';
-import { gridSize, numPatches, patchValues, type AimConfig } from './config';
-import { gather, type ParameterStore, type PendingDispatches, type TensorPool } from './gpuBuffers';
-import {
-  allocateNorm,
-  prepareMlpHalfBackward,
-  type BackwardOptions,
-  type ModelInputTensors,
-  type NormBuffers,
-  type TrunkGradBuffers,
-} from './gpuTrunk';
-
-export interface HeadBlockBuffers {
-  /** LN_extra(input) (extraNormTerm only). */
-  extra?: NormBuffers;
-  /** The MLP's residual input: the block input, or input + LN_extra(input). */
-  residual: Tensor<'f32'>;
-  norm: NormBuffers;
-  pre: Tensor<'f32'>;
-  act: Tensor<'f32'>;
-  out: Tensor<'f32'>;
-}
-
-export interface HeadBuffers {
-  postNorm: NormBuffers;
-  /** h₀ = proj_in(z) + positions. */
-  input: Tensor<'f32'>;
-  table: Tensor<'f32'>;
-  blocks: HeadBlockBuffers[];
-  headNorm: NormBuffers;
-  /** [B·K, p·p·3]. */
-  pred: Tensor<'f32'>;
-  /** [B·K, p·p·3]: the images patchified in (row, col, channel) order, same order. */
-  targets: Tensor<'f32'>;
-  perPosition: Tensor<'f32'>;
-  loss: Tensor<'f32'>;
-  /** d loss / d pred, written by the loss kernel during the forward. */
-  dpred: Tensor<'f32'>;
-  /** Head-side gradient buffers. */
-  stream: Tensor<'f32'>;
-  dpre: Tensor<'f32'>;
-  dn: Tensor<'f32'>;
-  extraDx?: Tensor<'f32'>;
-}
-
-export function allocateHead(pool: TensorPool, c: AimConfig, batch: number): HeadBuffers {
-  const K = numPatches(c);
-  const R = batch * K;
-  const W = c.head.width;
-  const hidden = c.mlpRatio * W;
-  const P = patchValues(c);
-  const g = gridSize(c);
-  const extra = c.head.extraNormTerm;
-  const input = pool.f32([R, W], 'head input');
-  const blocks: HeadBlockBuffers[] = [];
-  let x = input;
-  for (let j = 0; j < c.head.depth; j++) {
-    const block: HeadBlockBuffers = {
-      extra: extra ? allocateNorm(pool, R, W, `head block ${j} norm_extra`) : undefined,
-      // Without the extra term the MLP's residual input is the block input itself.
-      residual: extra ? pool.f32([R, W], `head block ${j} x + norm_extra(x)`) : x,
-      norm: allocateNorm(pool, R, W, `head block ${j} norm`),
-      pre: pool.f32([R, hidden], `head block ${j} fc1 pre-activation`),
-      act: pool.f32([R, hidden], `head block ${j} gelu`),
-      out: pool.f32([R, W], `head block ${j} output`),
-    };
-    blocks.push(block);
-    x = block.out;
-  }
-  return {
-    postNorm: allocateNorm(pool, R, c.width, 'post_trunk_norm'),
-    input,
-    table: pool.adopt(positionalEmbeddingTable(pool.ctx, g, g, W)),
-    blocks,
-    headNorm: allocateNorm(pool, R, W, 'head norm'),
-    pred: pool.f32([R, P], 'prediction'),
-    targets: pool.f32([R, P], 'targets'),
-    perPosition: pool.f32([batch, K], 'per-position loss'),
-    loss: pool.f32([1], 'loss'),
-    dpred: pool.f32([R, P], 'd prediction'),
-    stream: pool.f32([R, W], 'head residual gradient'),
-    dpre: pool.f32([R, hidden], 'head d pre-activation'),
-    dn: pool.f32([R, W], 'head dn'),
-    extraDx: extra ? pool.f32([R, W], 'head d norm_extra input') : undefined,
-  };
-}
+import { preparePositionalEmbeddingAdd } from '../kernels/posembed';
+import type { HeadBuffers, ModelInputTensors, NormBuffers, TrunkGradBuffers } from './allocation';
+import type { AimConfig } from './config';
+import { gather, type ParameterStore, type PendingDispatches } from './gpuBuffers';
+import { prepareMlpHalfBackward, type BackwardOptions } from './gpuTrunk';
 
 function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
   return t.view([batch, t.shape[0] / batch, t.shape[1]]);

@@ -23,18 +23,16 @@ import type { Tensor } from '../gpu/tensor';
 import { prepareFill } from '../kernels/elementwise';
 import { isPermutation } from './orderings';
 import { numPatches, validateConfig, type AimConfig } from './config';
-import { gather, ParameterStore, TensorPool } from './gpuBuffers';
-import { allocateHead, prepareHeadBackward, prepareHeadForward, type HeadBuffers } from './gpuHead';
 import {
-  allocateTrunk,
-  allocateTrunkGrads,
-  prepareTrunkBackward,
-  prepareTrunkForward,
-  trunkOutput,
+  allocateModel,
+  type HeadBuffers,
   type ModelInputTensors,
   type TrunkBuffers,
-} from './gpuTrunk';
-import { checkParameterValues, paramSpecs, trunkParamSpecs, type ParamSpec } from './params';
+} from './allocation';
+import { gather, ParameterStore, TensorPool } from './gpuBuffers';
+import { prepareHeadBackward, prepareHeadForward } from './gpuHead';
+import { prepareTrunkBackward, prepareTrunkForward, trunkOutput } from './gpuTrunk';
+import { checkParameterValues, type ParamSpec } from './params';
 
 export interface AimGpuModelOptions {
   /** Backward adds into the gradients (zero them with `zeroGradients`) instead of writing. */
@@ -119,20 +117,13 @@ export class AimGpuModel {
     if (problems.length) throw new RangeError(`AIM model: ${problems.join(' ')}`);
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`AIM model: batch ${batch} must be a positive integer`);
-    const trunkOnly = opts.trunkOnly ?? false;
     const pool = new TensorPool(ctx);
     try {
-      const K = numPatches(config);
-      const inputs: ModelInputTensors = {
-        images: pool.f32([batch, config.channels, config.imageSize, config.imageSize], 'images'),
-        order: pool.u32([K], 'order'),
-        prefixLengths: pool.u32([batch], 'prefix lengths'),
-      };
-      const specs = trunkOnly ? trunkParamSpecs(config) : paramSpecs(config);
-      const store = new ParameterStore(pool, specs, { gradients: !trunkOnly });
-      const trunk = allocateTrunk(pool, config, batch);
+      const buffers = allocateModel(pool, config, batch, { trunkOnly: opts.trunkOnly });
+      const { inputs, trunk, head, trunkGrads } = buffers;
+      const store = new ParameterStore(buffers.parameters);
       const trunkForward = prepareTrunkForward(ctx, config, batch, store, trunk, inputs);
-      if (trunkOnly) {
+      if (!head || !trunkGrads) {
         const trunkDispatches = await trunkForward;
         return new AimGpuModel(ctx, config, batch, {
           pool,
@@ -145,8 +136,6 @@ export class AimGpuModel {
           zeroGradientDispatches: [],
         });
       }
-      const head = allocateHead(pool, config, batch);
-      const trunkGrads = allocateTrunkGrads(pool, config, batch);
       const backwardOpts = { accumulate: opts.accumulateGradients ?? false };
       const last = trunkOutput(trunk);
       // Prepared concurrently (see gather); each list keeps its recording order.

@@ -1,8 +1,8 @@
 /**
  * GPU memory of training one AIM configuration at one batch size, computed WITHOUT
- * allocating anything: the buffers that `AimGpuModel.create` (gpuModel.ts, gpuBuffers.ts,
- * gpuTrunk.ts, gpuHead.ts), the Trainer's optimizer state (trainer.ts) and the kernel
- * wrappers' own scratch would allocate, listed one by one with the same shapes.
+ * allocating anything: allocation.ts's walk — the one `AimGpuModel.create` and the Trainer
+ * allocate with — run on a counter that only records sizes, plus the storage buffers the
+ * kernel wrappers allocate for themselves when a step's dispatches are prepared.
  *
  * Everything is allocated once, before the first step, and nothing is allocated during a
  * step (apart from an 8-byte readback), so the sum is the steady-state allocation of a
@@ -21,12 +21,17 @@
  *
  * `modelBytes` (parameters + gradients + activations + gradientScratch + inputs) is exactly
  * `AimGpuModel.bytes`; test/memory.test.ts checks every category against real allocations.
- * Keep this file in step with those allocators: the test fails when one of them changes.
  */
 import { columnSumPasses, COLUMN_SUM_TILE } from '../kernels/columnSum';
 import { REDUCE_BLOCK, reducePassLengths } from '../kernels/reduceSum';
+import {
+  allocateModel,
+  allocateOptimizerState,
+  type BufferRole,
+  type TensorAllocator,
+} from './allocation';
 import { numPatches, patchValues, type AimConfig } from './config';
-import { paramSize, paramSpecs, trunkParamSpecs } from './params';
+import { paramSize } from './params';
 
 /** Rows per partial sum of the LayerNorm parameter gradients (layernorm.ts's PARAM_CHUNK_ROWS). */
 const LAYERNORM_PARAM_CHUNK_ROWS = 256;
@@ -41,7 +46,7 @@ export const MEMORY_CATEGORIES = [
   'gradientScratch',
   'inputs',
   'kernelScratch',
-] as const;
+] as const satisfies readonly (BufferRole | 'kernelScratch')[];
 
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
 
@@ -71,6 +76,25 @@ export interface MemoryOptions {
   trunkOnly?: boolean;
 }
 
+/** The allocator that allocates nothing: it lists each buffer's label, bytes and role. */
+class BufferCounter implements TensorAllocator<BufferEstimate> {
+  readonly buffers: BufferEstimate[] = [];
+
+  f32(shape: readonly number[], label: string, category: BufferRole): BufferEstimate {
+    const entry = { label, bytes: shape.reduce((a, b) => a * b, F32), category };
+    this.buffers.push(entry);
+    return entry;
+  }
+
+  u32(shape: readonly number[], label: string, category: BufferRole): BufferEstimate {
+    return this.f32(shape, label, category);
+  }
+
+  sinCosTable(grid: number, dim: number, label: string): BufferEstimate {
+    return this.f32([grid * grid, dim], label, 'inputs');
+  }
+}
+
 /** Every buffer a training run of `config` at `batch` allocates (see the header). */
 export function trainingBuffers(
   c: AimConfig,
@@ -79,94 +103,11 @@ export function trainingBuffers(
 ): BufferEstimate[] {
   if (!Number.isInteger(batch) || batch < 1)
     throw new RangeError(`memory estimate: batch ${batch} must be a positive integer`);
-  const K = numPatches(c);
-  const R = batch * K;
-  const D = c.width;
-  const P = patchValues(c);
-  const trunkOnly = opts.trunkOnly ?? false;
-  const out: BufferEstimate[] = [];
-  const add = (category: MemoryCategory, label: string, values: number) =>
-    out.push({ label, bytes: values * F32, category });
-  const norm = (label: string, rows: number, dim: number) => {
-    add('activations', `${label} out`, rows * dim);
-    add('activations', `${label} mean`, rows);
-    add('activations', `${label} rstd`, rows);
-  };
-
-  // gpuModel.ts: the inputs, then the ParameterStore.
-  add('inputs', 'images', batch * c.channels * c.imageSize * c.imageSize);
-  add('inputs', 'order', K);
-  add('inputs', 'prefix lengths', batch);
-  const specs = trunkOnly ? trunkParamSpecs(c) : paramSpecs(c);
-  for (const spec of specs) {
-    add('parameters', spec.name, paramSize(spec));
-    if (!trunkOnly) add('gradients', `grad ${spec.name}`, paramSize(spec));
-  }
-
-  // gpuTrunk.ts allocateTrunk.
-  const hidden = c.mlpRatio * D;
-  norm('patch norm', R, D);
-  add('activations', 'patches', R * P);
-  add('activations', 'patch embedding', R * D);
-  add('inputs', 'trunk sin-cos table', K * D);
-  for (let l = 0; l < c.depth; l++) {
-    norm(`block ${l} norm_1`, R, D);
-    add('activations', `block ${l} qkv`, R * 3 * D);
-    add('activations', `block ${l} attention`, R * D);
-    add('activations', `block ${l} lse`, batch * c.heads * K);
-    add('activations', `block ${l} x + attention`, R * D);
-    norm(`block ${l} norm_2`, R, D);
-    add('activations', `block ${l} fc1 pre-activation`, R * hidden);
-    add('activations', `block ${l} gelu`, R * hidden);
-    add('activations', `block ${l} output`, R * D);
-  }
-  if (trunkOnly) return out;
-
-  // gpuHead.ts allocateHead.
-  const W = c.head.width;
-  const headHidden = c.mlpRatio * W;
-  const extra = c.head.extraNormTerm;
-  add('activations', 'head input', R * W);
-  for (let j = 0; j < c.head.depth; j++) {
-    if (extra) {
-      norm(`head block ${j} norm_extra`, R, W);
-      add('activations', `head block ${j} x + norm_extra(x)`, R * W);
-    }
-    norm(`head block ${j} norm`, R, W);
-    add('activations', `head block ${j} fc1 pre-activation`, R * headHidden);
-    add('activations', `head block ${j} gelu`, R * headHidden);
-    add('activations', `head block ${j} output`, R * W);
-  }
-  norm('post_trunk_norm', R, D);
-  add('inputs', 'head sin-cos table', K * W);
-  norm('head norm', R, W);
-  add('activations', 'prediction', R * P);
-  add('activations', 'targets', R * P);
-  add('activations', 'per-position loss', batch * K);
-  add('activations', 'loss', 1);
-  add('gradientScratch', 'd prediction', R * P);
-  add('gradientScratch', 'head residual gradient', R * W);
-  add('gradientScratch', 'head d pre-activation', R * headHidden);
-  add('gradientScratch', 'head dn', R * W);
-  if (extra) add('gradientScratch', 'head d norm_extra input', R * W);
-
-  // gpuTrunk.ts allocateTrunkGrads.
-  add('gradientScratch', 'trunk residual gradient', R * D);
-  add('gradientScratch', 'trunk dh', R * D);
-  add('gradientScratch', 'trunk d attention', R * D);
-  add('gradientScratch', 'trunk d qkv', R * 3 * D);
-  add('gradientScratch', 'trunk d pre-activation', R * hidden);
-
-  // trainer.ts: AdamW moments per parameter, the gradient norm and the clip scale.
-  for (const spec of specs) {
-    add('optimizer', `${spec.name} exp_avg`, paramSize(spec));
-    add('optimizer', `${spec.name} exp_avg_sq`, paramSize(spec));
-  }
-  add('optimizer', 'gradient norm', 1);
-  add('optimizer', 'clip scale', 1);
-
-  out.push(...kernelScratch(c, batch, specs.map(paramSize)));
-  return out;
+  const counter = new BufferCounter();
+  const { parameters } = allocateModel(counter, c, batch, opts);
+  if (opts.trunkOnly) return counter.buffers;
+  allocateOptimizerState(counter, parameters.specs);
+  return [...counter.buffers, ...kernelScratch(c, batch, parameters.specs.map(paramSize))];
 }
 
 /** Storage buffers owned by the prepared dispatches of one training step. */

@@ -18,10 +18,12 @@ import {
 } from '../data/augment';
 import type { GpuContext } from '../gpu/context';
 import { releaseDispatch, runDispatches, type PreparedDispatch } from '../gpu/dispatch';
-import { Tensor } from '../gpu/tensor';
-import { createAdamWState, prepareAdamW, type AdamW } from '../kernels/adamw';
+import type { Tensor } from '../gpu/tensor';
+import { prepareAdamW, type AdamW } from '../kernels/adamw';
 import { prepareGradNorm } from '../kernels/gradNorm';
 import { numPatches, type AimConfig } from '../model/config';
+import { allocateOptimizerState } from '../model/allocation';
+import { TensorPool } from '../model/gpuBuffers';
 import { AimGpuModel } from '../model/gpuModel';
 import { patchOrder } from '../model/orderings';
 import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
@@ -109,11 +111,8 @@ export class Trainer {
     if (problems.length) throw new RangeError(problems.join(' '));
     const config = modelConfigFor(settings);
     const model = await AimGpuModel.create(ctx, config, settings.batch);
-    const moments = new Map<string, { expAvg: Tensor<'f32'>; expAvgSq: Tensor<'f32'> }>();
-    for (const spec of model.specs)
-      moments.set(spec.name, createAdamWState(ctx, model.parameter(spec.name), spec.name));
-    const norm = Tensor.empty(ctx, [1], 'f32', 'gradient norm');
-    const clipScale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
+    // Freed one by one in destroy(); memory.ts counts the same walk.
+    const { moments, norm, clipScale } = allocateOptimizerState(new TensorPool(ctx), model.specs);
     const gradNormDispatches = await prepareGradNorm(
       ctx,
       model.specs.map((s) => model.gradient(s.name)),

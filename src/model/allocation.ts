@@ -1,0 +1,311 @@
+/**
+ * Every buffer a training run allocates up front, walked once through an allocator: the
+ * GPU model hands it its TensorPool (gpuBuffers.ts), memory.ts a counter that only adds up
+ * sizes — the same walk, so the estimate cannot drift from the allocation (as llm.c's
+ * fill_in_parameter_sizes / fill_in_activation_sizes serve both its malloc and its report).
+ *
+ * What each buffer holds and why it is saved is told in gpuTrunk.ts and gpuHead.ts. The
+ * walk imports nothing from the GPU runtime or the kernels, so the UI can count a preset's
+ * memory without them. Kernels' own scratch (allocated when a dispatch is prepared) is not
+ * here: memory.ts counts it.
+ */
+import type { Tensor } from '../gpu/tensor';
+import { gridSize, numPatches, patchValues, type AimConfig } from './config';
+import { paramSpecs, trunkParamSpecs, type ParamSpec } from './params';
+
+/** What a buffer is for: memory.ts's categories (kernel scratch is allocated elsewhere). */
+export type BufferRole =
+  'parameters' | 'gradients' | 'optimizer' | 'activations' | 'gradientScratch' | 'inputs';
+
+/**
+ * Allocates one buffer per call. `F` is what an f32 buffer is to the caller (a Tensor on the
+ * GPU, a size record in the counter), `U` a u32 one.
+ */
+export interface TensorAllocator<F, U = F> {
+  f32(shape: readonly number[], label: string, role: BufferRole): F;
+  u32(shape: readonly number[], label: string, role: BufferRole): U;
+  /** The 2-D sin-cos position table [grid², dim], filled when allocated (an input). */
+  sinCosTable(grid: number, dim: number, label: string): F;
+}
+
+type F32 = Tensor<'f32'>;
+type U32 = Tensor<'u32'>;
+
+export interface ModelInputTensors<F = F32, U = U32> {
+  /** [B, 3, H, W]. */
+  images: F;
+  /** u32 [K]: token t is the patch at raster index order[t]. */
+  order: U;
+  /** u32 [B]: tokens < S_b are sample b's bidirectional prefix. */
+  prefixLengths: U;
+}
+
+/** One tensor per parameter and (unless trunk-only) one per gradient, by state-dict key. */
+export interface ParameterTensors<F = F32> {
+  specs: readonly ParamSpec[];
+  values: Map<string, F>;
+  gradients: Map<string, F>;
+}
+
+/** A LayerNorm's output and the row statistics its backward needs. */
+export interface NormBuffers<F = F32> {
+  y: F;
+  mean: F;
+  rstd: F;
+}
+
+export interface TrunkBlockBuffers<F = F32> {
+  ln1: NormBuffers<F>;
+  qkv: F;
+  attn: F;
+  lse: F;
+  mid: F;
+  ln2: NormBuffers<F>;
+  pre: F;
+  act: F;
+  /** The block's output, [B·K, D]. */
+  out: F;
+}
+
+export interface TrunkBuffers<F = F32> {
+  patches: F;
+  embedded: F;
+  /** Patch LayerNorm; its output `y` becomes the tokens once the positions are added in place. */
+  patchNorm: NormBuffers<F>;
+  /** ml-aim's tokens_after_preprocessor, [B·K, D] (= patchNorm.y). */
+  tokens: F;
+  table: F;
+  blocks: TrunkBlockBuffers<F>[];
+}
+
+/** Gradient buffers of the trunk's backward (all [B·K, ·]). */
+export interface TrunkGradBuffers<F = F32> {
+  /** d loss / d (current residual stream); the head's backward leaves d(trunk output) here. */
+  stream: F;
+  dh: F;
+  dattn: F;
+  dqkv: F;
+  dpre: F;
+}
+
+export interface HeadBlockBuffers<F = F32> {
+  /** LN_extra(input) (extraNormTerm only). */
+  extra?: NormBuffers<F>;
+  /** The MLP's residual input: the block input, or input + LN_extra(input). */
+  residual: F;
+  norm: NormBuffers<F>;
+  pre: F;
+  act: F;
+  out: F;
+}
+
+export interface HeadBuffers<F = F32> {
+  postNorm: NormBuffers<F>;
+  /** h₀ = proj_in(z) + positions. */
+  input: F;
+  table: F;
+  blocks: HeadBlockBuffers<F>[];
+  headNorm: NormBuffers<F>;
+  /** [B·K, p·p·3]. */
+  pred: F;
+  /** [B·K, p·p·3]: the images patchified in (row, col, channel) order, same order. */
+  targets: F;
+  perPosition: F;
+  loss: F;
+  /** d loss / d pred, written by the loss kernel during the forward. */
+  dpred: F;
+  /** Head-side gradient buffers. */
+  stream: F;
+  dpre: F;
+  dn: F;
+  extraDx?: F;
+}
+
+/** AdamW's moments per parameter, and the gradient norm and clip scale of one step. */
+export interface OptimizerState<F = F32> {
+  moments: Map<string, { expAvg: F; expAvgSq: F }>;
+  norm: F;
+  clipScale: F;
+}
+
+export interface ModelBuffers<F = F32, U = U32> {
+  inputs: ModelInputTensors<F, U>;
+  parameters: ParameterTensors<F>;
+  trunk: TrunkBuffers<F>;
+  /** Absent for a trunk-only model, as are the trunk's gradient buffers. */
+  head?: HeadBuffers<F>;
+  trunkGrads?: TrunkGradBuffers<F>;
+}
+
+export function allocateNorm<F>(
+  alloc: TensorAllocator<F, unknown>,
+  rows: number,
+  dim: number,
+  label: string,
+): NormBuffers<F> {
+  return {
+    y: alloc.f32([rows, dim], `${label} out`, 'activations'),
+    mean: alloc.f32([rows], `${label} mean`, 'activations'),
+    rstd: alloc.f32([rows], `${label} rstd`, 'activations'),
+  };
+}
+
+export function allocateInputs<F, U>(
+  alloc: TensorAllocator<F, U>,
+  c: AimConfig,
+  batch: number,
+): ModelInputTensors<F, U> {
+  return {
+    images: alloc.f32([batch, c.channels, c.imageSize, c.imageSize], 'images', 'inputs'),
+    order: alloc.u32([numPatches(c)], 'order', 'inputs'),
+    prefixLengths: alloc.u32([batch], 'prefix lengths', 'inputs'),
+  };
+}
+
+export function allocateParameters<F>(
+  alloc: TensorAllocator<F, unknown>,
+  specs: readonly ParamSpec[],
+  { gradients = true } = {},
+): ParameterTensors<F> {
+  const out: ParameterTensors<F> = { specs, values: new Map(), gradients: new Map() };
+  for (const spec of specs) {
+    out.values.set(spec.name, alloc.f32(spec.shape, spec.name, 'parameters'));
+    if (gradients)
+      out.gradients.set(spec.name, alloc.f32(spec.shape, `grad ${spec.name}`, 'gradients'));
+  }
+  return out;
+}
+
+export function allocateTrunk<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  batch: number,
+): TrunkBuffers<F> {
+  const K = numPatches(c);
+  const R = batch * K;
+  const D = c.width;
+  const hidden = c.mlpRatio * D;
+  const act = (shape: number[], label: string) => alloc.f32(shape, label, 'activations');
+  const patchNorm = allocateNorm(alloc, R, D, 'patch norm');
+  return {
+    patches: act([R, patchValues(c)], 'patches'),
+    embedded: act([R, D], 'patch embedding'),
+    patchNorm,
+    tokens: patchNorm.y,
+    table: alloc.sinCosTable(gridSize(c), D, 'trunk sin-cos table'),
+    blocks: Array.from({ length: c.depth }, (_, l) => ({
+      ln1: allocateNorm(alloc, R, D, `block ${l} norm_1`),
+      qkv: act([R, 3 * D], `block ${l} qkv`),
+      attn: act([R, D], `block ${l} attention`),
+      lse: act([batch, c.heads, K], `block ${l} lse`),
+      mid: act([R, D], `block ${l} x + attention`),
+      ln2: allocateNorm(alloc, R, D, `block ${l} norm_2`),
+      pre: act([R, hidden], `block ${l} fc1 pre-activation`),
+      act: act([R, hidden], `block ${l} gelu`),
+      out: act([R, D], `block ${l} output`),
+    })),
+  };
+}
+
+export function allocateTrunkGrads<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  batch: number,
+): TrunkGradBuffers<F> {
+  const R = batch * numPatches(c);
+  const D = c.width;
+  const scratch = (shape: number[], label: string) => alloc.f32(shape, label, 'gradientScratch');
+  return {
+    stream: scratch([R, D], 'trunk residual gradient'),
+    dh: scratch([R, D], 'trunk dh'),
+    dattn: scratch([R, D], 'trunk d attention'),
+    dqkv: scratch([R, 3 * D], 'trunk d qkv'),
+    dpre: scratch([R, c.mlpRatio * D], 'trunk d pre-activation'),
+  };
+}
+
+export function allocateHead<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  batch: number,
+): HeadBuffers<F> {
+  const K = numPatches(c);
+  const R = batch * K;
+  const W = c.head.width;
+  const hidden = c.mlpRatio * W;
+  const P = patchValues(c);
+  const extra = c.head.extraNormTerm;
+  const act = (shape: number[], label: string) => alloc.f32(shape, label, 'activations');
+  const scratch = (shape: number[], label: string) => alloc.f32(shape, label, 'gradientScratch');
+  const input = act([R, W], 'head input');
+  const blocks: HeadBlockBuffers<F>[] = [];
+  let x = input;
+  for (let j = 0; j < c.head.depth; j++) {
+    const block: HeadBlockBuffers<F> = {
+      extra: extra ? allocateNorm(alloc, R, W, `head block ${j} norm_extra`) : undefined,
+      // Without the extra term the MLP's residual input is the block input itself.
+      residual: extra ? act([R, W], `head block ${j} x + norm_extra(x)`) : x,
+      norm: allocateNorm(alloc, R, W, `head block ${j} norm`),
+      pre: act([R, hidden], `head block ${j} fc1 pre-activation`),
+      act: act([R, hidden], `head block ${j} gelu`),
+      out: act([R, W], `head block ${j} output`),
+    };
+    blocks.push(block);
+    x = block.out;
+  }
+  return {
+    postNorm: allocateNorm(alloc, R, c.width, 'post_trunk_norm'),
+    input,
+    table: alloc.sinCosTable(gridSize(c), W, 'head sin-cos table'),
+    blocks,
+    headNorm: allocateNorm(alloc, R, W, 'head norm'),
+    pred: act([R, P], 'prediction'),
+    targets: act([R, P], 'targets'),
+    perPosition: act([batch, K], 'per-position loss'),
+    loss: act([1], 'loss'),
+    dpred: scratch([R, P], 'd prediction'),
+    stream: scratch([R, W], 'head residual gradient'),
+    dpre: scratch([R, hidden], 'head d pre-activation'),
+    dn: scratch([R, W], 'head dn'),
+    extraDx: extra ? scratch([R, W], 'head d norm_extra input') : undefined,
+  };
+}
+
+/**
+ * Everything `AimGpuModel.create` allocates, in its order: inputs, parameters (and
+ * gradients), the trunk's activations, then — unless `trunkOnly` — the head's and the
+ * trunk's gradient scratch.
+ */
+export function allocateModel<F, U>(
+  alloc: TensorAllocator<F, U>,
+  c: AimConfig,
+  batch: number,
+  { trunkOnly = false } = {},
+): ModelBuffers<F, U> {
+  const inputs = allocateInputs(alloc, c, batch);
+  const specs = trunkOnly ? trunkParamSpecs(c) : paramSpecs(c);
+  const parameters = allocateParameters(alloc, specs, { gradients: !trunkOnly });
+  const trunk = allocateTrunk(alloc, c, batch);
+  if (trunkOnly) return { inputs, parameters, trunk };
+  const head = allocateHead(alloc, c, batch);
+  return { inputs, parameters, trunk, head, trunkGrads: allocateTrunkGrads(alloc, c, batch) };
+}
+
+/** What the Trainer allocates for AdamW: exp_avg and exp_avg_sq per parameter, two scalars. */
+export function allocateOptimizerState<F>(
+  alloc: TensorAllocator<F, unknown>,
+  specs: readonly ParamSpec[],
+): OptimizerState<F> {
+  const moments = new Map<string, { expAvg: F; expAvgSq: F }>();
+  for (const { name, shape } of specs) {
+    moments.set(name, {
+      expAvg: alloc.f32(shape, `${name} exp_avg`, 'optimizer'),
+      expAvgSq: alloc.f32(shape, `${name} exp_avg_sq`, 'optimizer'),
+    });
+  }
+  return {
+    moments,
+    norm: alloc.f32([1], 'gradient norm', 'optimizer'),
+    clipScale: alloc.f32([1], 'clip scale', 'optimizer'),
+  };
+}
