@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 
 // Training runs in the real Web Worker on Chromium's WebGPU (SwiftShader), driven through
-// window.__aimRuns (src/ui/runTestHooks.ts), the same worker API the UI calls.
+// window.__aimRuns (src/diagnostics/testHooks.ts, test build only), the same worker API the UI calls.
 const micro = {
   preset: 'aim-micro' as const,
   headDepth: 1,

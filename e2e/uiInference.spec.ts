@@ -144,11 +144,10 @@ test('fixture by URL: plan, download with progress, cache, ml-aim numbers, class
   const input = cases.float32('input');
   const got = await page.evaluate(async (images) => {
     const r = await window.__aimInference!.runBatch(new Float32Array(images), [2, 3, 32, 32]);
-    if (!r.ok) throw new Error(r.error.message);
     return {
-      logits: Array.from(r.value.outputs.logits.data),
-      features: Array.from(r.value.outputs.features.data),
-      backend: r.value.backend,
+      logits: Array.from(r.outputs.logits.data),
+      features: Array.from(r.outputs.features.data),
+      backend: r.backend,
     };
   }, Array.from(input));
   expect(got.backend).toBe('webgpu');

@@ -1,27 +1,16 @@
 /**
  * A self-check of the matmul kernel against the float64 reference, runnable wherever a
- * GpuContext exists (page, Web Worker, Node): the diagnostics panel and the e2e tests use it.
+ * GpuContext exists (page, Web Worker, Node): the GPU tab's self-test (loaded by the worker
+ * only when it runs) and the e2e tests use it.
  */
 import { Tensor } from '../gpu/tensor';
 import type { GpuContext } from '../gpu/context';
 import { matmul, matmulShape } from '../kernels/matmul';
 import { gammaF32, matmulAbsReference, matmulReference } from '../reference/matmul';
 import { randomF32 } from '../reference/random';
+import type { MatmulCheckRequest, MatmulCheckResult } from './selfTestShapes';
 
-export interface MatmulCheckRequest {
-  m: number;
-  n: number;
-  k: number;
-  seed: number;
-}
-
-export interface MatmulCheckResult extends MatmulCheckRequest {
-  /** max |ĉ − c| / (γ_K Σ|a||b|): ≤ 1 means within the f32 forward error bound. */
-  worstBoundRatio: number;
-  maxAbsError: number;
-  ms: number;
-  pass: boolean;
-}
+export type { MatmulCheckRequest, MatmulCheckResult };
 
 /** The inputs of a check, generated identically by whoever verifies the result. */
 export function matmulCheckInputs(req: MatmulCheckRequest): { a: Float32Array; b: Float32Array } {
@@ -29,7 +18,7 @@ export function matmulCheckInputs(req: MatmulCheckRequest): { a: Float32Array; b
 }
 
 /** Runs C = A·B on the GPU for seeded inputs and returns C. */
-export async function runSeededMatmul(
+export async function seededMatmul(
   ctx: GpuContext,
   req: MatmulCheckRequest,
 ): Promise<{ c: Float32Array; ms: number }> {
@@ -69,14 +58,6 @@ export async function checkMatmul(
   ctx: GpuContext,
   req: MatmulCheckRequest,
 ): Promise<MatmulCheckResult> {
-  const { c, ms } = await runSeededMatmul(ctx, req);
+  const { c, ms } = await seededMatmul(ctx, req);
   return { ...compareWithReference(req, c), ms };
 }
-
-/** Shapes the diagnostics panel checks: awkward on purpose (not tile multiples, 1×1×1, long K). */
-export const SELF_TEST_SHAPES: readonly MatmulCheckRequest[] = [
-  { m: 1, n: 1, k: 1, seed: 11 },
-  { m: 17, n: 33, k: 65, seed: 12 },
-  { m: 65, n: 63, k: 17, seed: 13 },
-  { m: 8, n: 9, k: 2053, seed: 14 },
-];

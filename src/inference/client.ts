@@ -1,20 +1,14 @@
-/** The page's handle on the inference worker (created on first use, then kept). */
-import * as Comlink from 'comlink';
+/** The page's handle on the inference worker (started on first use, then kept). */
+import { lazyWorker } from '../worker/lazyWorker';
 import type { InferenceWorkerApi } from './api';
 
-export type InferenceApi = Comlink.Remote<InferenceWorkerApi>;
+export { Comlink } from '../worker/lazyWorker';
 
-let api: InferenceApi | undefined;
+export const inferenceWorker = lazyWorker<InferenceWorkerApi>(
+  () =>
+    new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'aim-inference' }),
+);
 
-export function inferenceApi(): InferenceApi {
-  if (!api) {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'aim-inference',
-    });
-    api = Comlink.wrap<InferenceWorkerApi>(worker);
-  }
-  return api;
-}
+export type InferenceApi = ReturnType<typeof inferenceWorker.api>;
 
-export { Comlink };
+export const inferenceApi = inferenceWorker.api;

@@ -1,6 +1,18 @@
 /// <reference lib="webworker" />
 /** Inference worker entry: exposes the InferenceWorkerApi over comlink. */
 import * as Comlink from 'comlink';
+import { acceptDiagnosticsChannel } from '../diagnostics/channel';
+import { registerErrorTransfer } from '../worker/errorTransfer';
 import { InferenceWorkerApi } from './api';
+import type { SessionSlot } from './classify';
 
-Comlink.expose(new InferenceWorkerApi());
+registerErrorTransfer();
+const loaded: SessionSlot = {};
+Comlink.expose(new InferenceWorkerApi(loaded));
+
+// The e2e test build only (`vite build --mode test`): a second comlink endpoint with the
+// diagnostics API (src/diagnostics/). The production build folds this branch away.
+if (import.meta.env.MODE === 'test')
+  acceptDiagnosticsChannel(async () =>
+    (await import('../diagnostics/inferenceDiagnostics')).exposer(loaded),
+  );

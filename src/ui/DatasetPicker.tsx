@@ -5,7 +5,7 @@
  */
 import { useState, type DragEvent } from 'react';
 import { PRESETS } from '../model/config';
-import type { UserDataInput } from '../worker/datasets';
+import type { UserDataInput } from '../worker/protocol';
 import { ErrorNotice } from './ErrorNotice';
 import { useSettings } from './settingsStore';
 import type { LinkDataset } from './urlSettings';

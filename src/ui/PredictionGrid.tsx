@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import type { PredictionImage } from '../training/predictions';
-import { workerApi } from '../worker/client';
+import { runPredictions } from './runDriver';
 import type { RunRecord } from './runRecords';
 
 const COUNT = 6;
@@ -66,17 +66,15 @@ export function PredictionGrid({ run }: { run: RunRecord }) {
   useEffect(() => {
     if (evals === 0) return;
     let live = true;
-    workerApi()
-      .runPredictions(COUNT)
-      .then(
-        (imgs) => {
-          if (!live) return;
-          setImages(imgs);
-          setFrame(0);
-          setFailed(false);
-        },
-        () => live && setFailed(true),
-      );
+    runPredictions(COUNT).then(
+      (imgs) => {
+        if (!live) return;
+        setImages(imgs);
+        setFrame(0);
+        setFailed(false);
+      },
+      () => live && setFailed(true),
+    );
     return () => {
       live = false;
     };

@@ -4,11 +4,10 @@
  * checkpoint, load a run's settings, and overlay the ticked runs in fixed colours.
  */
 import { useMemo, useRef, useState } from 'react';
-import { workerApi } from '../worker/client';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
 import { formatNumber } from '../util/format';
-import { resumeFromCheckpoint, useSession } from './runDriver';
+import { deleteRun, resumeFromCheckpoint, savedCheckpoint } from './runDriver';
 import {
   configDifferences,
   datasetLabel,
@@ -75,7 +74,6 @@ export function RunsView() {
   const selected = useRuns((s) => s.selected);
   const toggle = useRuns((s) => s.toggleSelected);
   const setSelected = useRuns((s) => s.setSelected);
-  const remove = useRuns((s) => s.remove);
   const importRecords = useRuns((s) => s.importRecords);
   const persistProblem = useRuns((s) => s.persistProblem);
   const setAll = useSettings((s) => s.setAll);
@@ -115,16 +113,21 @@ export function RunsView() {
 
   const onDelete = async (run: RunRecord) => {
     if (!confirm(`Delete “${run.name}”, its metrics and its checkpoint from this browser?`)) return;
-    remove(run.id);
-    if (useSession.getState().activeRunId === run.id)
-      useSession.setState({ activeRunId: undefined });
-    await workerApi()
-      .deleteSavedRun(run.id)
-      .catch(() => undefined);
+    try {
+      await deleteRun(run.id);
+    } catch (error) {
+      setNote((error as Error).message);
+    }
   };
 
   const downloadCheckpoint = async (run: RunRecord) => {
-    const bytes = await workerApi().savedCheckpoint(run.id);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await savedCheckpoint(run.id);
+    } catch (error) {
+      setNote(`The checkpoint of “${run.name}” could not be read: ${(error as Error).message}`);
+      return;
+    }
     if (!bytes) setNote(`No checkpoint of “${run.name}” is stored in this browser.`);
     else
       downloadBlob(

@@ -8,7 +8,7 @@ import { create } from 'zustand';
 import { ORDERINGS, type Ordering } from '../model/orderings';
 import type { RunSettings } from '../training/settings';
 import { workerApi } from '../worker/client';
-import type { DatasetChoice } from '../worker/datasets';
+import type { DatasetChoice } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { flushRunEvents, resumeFromCheckpoint, startRun, waitForEnd } from './runDriver';
 import { useRuns } from './runsStore';

@@ -1,26 +1,25 @@
 /**
  * The Inference tab's state: what the inference worker says about this browser, the model
  * being inspected or loaded, load progress, and the last classification. Every action goes
- * through the inference worker (src/inference/api.ts); errors arrive as data and are kept
- * here for ErrorNotice, so a bad file never breaks the page.
+ * through the inference worker (src/inference/api.ts), whose calls throw; each action catches
+ * and keeps the error here for ErrorNotice, so a bad file never breaks the page.
  */
 import { create } from 'zustand';
+import { Comlink, inferenceApi } from '../inference/client';
+import type { CachedModelEntry } from '../inference/modelCache';
+import type { LoadProgress } from '../inference/modelSources';
+import type { Backend } from '../inference/onnxSession';
 import type {
-  ApiResult,
   Classification,
   InferenceEnvironment,
   KnnProbeSummary,
   LoadedModel,
   ModelCard,
   PresetPlan,
-} from '../inference/api';
-import { Comlink, inferenceApi } from '../inference/client';
-import type { CachedModelEntry } from '../inference/modelCache';
-import type { LoadProgress } from '../inference/modelSources';
-import type { Backend } from '../inference/onnxSession';
+} from '../inference/protocol';
 import { workerApi } from '../worker/client';
+import { serializeError, type SerializedError } from '../worker/protocol';
 import { useRuns } from './runsStore';
-import type { SerializedError } from '../worker/protocol';
 
 export type InferenceBusy = 'inspecting' | 'loading' | 'classifying' | undefined;
 
@@ -51,28 +50,19 @@ export interface InferenceState {
   classify: (image: Blob, name: string) => Promise<void>;
 }
 
-function unwrap<T>(r: ApiResult<T>): T {
-  if (!r.ok) throw Object.assign(new Error(r.error.message), r.error);
-  return r.value;
-}
-
-function asSerialized(error: unknown): SerializedError {
-  if (error && typeof error === 'object' && 'message' in error) {
-    const e = error as { name?: string; message: string; remedy?: string };
-    return { name: e.name ?? 'Error', message: e.message, remedy: e.remedy };
-  }
-  return { name: 'Error', message: String(error) };
-}
-
 export const useInference = create<InferenceState>((set, get) => {
+  // The list is advisory: when the cache cannot be listed the last list stays, and the load
+  // or removal that asked for the refresh reports its own error.
   const refreshCached = async () => {
-    const r = await inferenceApi().listCached();
-    if (r.ok) set({ cached: r.value });
+    const cached = await inferenceApi()
+      .listCached()
+      .catch(() => undefined);
+    if (cached) set({ cached });
   };
   const onProgress = Comlink.proxy((progress: LoadProgress) => set({ progress }));
 
   /** One load at a time; the result (or the error) replaces the last one. */
-  const loading = async (work: () => Promise<ApiResult<LoadedModel>>) => {
+  const loading = async (work: () => Promise<LoadedModel>) => {
     if (get().busy) return;
     set({
       busy: 'loading',
@@ -83,10 +73,10 @@ export const useInference = create<InferenceState>((set, get) => {
       knnState: undefined,
     });
     try {
-      const loaded = unwrap(await work());
+      const loaded = await work();
       set({ loaded, card: undefined });
     } catch (error) {
-      set({ error: asSerialized(error), loaded: undefined });
+      set({ error: serializeError(error), loaded: undefined });
     } finally {
       set({ busy: undefined, progress: undefined });
       await refreshCached();
@@ -114,9 +104,9 @@ export const useInference = create<InferenceState>((set, get) => {
     inspectUrl: async (url) => {
       set({ busy: 'inspecting', error: undefined, card: undefined });
       try {
-        set({ card: unwrap(await inferenceApi().inspectUrl(url, get().backend)) });
+        set({ card: await inferenceApi().inspectUrl(url, get().backend) });
       } catch (error) {
-        set({ error: asSerialized(error) });
+        set({ error: serializeError(error) });
       } finally {
         set({ busy: undefined });
       }
@@ -124,9 +114,9 @@ export const useInference = create<InferenceState>((set, get) => {
     inspectFiles: async (files) => {
       set({ busy: 'inspecting', error: undefined, card: undefined });
       try {
-        set({ card: unwrap(await inferenceApi().inspectFiles(files, get().backend)) });
+        set({ card: await inferenceApi().inspectFiles(files, get().backend) });
       } catch (error) {
-        set({ error: asSerialized(error) });
+        set({ error: serializeError(error) });
       } finally {
         set({ busy: undefined });
       }
@@ -134,24 +124,21 @@ export const useInference = create<InferenceState>((set, get) => {
     loadInspected: () => loading(() => inferenceApi().loadPending(get().backend, onProgress)),
     loadCached: (id) => loading(() => inferenceApi().loadCached(id, get().backend, onProgress)),
     removeCached: async (id) => {
-      const r = await inferenceApi().removeCached(id);
-      if (!r.ok) set({ error: r.error });
+      try {
+        await inferenceApi().removeCached(id);
+      } catch (error) {
+        set({ error: serializeError(error) });
+      }
       if (get().loaded?.id === id) set({ loaded: undefined, result: undefined });
       await refreshCached();
     },
     loadRun: async (runId, label) => {
       await loading(async () => {
         const checkpoint = await workerApi().savedCheckpoint(runId);
-        if (!checkpoint) {
-          return {
-            ok: false,
-            error: {
-              name: 'Error',
-              message: `run ${label} has no checkpoint in this browser yet`,
-              remedy: 'Train it until a checkpoint is saved (or pause it), then try again.',
-            },
-          };
-        }
+        if (!checkpoint)
+          throw Object.assign(new Error(`run ${label} has no checkpoint in this browser yet`), {
+            remedy: 'Train it until a checkpoint is saved (or pause it), then try again.',
+          });
         return inferenceApi().loadRun(
           Comlink.transfer(checkpoint, [checkpoint.buffer]),
           { runId, label },
@@ -168,20 +155,20 @@ export const useInference = create<InferenceState>((set, get) => {
       try {
         const size = loaded.plan.input.height;
         const sample = await workerApi().labelledSample(record.dataset, size, 1000, 200);
-        const knn = unwrap(await inferenceApi().fitKnnProbe(sample));
+        const knn = await inferenceApi().fitKnnProbe(sample);
         set({ knn, knnState: undefined });
       } catch (error) {
-        set({ knnState: asSerialized(error) });
+        set({ knnState: serializeError(error) });
       }
     },
     classify: async (image, name) => {
       if (get().busy) return;
       set({ busy: 'classifying', classifyError: undefined });
       try {
-        const result = unwrap(await inferenceApi().classify(image, name));
+        const result = await inferenceApi().classify(image, name);
         set({ result: { ...result, imageName: name } });
       } catch (error) {
-        set({ classifyError: asSerialized(error) });
+        set({ classifyError: serializeError(error) });
       } finally {
         set({ busy: undefined });
       }

@@ -7,11 +7,16 @@
 import { create } from 'zustand';
 import type { RunSettings } from '../training/settings';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
-import type { RunInfo } from '../worker/api';
+import type { PredictionImage } from '../training/predictions';
 import { Comlink, workerApi } from '../worker/client';
-import type { DatasetChoice } from '../worker/datasets';
-import { serializeError, type SerializedError } from '../worker/protocol';
-import type { RunEvent, RunPhase } from '../worker/trainingSession';
+import {
+  serializeError,
+  type DatasetChoice,
+  type RunEvent,
+  type RunInfo,
+  type RunPhase,
+  type SerializedError,
+} from '../worker/protocol';
 import { colourFor, newRunId, type RunRecord } from './runRecords';
 import { persistNow, useRuns } from './runsStore';
 
@@ -240,4 +245,30 @@ export async function savedRunIds(): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * Deletes a run: its record at once, then its checkpoint in the worker's storage. Rejects
+ * (for the runs table to say so) when the checkpoint could not be deleted.
+ */
+export async function deleteRun(runId: string): Promise<void> {
+  useRuns.getState().remove(runId);
+  if (useSession.getState().activeRunId === runId) useSession.setState({ activeRunId: undefined });
+  try {
+    await workerApi().deleteSavedRun(runId);
+  } catch (error) {
+    throw new Error(
+      `The run was removed, but its checkpoint could not be deleted from this browser's storage: ${serializeError(error).message}`,
+    );
+  }
+}
+
+/** A run's last checkpoint (safetensors bytes) from the worker's storage; undefined when none. */
+export function savedCheckpoint(runId: string): Promise<Uint8Array | undefined> {
+  return workerApi().savedCheckpoint(runId);
+}
+
+/** The active run's next-patch predictions for the first `count` validation images. */
+export function runPredictions(count: number): Promise<PredictionImage[]> {
+  return workerApi().runPredictions(count);
 }

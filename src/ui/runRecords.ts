@@ -7,9 +7,9 @@ import type { Ordering } from '../model/orderings';
 import type { StoreKind } from '../training/checkpointStore';
 import type { RunSettings } from '../training/settings';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
-import type { DatasetChoice } from '../worker/datasets';
+import type { DatasetChoice } from '../worker/protocol';
 import type { SerializedError } from '../worker/protocol';
-import type { RunPhase } from '../worker/trainingSession';
+import type { RunPhase } from '../worker/protocol';
 import { RUN_PALETTE } from './charts/chartData';
 import { SETTING_KEYS } from './urlSettings';
 

@@ -8,7 +8,7 @@ import { PRESETS, type PresetName } from '../model/config';
 import type { RunSettings } from '../training/settings';
 import { validateSettings } from '../training/settings';
 import { workerApi } from '../worker/client';
-import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/datasets';
+import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
 

@@ -1,20 +1,36 @@
 /**
  * The page's state (zustand). UI components read it and call its actions; the actions
- * talk to the worker through comlink. Nothing here touches the GPU except the page-side
- * self-test, which exists to prove kernels also run on the main thread.
+ * talk to the worker through comlink. Nothing here touches the GPU: the self-test runs in
+ * the worker (the test build adds a run on the page, see src/diagnostics/testHooks.ts).
  */
 import { create } from 'zustand';
 import type { GpuCapabilities } from '../gpu/capabilities';
-import { checkMatmul, SELF_TEST_SHAPES, type MatmulCheckResult } from '../diagnostics/matmulCheck';
+import {
+  SELF_TEST_SHAPES,
+  type MatmulCheckRequest,
+  type MatmulCheckResult,
+} from '../diagnostics/selfTestShapes';
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { Comlink, workerApi } from '../worker/client';
-import { pageGpu } from './pageGpu';
 
 export type GpuPhase = 'probing' | 'ready' | 'unavailable' | 'lost';
 export type Where = 'worker' | 'page';
 
 export interface SelfTestRow extends MatmulCheckResult {
   where: Where;
+}
+
+/** Where the self-test multiplies, in order: the training worker, plus what a test build adds. */
+const selfTestTargets: {
+  where: Where;
+  check: (req: MatmulCheckRequest) => Promise<MatmulCheckResult>;
+}[] = [{ where: 'worker', check: (req) => workerApi().checkMatmul(req) }];
+
+export function addSelfTestTarget(
+  where: Where,
+  check: (req: MatmulCheckRequest) => Promise<MatmulCheckResult>,
+): void {
+  selfTestTargets.push({ where, check });
 }
 
 export interface PlaygroundState {
@@ -48,12 +64,14 @@ export const usePlayground = create<PlaygroundState>((set, get) => ({
       return;
     }
     const api = workerApi();
-    const result = await api.probe();
-    if (!result.ok) {
-      set({ gpuPhase: 'unavailable', gpuError: result.error });
+    let capabilities: GpuCapabilities;
+    try {
+      capabilities = await api.probe();
+    } catch (error) {
+      set({ gpuPhase: 'unavailable', gpuError: serializeError(error) });
       return;
     }
-    set({ gpuPhase: 'ready', capabilities: result.capabilities });
+    set({ gpuPhase: 'ready', capabilities });
     await api.onDeviceLost(
       Comlink.proxy((error: SerializedError) => set({ gpuPhase: 'lost', gpuError: error })),
     );
@@ -64,15 +82,11 @@ export const usePlayground = create<PlaygroundState>((set, get) => ({
     set({ selfTestRunning: true, selfTestRows: [], selfTestError: undefined });
     try {
       const rows: SelfTestRow[] = [];
-      for (const req of SELF_TEST_SHAPES) {
-        rows.push({ where: 'worker', ...(await workerApi().checkMatmul(req)) });
-        set({ selfTestRows: [...rows] });
-      }
-      const ctx = await pageGpu();
-      for (const req of SELF_TEST_SHAPES) {
-        rows.push({ where: 'page', ...(await checkMatmul(ctx, req)) });
-        set({ selfTestRows: [...rows] });
-      }
+      for (const { where, check } of selfTestTargets)
+        for (const req of SELF_TEST_SHAPES) {
+          rows.push({ where, ...(await check(req)) });
+          set({ selfTestRows: [...rows] });
+        }
     } catch (error) {
       set({ selfTestError: serializeError(error) });
     } finally {

@@ -1,111 +1,61 @@
 /**
- * The worker's API, exposed to the page through comlink. It owns the worker's GPU device;
- * later the trainer lives behind this same object.
+ * The training worker's API, exposed to the page through comlink: the GPU probe, training
+ * runs, datasets, stored checkpoints and the GPU tab's self-test. Methods throw; the page's
+ * promise rejects with the same message and remedy (./errorTransfer.ts). Test-only calls
+ * live apart, in src/diagnostics/, and exist only in the test build.
  */
+import type { GpuCapabilities } from '../gpu/capabilities';
 import { evalBatch } from '../data/batch';
-import { GpuContext } from '../gpu/context';
-import type { GpuDeviceLostError } from '../gpu/errors';
-import {
-  checkMatmul,
-  runSeededMatmul,
-  type MatmulCheckRequest,
-  type MatmulCheckResult,
-} from '../diagnostics/matmulCheck';
-import { bundledShaderSource } from '../gpu/shaderSource.browser';
-import { KERNEL_CASES, kernelCase, type CaseData } from '../diagnostics/kernelCases';
+import type { MatmulCheckRequest, MatmulCheckResult } from '../diagnostics/selfTestShapes';
 import { openPersistentStore, type CheckpointStore } from '../training/checkpointStore';
 import { parameterCount } from '../model/config';
 import { modelConfigFor, type RunSettings } from '../training/settings';
 import { Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
-import {
-  DatasetRegistry,
-  summarize,
-  type DatasetChoice,
-  type DatasetSummary,
-  type UserDataInput,
-} from './datasets';
-import { serializeError, type GpuProbeResult, type SerializedError } from './protocol';
-import {
-  checkpointKey,
-  TrainingSession,
-  type RunEventListener,
-  type RunPhase,
-} from './trainingSession';
-
-export interface RunInfo {
-  runId: string;
-  step: number;
-  parameters: number;
-  gpuBytes: number;
-  dataset: DatasetSummary;
-  resumed: boolean;
-}
-
-export interface LabelledSample {
-  name: string;
-  classes: readonly string[];
-  size: number;
-  train: { images: Float32Array; labels: Uint16Array; count: number };
-  val: { images: Float32Array; labels: Uint16Array; count: number };
-}
-
-export type DeviceLostListener = (error: SerializedError) => void;
+import { DatasetRegistry, summarize } from './datasets';
+import type {
+  DatasetChoice,
+  DatasetSummary,
+  DeviceLostListener,
+  LabelledSample,
+  RunEventListener,
+  RunInfo,
+  RunPhase,
+  UserDataInput,
+} from './protocol';
+import { checkpointKey, TrainingSession } from './trainingSession';
+import { WorkerGpu } from './workerGpu';
 
 export class PlaygroundWorkerApi {
-  private ctx: Promise<GpuContext> | undefined;
-  private lostListeners: DeviceLostListener[] = [];
   private session: TrainingSession | undefined;
   private store: Promise<CheckpointStore> | undefined;
   private readonly datasets = new DatasetRegistry(
     new URL(import.meta.env.BASE_URL, self.location.href).href,
   );
 
-  private context(): Promise<GpuContext> {
-    this.ctx ??= GpuContext.create({
-      shaderSource: bundledShaderSource,
-      onDeviceLost: (error: GpuDeviceLostError) => {
-        // A lost device cannot be reused: the next call creates a fresh one.
-        this.ctx = undefined;
-        for (const listener of this.lostListeners) listener(serializeError(error));
-      },
-    });
-    this.ctx.catch(() => (this.ctx = undefined));
-    return this.ctx;
+  constructor(private readonly gpu: WorkerGpu = new WorkerGpu()) {}
+
+  private context() {
+    return this.gpu.context();
   }
 
-  /** Creates the device (if needed) and reports what the adapter offers, or why there is none. */
-  async probe(): Promise<GpuProbeResult> {
-    try {
-      return { ok: true, capabilities: (await this.context()).capabilities };
-    } catch (error) {
-      return { ok: false, error: serializeError(error) };
-    }
+  /** Creates the device (if needed) and reports what the adapter offers; throws why there is none. */
+  async probe(): Promise<GpuCapabilities> {
+    return (await this.context()).capabilities;
   }
 
   /** Register a callback (a comlink proxy) for device loss. */
   onDeviceLost(listener: DeviceLostListener): void {
-    this.lostListeners.push(listener);
+    this.gpu.onDeviceLost(listener);
   }
 
+  /**
+   * One shape of the GPU tab's self-test. The check and its float64 reference load only
+   * when a user runs it: a chunk of their own, not part of the worker's start-up.
+   */
   async checkMatmul(req: MatmulCheckRequest): Promise<MatmulCheckResult> {
+    const { checkMatmul } = await import('../diagnostics/matmulCheck');
     return checkMatmul(await this.context(), req);
-  }
-
-  /** The raw product for seeded inputs, so a test can verify it independently. */
-  async runSeededMatmul(req: MatmulCheckRequest): Promise<{ c: Float32Array; ms: number }> {
-    return runSeededMatmul(await this.context(), req);
-  }
-
-  /** Names of the kernel cases this build can run (see src/diagnostics/kernelCases.ts). */
-  kernelCaseNames(): string[] {
-    return KERNEL_CASES.map((c) => c.name);
-  }
-
-  /** Runs one kernel case on this worker's device and returns its raw outputs. */
-  async runKernelCase(name: string): Promise<CaseData> {
-    const c = kernelCase(name);
-    return c.run(await this.context(), c.inputs());
   }
 
   private checkpointStore(): Promise<CheckpointStore> {
@@ -181,13 +131,6 @@ export class PlaygroundWorkerApi {
   async loadUserDataset(input: UserDataInput): Promise<DatasetSummary> {
     return this.datasets.loadUser(input);
   }
-
-  /** Simulates a device loss (diagnostics and tests of the recovery path). */
-  async loseDevice(): Promise<void> {
-    (await this.context()).device.destroy();
-  }
-
-  // ── Added for the playground UI's runs table (src/ui/RunsView.tsx) ──────────────────────
 
   /** Deletes a run's checkpoint from this browser's storage (the runs table's Delete). */
   async deleteSavedRun(runId: string): Promise<void> {

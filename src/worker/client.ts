@@ -1,20 +1,13 @@
-/** The page's handle on the worker: one worker, wrapped by comlink. */
-import * as Comlink from 'comlink';
+/** The page's handle on the training worker (started on first use, then kept). */
 import type { PlaygroundWorkerApi } from './api';
+import { lazyWorker } from './lazyWorker';
 
-export type WorkerApi = Comlink.Remote<PlaygroundWorkerApi>;
+export { Comlink } from './lazyWorker';
 
-let api: WorkerApi | undefined;
+export const trainingWorker = lazyWorker<PlaygroundWorkerApi>(
+  () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'aim-worker' }),
+);
 
-export function workerApi(): WorkerApi {
-  if (!api) {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'aim-worker',
-    });
-    api = Comlink.wrap<PlaygroundWorkerApi>(worker);
-  }
-  return api;
-}
+export type WorkerApi = ReturnType<typeof trainingWorker.api>;
 
-export { Comlink };
+export const workerApi = trainingWorker.api;

@@ -4,31 +4,13 @@
  * a .zip of images or CIFAR-10 binary) decoded here, off the main thread.
  */
 import { loadCifar10 } from '../data/cifar';
-import { fromFashionMnist, type ImageDataset, type LoadReport } from '../data/dataset';
+import { fromFashionMnist, type ImageDataset } from '../data/dataset';
 import { browserImageDecoder } from '../data/decodeBrowser';
 import { fetchDatasetFile, loadFashionMnist } from '../data/fashionMnist';
 import { loadImageFolder } from '../data/folderImages';
 import { makeProceduralDataset } from '../data/procedural';
 import { loadImageZip } from '../data/zipImages';
-
-export type DatasetChoice =
-  { kind: 'fashion-mnist' } | { kind: 'procedural'; size?: number } | { kind: 'user'; id: string };
-
-export interface UserDataInput {
-  kind: 'folder' | 'zip' | 'cifar';
-  files: { path: string; bytes: Uint8Array }[];
-  /** Side of the stored images (the model resolution or larger). */
-  storeSize: number;
-}
-
-export interface DatasetSummary {
-  id: string;
-  name: string;
-  classes: readonly string[];
-  train: number;
-  val: number;
-  report: LoadReport;
-}
+import type { DatasetChoice, DatasetSummary, UserDataInput } from './protocol';
 
 export class DatasetRegistry {
   private readonly cache = new Map<string, Promise<ImageDataset>>();

@@ -1,5 +1,11 @@
-/** Messages between the page and the worker: plain data, structured-cloneable. */
-import type { GpuCapabilities } from '../gpu/capabilities';
+/**
+ * What crosses between the page and the training worker: plain, structured-cloneable data.
+ * The worker's API (./api.ts) and the page's stores both import these types from here, so
+ * neither side reaches into the other's implementation for them.
+ */
+import type { LoadReport } from '../data/dataset';
+import type { StoreKind } from '../training/checkpointStore';
+import type { EvalMetrics, StepMetrics } from '../training/trainer';
 
 export interface SerializedError {
   name: string;
@@ -8,9 +14,7 @@ export interface SerializedError {
   remedy?: string;
 }
 
-export type GpuProbeResult =
-  { ok: true; capabilities: GpuCapabilities } | { ok: false; error: SerializedError };
-
+/** An error as the page shows it (ErrorNotice); `remedy` survives the worker boundary (./errorTransfer.ts). */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     const remedy = (error as { remedy?: unknown }).remedy;
@@ -21,4 +25,55 @@ export function serializeError(error: unknown): SerializedError {
     };
   }
   return { name: 'Error', message: String(error) };
+}
+
+export type DeviceLostListener = (error: SerializedError) => void;
+
+export type DatasetChoice =
+  { kind: 'fashion-mnist' } | { kind: 'procedural'; size?: number } | { kind: 'user'; id: string };
+
+export interface UserDataInput {
+  kind: 'folder' | 'zip' | 'cifar';
+  files: { path: string; bytes: Uint8Array }[];
+  /** Side of the stored images (the model resolution or larger). */
+  storeSize: number;
+}
+
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  classes: readonly string[];
+  train: number;
+  val: number;
+  report: LoadReport;
+}
+
+export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
+
+export type RunEvent =
+  | { type: 'status'; runId: string; phase: RunPhase; step: number; message?: string }
+  | { type: 'metrics'; runId: string; metrics: StepMetrics }
+  | { type: 'eval'; runId: string; metrics: EvalMetrics }
+  | { type: 'checkpoint'; runId: string; step: number; store: StoreKind }
+  | { type: 'storage-full'; runId: string; message: string }
+  | { type: 'error'; runId: string; step: number; error: SerializedError };
+
+export type RunEventListener = (event: RunEvent) => void;
+
+export interface RunInfo {
+  runId: string;
+  step: number;
+  parameters: number;
+  gpuBytes: number;
+  dataset: DatasetSummary;
+  resumed: boolean;
+}
+
+/** Labelled images evaluated as the trainer evaluates them (the inference tab's k-NN probe). */
+export interface LabelledSample {
+  name: string;
+  classes: readonly string[];
+  size: number;
+  train: { images: Float32Array; labels: Uint16Array; count: number };
+  val: { images: Float32Array; labels: Uint16Array; count: number };
 }

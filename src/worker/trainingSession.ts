@@ -6,28 +6,11 @@
  * Settings are fixed for the life of a run (a new run is the only way to change them), so
  * nothing changes mid-run without the page having asked for a new run.
  */
-import type { StoreKind, CheckpointStore } from '../training/checkpointStore';
+import type { CheckpointStore } from '../training/checkpointStore';
 import { ResilientStore } from '../training/checkpointStore';
-import {
-  NonFiniteError,
-  type EvalMetrics,
-  type StepMetrics,
-  type Trainer,
-} from '../training/trainer';
+import { NonFiniteError, type StepMetrics, type Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
-import { serializeError, type SerializedError } from './protocol';
-
-export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
-
-export type RunEvent =
-  | { type: 'status'; runId: string; phase: RunPhase; step: number; message?: string }
-  | { type: 'metrics'; runId: string; metrics: StepMetrics }
-  | { type: 'eval'; runId: string; metrics: EvalMetrics }
-  | { type: 'checkpoint'; runId: string; step: number; store: StoreKind }
-  | { type: 'storage-full'; runId: string; message: string }
-  | { type: 'error'; runId: string; step: number; error: SerializedError };
-
-export type RunEventListener = (event: RunEvent) => void;
+import { serializeError, type RunEventListener, type RunPhase } from './protocol';
 
 export function checkpointKey(runId: string): string {
   return `runs/${runId}/checkpoint.safetensors`;

@@ -2,7 +2,7 @@
  * The paper's models (0.6B–7B) per weight format: download size, estimated GPU memory, and
  * whether this adapter can hold them — the plan for the 7B, shown before anyone tries it.
  */
-import type { PresetPlan } from '../../inference/api';
+import type { PresetPlan } from '../../inference/protocol';
 import { formatBytes } from '../../util/format';
 
 export function ModelMemoryTable({ plans, backend }: { plans: PresetPlan[]; backend: string }) {

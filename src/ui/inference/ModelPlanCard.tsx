@@ -3,7 +3,7 @@
  * estimated GPU memory, the largest single buffer against this adapter's limits, and either
  * a Load button or the reason this browser cannot hold it.
  */
-import type { ModelCard } from '../../inference/api';
+import type { ModelCard } from '../../inference/protocol';
 import { formatBytes } from '../../util/format';
 
 export function ModelFacts({ card }: { card: ModelCard }) {

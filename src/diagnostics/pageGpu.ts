@@ -1,4 +1,4 @@
-/** A GPU context on the page's main thread, created on first use (only the self-test needs it). */
+/** A GPU context on the page's main thread (test build only: kernels also run outside a worker). */
 import { GpuContext } from '../gpu/context';
 import { bundledShaderSource } from '../gpu/shaderSource.browser';
 
