@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 // Kernel tests run real WGSL through Dawn for Node. On a machine without a GPU driver,
@@ -13,17 +13,59 @@ if (
   env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 }
 
+const TEST_DIRS = ['test', 'src'];
+const TEST_GLOBS = TEST_DIRS.map((dir) => `${dir}/**/*.test.ts`);
+
+// A test file is a GPU file if it opens the shared Dawn device (imports test/gpuContext.ts)
+// or the `webgpu` package itself — decided by what it imports, so a new kernel test lands in
+// the right project without being listed here.
+const IMPORTS_WEBGPU = /from '(?:\.\.?\/)+(?:test\/)?gpuContext'|from 'webgpu'/;
+// These reach WebGPU without importing it: onnxruntime-node's WebGPU execution provider, and
+// the train CLI (Dawn in a child process).
+const INDIRECT_GPU_FILES = ['test/onnxWebgpu.test.ts', 'test/trainCli.test.ts'];
+
+function gpuTestFiles(): string[] {
+  for (const file of INDIRECT_GPU_FILES) {
+    if (!existsSync(file)) throw new Error(`vitest.config.ts lists ${file}, which is gone`);
+  }
+  const files = TEST_DIRS.flatMap((dir) =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.test.ts'))
+      .map((name) => `${dir}/${name.replaceAll('\\', '/')}`),
+  );
+  return files.filter(
+    (file) => INDIRECT_GPU_FILES.includes(file) || IMPORTS_WEBGPU.test(readFileSync(file, 'utf8')),
+  );
+}
+const GPU_FILES = gpuTestFiles();
+
+// What both projects share. The worker limit stays at the root (not here), so that
+// `--maxWorkers` on the command line still applies to both projects.
+const common = {
+  environment: 'node',
+  env,
+  // SwiftShader is slow and CI has two cores: generous limits, so only a real hang fails.
+  testTimeout: 300_000,
+  hookTimeout: 120_000,
+} as const;
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    environment: 'node',
-    env,
-    // Dawn's native addon is happiest with one device per process: run files in forked
-    // processes, two at a time (the CI machine has two cores).
-    pool: 'forks',
+    // Two at a time: the CI machine has two cores. Both projects share this limit, so they
+    // run side by side (Vitest runs projects with different limits one after the other).
     maxWorkers: 2,
-    // SwiftShader is slow and CI has two cores: generous limits, so only a real hang fails.
-    testTimeout: 300_000,
-    hookTimeout: 120_000,
+    projects: [
+      {
+        // Never touches WebGPU: each file in its own forked process, as before.
+        test: { ...common, name: 'cpu', include: TEST_GLOBS, exclude: GPU_FILES, pool: 'forks' },
+      },
+      {
+        // One Dawn device per process (test/gpuContext.ts), and the pipelines its kernel
+        // registry compiled stay with it: without isolation, a worker keeps its modules from
+        // one file to the next, so a file reuses what earlier files in that worker compiled
+        // instead of recompiling every pipeline (the compile dominates on SwiftShader).
+        test: { ...common, name: 'gpu', include: GPU_FILES, pool: 'forks', isolate: false },
+      },
+    ],
   },
 });
