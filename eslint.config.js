@@ -8,6 +8,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist',
+      'dist-test',
       'node_modules',
       '.gpu',
       '.test-results',

@@ -45,8 +45,10 @@ export default defineConfig({
     },
   ],
   webServer: {
-    // The production build, served as users get it (scripts/test.mjs builds before running e2e).
-    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    // The test build (`npx vite build --mode test`, in dist-test/: the production build plus
+    // the tests' handles, src/diagnostics/), served as users get the app; scripts/test.mjs
+    // builds both before running e2e, and e2e/productionBundle.spec.ts reads dist/.
+    command: `npx vite preview --mode test --host 127.0.0.1 --port ${PORT} --strictPort`,
     url: `http://127.0.0.1:${PORT}`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -8,13 +8,21 @@ const crossOriginIsolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-export default defineConfig({
+/**
+ * `--mode test` makes the e2e test build, in dist-test/: src/main.tsx and the workers then
+ * load src/diagnostics/ (the tests' handles and the workers' diagnostics API). The default
+ * (production) build, in dist/, folds those branches away; e2e/productionBundle.spec.ts
+ * checks that none of it is left there.
+ */
+const TEST_BUILD_DIR = 'dist-test';
+
+export default defineConfig(({ mode }) => ({
   plugins: [react()],
   worker: { format: 'es' },
   // onnxruntime-web finds its .wasm next to its own module (new URL(…, import.meta.url));
   // pre-bundling would move the module away from the file, so Vite serves it as it is.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: { target: 'es2022', sourcemap: true },
+  build: { target: 'es2022', sourcemap: true, outDir: mode === 'test' ? TEST_BUILD_DIR : 'dist' },
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
-});
+}));

@@ -42,7 +42,11 @@ step('unit + kernel tests (Node, Dawn)', npx, [
   '--reporter=json',
   '--outputFile.json=.test-results/unit.json',
 ]);
-const built = step('build', npx, ['vite', 'build']);
+// The production build (dist/, what `npm run build` makes; e2e/productionBundle.spec.ts checks
+// it has no test code), then the test build the browser tests run against (dist-test/).
+const built =
+  step('build', npx, ['vite', 'build']) &&
+  step('build (test mode)', npx, ['vite', 'build', '--mode', 'test']);
 if (built) step('browser tests (Playwright, Chromium WebGPU)', npx, ['playwright', 'test']);
 else console.log('=== browser tests skipped: the build failed');
 
