@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Kernel tests run real WGSL through Dawn for Node. On a machine without a GPU driver,
 // Chromium's SwiftShader Vulkan ICD is the adapter (scripts/test.mjs installs Chromium).
@@ -39,6 +40,18 @@ function gpuTestFiles(): string[] {
 }
 const GPU_FILES = gpuTestFiles();
 
+/**
+ * GPU files first: they are the long pole, and the short CPU files then fill the second
+ * worker while the last GPU file finishes (Vitest's default queues projects by name).
+ */
+class GpuFilesFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isGpu = (file: TestSpecification) => file.project.name === 'gpu';
+    return [...sorted.filter(isGpu), ...sorted.filter((file) => !isGpu(file))];
+  }
+}
+
 // What both projects share. The worker limit stays at the root (not here), so that
 // `--maxWorkers` on the command line still applies to both projects.
 const common = {
@@ -54,6 +67,7 @@ export default defineConfig({
     // Two at a time: the CI machine has two cores. Both projects share this limit, so they
     // run side by side (Vitest runs projects with different limits one after the other).
     maxWorkers: 2,
+    sequence: { sequencer: GpuFilesFirst },
     projects: [
       {
         // Never touches WebGPU: each file in its own forked process, as before.
