@@ -3,9 +3,9 @@
  * user's own images — a folder, a .zip, or CIFAR-10 binary batches — chosen with a file
  * dialog or dropped on the box. Files are read here and decoded in the worker.
  */
-import { useState, type DragEvent } from 'react';
 import { PRESETS } from '../model/config';
 import type { UserDataInput } from '../worker/protocol';
+import { DropZone } from './DropZone';
 import { ErrorNotice } from './ErrorNotice';
 import { useSettings } from './settingsStore';
 import type { LinkDataset } from './urlSettings';
@@ -55,7 +55,6 @@ export function DatasetPicker({ disabled }: { disabled: boolean }) {
   const error = useSettings((s) => s.userError);
   const load = useSettings((s) => s.loadUserFiles);
   const preset = useSettings((s) => s.settings.preset);
-  const [over, setOver] = useState(false);
 
   const submit = async (picked: Picked[]) => {
     if (picked.length === 0) return;
@@ -70,17 +69,20 @@ export function DatasetPicker({ disabled }: { disabled: boolean }) {
     await load({ kind: kindOf(picked), files, storeSize });
   };
 
-  const onDrop = async (e: DragEvent) => {
-    e.preventDefault();
-    setOver(false);
-    const entries = [...e.dataTransfer.items]
+  const onDrop = async (data: DataTransfer) => {
+    // The entries are taken before the first await: the transfer is emptied after the event.
+    const entries = [...data.items]
       .map((i) => i.webkitGetAsEntry?.())
       .filter((x): x is FileSystemEntry => Boolean(x));
+    const files = [...data.files];
     const picked = entries.length
       ? (await Promise.all(entries.map((en) => entryFiles(en)))).flat()
-      : [...e.dataTransfer.files].map((file) => ({ path: file.name, file }));
+      : files.map((file) => ({ path: file.name, file }));
     await submit(picked);
   };
+  // A folder picker gives each file's path below the folder; a files picker, none.
+  const submitPicked = (files: File[]) =>
+    void submit(files.map((file) => ({ path: file.webkitRelativePath || file.name, file })));
 
   return (
     <fieldset className="dataset" disabled={disabled}>
@@ -99,44 +101,19 @@ export function DatasetPicker({ disabled }: { disabled: boolean }) {
         </label>
       ))}
       {kind === 'user' && (
-        <div
-          className={`dropzone${over ? ' over' : ''}`}
-          onDragOver={(e) => {
-            e.preventDefault();
-            setOver(true);
-          }}
-          onDragLeave={() => setOver(false)}
-          onDrop={(e) => void onDrop(e)}
+        <DropZone
+          prompt="Drop a folder (one sub-folder per class), a .zip, or CIFAR-10 .bin files here, or:"
+          onDrop={(data) => void onDrop(data)}
+          pickers={[
+            {
+              label: 'Choose files…',
+              multiple: true,
+              accept: '.zip,.bin,.gz,image/*',
+              onFiles: submitPicked,
+            },
+            { label: 'Choose a folder…', multiple: true, directory: true, onFiles: submitPicked },
+          ]}
         >
-          <p>Drop a folder (one sub-folder per class), a .zip, or CIFAR-10 .bin files here, or:</p>
-          <label className="file-button">
-            Choose files…
-            <input
-              type="file"
-              multiple
-              accept=".zip,.bin,.gz,image/*"
-              onChange={(e) =>
-                void submit([...(e.target.files ?? [])].map((file) => ({ path: file.name, file })))
-              }
-            />
-          </label>{' '}
-          <label className="file-button">
-            Choose a folder…
-            <input
-              type="file"
-              multiple
-              // @ts-expect-error webkitdirectory is not in React's input attributes
-              webkitdirectory=""
-              onChange={(e) =>
-                void submit(
-                  [...(e.target.files ?? [])].map((file) => ({
-                    path: file.webkitRelativePath || file.name,
-                    file,
-                  })),
-                )
-              }
-            />
-          </label>
           {loading && <p role="status">Decoding your images in the worker…</p>}
           {user && (
             <p role="status" data-testid="user-dataset">
@@ -158,7 +135,7 @@ export function DatasetPicker({ disabled }: { disabled: boolean }) {
             </details>
           )}
           {error && <ErrorNotice error={error} />}
-        </div>
+        </DropZone>
       )}
     </fieldset>
   );

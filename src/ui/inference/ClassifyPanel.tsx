@@ -4,7 +4,7 @@
  * and this panel shows the crop the model saw, the patch features as a PCA picture, the top-5
  * classes when the model has a probe, and the latency of the run.
  */
-import { useState, type DragEvent } from 'react';
+import { DropZone } from '../DropZone';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { RgbCanvas } from './RgbCanvas';
@@ -15,46 +15,30 @@ export function ClassifyPanel() {
   const error = useInference((s) => s.classifyError);
   const busy = useInference((s) => s.busy);
   const classify = useInference((s) => s.classify);
-  const [over, setOver] = useState(false);
   if (!loaded) return null;
 
   const submit = (file: File | undefined) => {
     if (file) void classify(file, file.name);
   };
-  const onDrop = (e: DragEvent) => {
-    e.preventDefault();
-    setOver(false);
-    submit(e.dataTransfer.files[0]);
-  };
 
   return (
     <section className="panel" aria-labelledby="classify-title">
       <h3 id="classify-title">Run it on an image</h3>
-      <div
-        className={`dropzone${over ? ' over' : ''}`}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={onDrop}
+      <DropZone
+        prompt="Drop an image here, or:"
+        onDrop={(data) => submit(data.files[0])}
+        disabled={busy !== undefined}
+        pickers={[
+          {
+            label: 'Choose an image…',
+            accept: 'image/*',
+            testId: 'classify-input',
+            onFiles: (files) => submit(files[0]),
+          },
+        ]}
       >
-        <p>Drop an image here, or:</p>
-        <label className="file-button">
-          Choose an image…
-          <input
-            type="file"
-            accept="image/*"
-            data-testid="classify-input"
-            disabled={busy !== undefined}
-            onChange={(e) => {
-              submit(e.target.files?.[0]);
-              e.target.value = '';
-            }}
-          />
-        </label>
         {busy === 'classifying' && <p role="status">Running the model…</p>}
-      </div>
+      </DropZone>
       {error && <ErrorNotice error={error} context="The image was not classified." />}
       {result && (
         <div className="classify-result" data-testid="classify-result">

@@ -3,8 +3,9 @@
  * or by exporting a run trained here), see what it will cost before it loads, then run it on
  * images. The backend is stated at all times: WebGPU, or wasm with the reason.
  */
-import { useEffect, useMemo, useState, type DragEvent } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { formatBytes } from '../../util/format';
+import { DropZone } from '../DropZone';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { useRuns } from '../runsStore';
@@ -64,12 +65,6 @@ function LoadPanel() {
   );
   const [url, setUrl] = useState('');
   const [runId, setRunId] = useState('');
-  const [over, setOver] = useState(false);
-  const onDrop = (e: DragEvent) => {
-    e.preventDefault();
-    setOver(false);
-    void inspectFiles([...e.dataTransfer.files]);
-  };
   const run = runs.find((r) => r.id === runId) ?? runs[runs.length - 1];
   return (
     <section className="panel" aria-labelledby="load-title">
@@ -94,32 +89,23 @@ function LoadPanel() {
           Inspect
         </button>
       </form>
-      <div
-        className={`dropzone${over ? ' over' : ''}`}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={onDrop}
-      >
-        <p>
-          Or drop <code>model.onnx</code> with its <code>model.onnx.data_*</code> files here, or:
-        </p>
-        <label className="file-button">
-          Choose files…
-          <input
-            type="file"
-            multiple
-            disabled={busy !== undefined}
-            data-testid="model-files"
-            onChange={(e) => {
-              void inspectFiles([...(e.target.files ?? [])]);
-              e.target.value = '';
-            }}
-          />
-        </label>
-      </div>
+      <DropZone
+        prompt={
+          <>
+            Or drop <code>model.onnx</code> with its <code>model.onnx.data_*</code> files here, or:
+          </>
+        }
+        onDrop={(data) => void inspectFiles([...data.files])}
+        disabled={busy !== undefined}
+        pickers={[
+          {
+            label: 'Choose files…',
+            multiple: true,
+            testId: 'model-files',
+            onFiles: (files) => void inspectFiles(files),
+          },
+        ]}
+      />
       {runs.length > 0 && run && (
         <div className="link-row">
           <label htmlFor="run-pick">Or a run trained here</label>
