@@ -4,8 +4,10 @@
 // session-creation time as the page shows it, the peak resident memory of Chromium's
 // renderer (where the inference worker's JS heap lives) and of its GPU process (where
 // WebGPU buffers live: host memory under SwiftShader), sampled every 200 ms, and with
-// --classify one 224×224 run's latency and top-5. Needs `npm run build` first. Not part of
-// `npm test`: a 7B-shape int4 model takes minutes and gigabytes. One JSON line on stdout.
+// --classify one 224×224 run's latency and top-5. Needs the test build first
+// (`npx vite build --mode test`: it pretends the storage quota is full through the inference
+// worker's diagnostics, src/diagnostics/). Not part of `npm test`: a 7B-shape int4 model
+// takes minutes and gigabytes. One JSON line on stdout.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -29,7 +31,17 @@ const totalBytes = files.reduce((a, f) => a + statSync(f).size, 0);
 const PORT = 4191;
 const server = spawn(
   'npx',
-  ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort'],
+  [
+    'vite',
+    'preview',
+    '--mode',
+    'test',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(PORT),
+    '--strictPort',
+  ],
   {
     stdio: 'ignore',
     detached: true,

@@ -1,6 +1,9 @@
 import { usePlayground } from './store';
 
-/** Runs the matmul kernel in the worker and on the page and compares it with the float64 reference. */
+/**
+ * Runs the matmul kernel in the training worker (the test build adds the page) and compares it
+ * with the float64 reference; the check's code loads only when the button is pressed.
+ */
 export function SelfTestPanel() {
   const running = usePlayground((s) => s.selfTestRunning);
   const rows = usePlayground((s) => s.selfTestRows);
@@ -13,8 +16,8 @@ export function SelfTestPanel() {
       <h2 id="selftest-title">Kernel self-test</h2>
       <p className="muted">
         Multiplies seeded random matrices of awkward shapes with <code>shaders/matmul.wgsl</code>,
-        in the Web Worker and on this page, and checks each element against a float64 reference
-        within the f32 rounding bound γ<sub>K</sub>·Σ|a||b|.
+        in the Web Worker that trains, and checks each element against a float64 reference within
+        the f32 rounding bound γ<sub>K</sub>·Σ|a||b|.
       </p>
       <button
         type="button"
