@@ -1,4 +1,11 @@
 /** Command-line flags of the benchmark (`node .gpu/bench.mjs --help`). */
+import {
+  choiceFlag,
+  listFlag,
+  numberFlag,
+  parseFlags,
+  type FlagOptions,
+} from '../src/cli/flags.node';
 import { PRESETS, type PresetName } from '../src/model/config';
 
 export const SUITES = ['matmul', 'attention', 'layouts', 'train', 'all', 'ci'] as const;
@@ -68,77 +75,47 @@ Prints one JSON object per line on stdout: first the adapter, then one line per
 measurement, then (with --tfjs) one "matmul-ratio" line per matmul size. BENCHMARKS.md
 documents every field; bench/compare.ts joins these lines with bench/torch_bench.py's.`;
 
-function positiveInt(flag: string, text: string | undefined): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${flag} needs a positive integer, got "${text ?? ''}"`);
-  return value;
+const FLAGS = {
+  suite: { type: 'string' },
+  sizes: { type: 'string' },
+  quick: { type: 'boolean' },
+  batch: { type: 'string' },
+  presets: { type: 'string' },
+  tfjs: { type: 'boolean' },
+  reps: { type: 'string' },
+  warmup: { type: 'string' },
+  trials: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies FlagOptions;
+
+const POSITIVE = { integer: true, min: 1 };
+const COUNT = { integer: true, min: 0 };
+
+/** A positive whole number, if the flag was given. */
+function positive(flag: string, text: string | undefined): number | undefined {
+  return text === undefined ? undefined : numberFlag(flag, text, POSITIVE);
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, tfjs: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i];
-    const eq = raw.indexOf('=');
-    const flag = raw.startsWith('--') && eq > 0 ? raw.slice(0, eq) : raw;
-    const inline = raw.startsWith('--') && eq > 0 ? raw.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--suite': {
-        const name = value() ?? '';
-        if (!(SUITES as readonly string[]).includes(name))
-          throw new Error(`--suite needs one of ${SUITES.join(', ')}, got "${name}"`);
-        args.suite = name as Suite;
-        break;
-      }
-      case '--sizes': {
-        const text = value() ?? '';
-        args.sizes = text
-          .split(',')
-          .filter(Boolean)
-          .map((s) => positiveInt('--sizes', s));
-        if (args.sizes.length === 0)
-          throw new Error('--sizes needs a comma-separated list, e.g. 1024,4096');
-        break;
-      }
-      case '--quick':
-        args.quick = true;
-        break;
-      case '--batch':
-        args.batch = positiveInt('--batch', value());
-        break;
-      case '--presets': {
-        const names = (value() ?? '').split(',').filter(Boolean);
-        const unknown = names.filter((n) => !(TRAINABLE_PRESETS as string[]).includes(n));
-        if (names.length === 0 || unknown.length > 0)
-          throw new Error(
-            `--presets needs a comma-separated list of ${TRAINABLE_PRESETS.join(', ')}` +
-              (unknown.length ? `; not trainable here: ${unknown.join(', ')}` : ''),
-          );
-        args.presets = names as PresetName[];
-        break;
-      }
-      case '--tfjs':
-        args.tfjs = true;
-        break;
-      case '--reps':
-        args.reps = positiveInt('--reps', value());
-        break;
-      case '--warmup':
-        args.warmup = Number(value());
-        if (!Number.isInteger(args.warmup) || args.warmup < 0)
-          throw new Error('--warmup needs an integer ≥ 0');
-        break;
-      case '--trials':
-        args.trials = positiveInt('--trials', value());
-        break;
-      case '--help':
-      case '-h':
-        args.help = true;
-        break;
-      default:
-        throw new Error(`unknown option "${raw}"\n\n${USAGE}`);
-    }
-  }
-  return args;
+  const { values } = parseFlags(argv, FLAGS);
+  return {
+    suite: values.suite === undefined ? undefined : choiceFlag('suite', values.suite, SUITES),
+    sizes:
+      values.sizes === undefined
+        ? undefined
+        : listFlag('sizes', values.sizes, (n) => numberFlag('sizes', n, POSITIVE)),
+    quick: values.quick ?? false,
+    tfjs: values.tfjs ?? false,
+    batch: positive('batch', values.batch),
+    presets:
+      values.presets === undefined
+        ? undefined
+        : listFlag('presets', values.presets, (name) =>
+            choiceFlag('presets', name, TRAINABLE_PRESETS),
+          ),
+    reps: positive('reps', values.reps),
+    warmup: values.warmup === undefined ? undefined : numberFlag('warmup', values.warmup, COUNT),
+    trials: positive('trials', values.trials),
+    help: values.help ?? false,
+  };
 }

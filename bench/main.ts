@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (error) {
-    console.error(`bench: ${message(error)}`);
+    console.error(`bench: ${message(error)}\n\n${USAGE}`);
     return 64;
   }
   if (args.help) {

@@ -26,7 +26,9 @@ import {
   randomAimCheckpoint,
   type PaperPreset,
 } from '../onnx/randomWeights';
+import { SETTINGS_SCHEMA } from '../training/settingsSchema';
 import { FILE_BYTES_FORMAT, formatBytes } from '../util/format';
+import { choiceFlag, numberFlag, parseFlags, type FlagOptions } from './flags.node';
 
 const USAGE = `usage: npm run export -- <checkpoint-dir> --format fp32|fp16|int4 --out <dir>
        npm run export -- --random aim-7B --format int4 --out <dir> [--seed N]
@@ -43,6 +45,9 @@ const USAGE = `usage: npm run export -- <checkpoint-dir> --format fp32|fp16|int4
   --features MODE    probe-layers | post-trunk-norm (default: probe-layers when the config
                      names probe_layers or the checkpoint has a probe head)`;
 
+/** External-data shards: ONNX's protobuf offsets limit one file to below 2 GiB. */
+const SHARD_MB = { integer: false, min: 0, minExclusive: true, max: 2048, maxExclusive: true };
+
 interface Args {
   dir: string;
   random?: string;
@@ -55,68 +60,39 @@ interface Args {
   features?: FeatureMode;
 }
 
-function parseArgs(argv: string[]): Args {
-  let dir = '';
-  let format: WeightFormat = 'fp32';
-  let out = '';
-  let seed: number | undefined;
-  const args: Partial<Args> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--format': {
-        const f = value();
-        if (!WEIGHT_FORMATS.includes(f as WeightFormat)) {
-          throw new Error(`--format ${f}: use ${WEIGHT_FORMATS.join(', ')}`);
-        }
-        format = f as WeightFormat;
-        break;
-      }
-      case '--out':
-        out = value();
-        break;
-      case '--head':
-        args.head = value();
-        break;
-      case '--random':
-        args.random = value();
-        break;
-      case '--seed': {
-        const v = value();
-        seed = Number(v);
-        if (!/^\d+$/.test(v) || seed > 0xffffffff)
-          throw new Error(`--seed ${v}: use an integer from 0 to 4294967295`);
-        break;
-      }
-      case '--weights':
-        args.weights = value().split(',');
-        break;
-      case '--shard-mb': {
-        const mb = Number(value());
-        if (!(mb > 0 && mb < 2048)) throw new Error('--shard-mb must be between 0 and 2048');
-        args.shardBytes = Math.floor(mb * 1024 * 1024);
-        break;
-      }
-      case '--features': {
-        const m = value();
-        if (m !== 'probe-layers' && m !== 'post-trunk-norm') throw new Error(`--features ${m}?`);
-        args.features = m;
-        break;
-      }
-      case '-h':
-      case '--help':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        if (flag.startsWith('-') || dir) throw new Error(`unexpected argument ${flag}`);
-        dir = flag;
-    }
+const FEATURE_MODES: readonly FeatureMode[] = ['probe-layers', 'post-trunk-norm'];
+
+const FLAGS = {
+  format: { type: 'string' },
+  out: { type: 'string' },
+  head: { type: 'string' },
+  random: { type: 'string' },
+  seed: { type: 'string' },
+  weights: { type: 'string' },
+  'shard-mb': { type: 'string' },
+  features: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies FlagOptions;
+
+/** The export's options; undefined for --help. */
+function parseCommandLine(argv: string[]): Args | undefined {
+  const { values, positionals } = parseFlags(argv, FLAGS, { positionals: true });
+  if (values.help) return undefined;
+  if (positionals.length > 1) throw new Error(`unexpected argument ${positionals[1]}`);
+  const dir = positionals[0] ?? '';
+  const format = values.format ? choiceFlag('format', values.format, WEIGHT_FORMATS) : 'fp32';
+  const out = values.out ?? '';
+  const seed =
+    values.seed === undefined ? undefined : numberFlag('seed', values.seed, SETTINGS_SCHEMA.seed);
+  const args: Partial<Args> = {
+    head: values.head,
+    random: values.random,
+    weights: values.weights?.split(','),
+    features: values.features ? choiceFlag('features', values.features, FEATURE_MODES) : undefined,
+  };
+  if (values['shard-mb'] !== undefined) {
+    const mb = numberFlag('shard-mb', values['shard-mb'], SHARD_MB);
+    args.shardBytes = Math.floor(mb * 1024 * 1024);
   }
   if (args.random !== undefined) {
     if (dir || args.head || args.weights)
@@ -187,13 +163,18 @@ async function openCheckpoint(args: Args): Promise<Opened> {
 }
 
 async function main(): Promise<void> {
-  let args: Args;
+  let parsed: Args | undefined;
   try {
-    args = parseArgs(process.argv.slice(2));
+    parsed = parseCommandLine(process.argv.slice(2));
   } catch (error) {
     console.error(`export: ${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
+  if (!parsed) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const args = parsed;
   const opened = await openCheckpoint(args);
   try {
     const { config, weights } = opened;

@@ -12,137 +12,152 @@ import { fromFashionMnist } from '../data/dataset';
 import { makeProceduralDataset } from '../data/procedural';
 import { GpuContext } from '../gpu/context';
 import { fileShaderSource } from '../gpu/shaderSource.node';
-import { PRESETS, type PresetName } from '../model/config';
-import { ORDERINGS, type Ordering } from '../model/orderings';
-import { DEFAULT_SETTINGS, validateSettings, type RunSettings } from '../training/settings';
+import type { PresetName } from '../model/config';
+import {
+  afterStep,
+  DEFAULT_SETTINGS,
+  defaultsFor,
+  rangeText,
+  SETTING_KEYS,
+  settingNoun,
+  SETTINGS_SCHEMA,
+  validateSettings,
+  type RunSettings,
+  type SettingKey,
+} from '../training/settings';
+import { settingSpec } from '../training/settingsSchema';
 import { NonFiniteError, Trainer } from '../training/trainer';
+import { choiceFlag, numberFlag, parseFlags, type FlagOptions } from './flags.node';
 
-const USAGE = `usage: npm run train -- [flags]
-  --preset ${Object.keys(PRESETS).join('|')}   (default ${DEFAULT_SETTINGS.preset})
-  --ordering ${ORDERINGS.join('|')}
-  --steps N  --batch N  --lr X  --warmup FRACTION  --weight-decay X  --clip X
-  --causal            prefix off: the causal baseline (S = 1)
-  --crop-scale X      lower bound of the random-resized-crop area (default 0.4)
-  --color-jitter      ColorJitter(0.4, 0.4, 0.2, 0.1) with p 0.8
-  --head-depth N  --head-extra-norm
-  --seed N  --eval-every N  --eval-images N  --chunks N  --checkpoint-every N
-  --dataset fashion-mnist|procedural   (default fashion-mnist, the embedded set)
-  --resume FILE       continue from a checkpoint
-  --log-every N       metrics lines every N steps (default 1)
-  --out DIR           where metrics.jsonl and checkpoint.safetensors go (required)`;
+const DATASETS = ['fashion-mnist', 'procedural'] as const;
+
+/** The flags that are not run settings. */
+const OTHER_FLAGS = {
+  dataset: { type: 'string' },
+  resume: { type: 'string' },
+  'log-every': { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies FlagOptions;
+
+/** One flag per run setting, from the settings' schema. */
+const SETTING_FLAGS: FlagOptions = Object.fromEntries(
+  SETTING_KEYS.map((key) => {
+    const spec = SETTINGS_SCHEMA[key];
+    return [spec.flag, { type: spec.kind === 'boolean' ? 'boolean' : 'string' }];
+  }),
+);
+
+/** `text` wrapped to lines of at most `width` characters after a `indent`-space margin. */
+function wrap(text: string, indent: number, width = 96): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
+const FLAG_COLUMN = 24;
+
+function usageLine(flag: string, text: string): string {
+  const left = `  ${flag}`;
+  const pad =
+    left.length < FLAG_COLUMN ? left.padEnd(FLAG_COLUMN) : `${left}\n${' '.repeat(FLAG_COLUMN)}`;
+  return pad + wrap(text, FLAG_COLUMN);
+}
+
+const onOff = (v: boolean) => (v ? 'on' : 'off');
+
+/** The usage line of one run setting: its flag, what it does, its values and default. */
+function settingUsage(key: SettingKey): string {
+  const spec = settingSpec(key);
+  const paper =
+    spec.paper === undefined
+      ? ''
+      : `; paper ${typeof spec.paper === 'boolean' ? onOff(spec.paper) : String(spec.paper)}`;
+  switch (spec.kind) {
+    case 'choice':
+      return usageLine(
+        `--${spec.flag} ${spec.choices.join('|')}`,
+        `${spec.help} (default ${spec.default}${paper})`,
+      );
+    case 'boolean':
+      return usageLine(
+        `--${spec.flag}`,
+        `${settingNoun(key)} ${onOff(spec.flagSets)} (default ${onOff(spec.default)}${paper}): ${spec.help}`,
+      );
+    case 'number': {
+      // (A bound that depends on the preset is shown for the default preset.)
+      const preset = DEFAULT_SETTINGS.preset;
+      const range =
+        rangeText(spec, preset) + (typeof spec.max === 'function' ? ` for ${preset}` : '');
+      const fallback = spec.presetDefault ? 'the preset’s' : String(spec.default);
+      return usageLine(
+        `--${spec.flag} ${spec.integer ? 'N' : 'X'}`,
+        `${spec.help} ${range[0].toUpperCase()}${range.slice(1)}${spec.units ? ` (${spec.units})` : ''}; default ${fallback}${paper}.`,
+      );
+    }
+  }
+}
+
+const USAGE = [
+  'usage: npm run train -- [flags]',
+  ...SETTING_KEYS.map(settingUsage),
+  usageLine(
+    `--dataset ${DATASETS.join('|')}`,
+    `the training images (default ${DATASETS[0]}, the embedded set)`,
+  ),
+  usageLine('--resume FILE', 'continue from a checkpoint'),
+  usageLine('--log-every N', 'metrics lines every N steps (default 1)'),
+  usageLine('--out DIR', 'where metrics.jsonl and checkpoint.safetensors go (required)'),
+  usageLine('--help, -h', 'this text'),
+].join('\n');
 
 interface CliOptions {
   settings: RunSettings;
   out: string;
-  dataset: 'fashion-mnist' | 'procedural';
+  dataset: (typeof DATASETS)[number];
   resume?: string;
   logEvery: number;
 }
 
-function parseArgs(argv: string[]): CliOptions {
-  const s: RunSettings = { ...DEFAULT_SETTINGS };
-  let out = '';
-  let dataset: CliOptions['dataset'] = 'fashion-mnist';
-  let resume: string | undefined;
-  let logEvery = 1;
-  let headDepthGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const num = () => {
-      const v = Number(value());
-      if (!Number.isFinite(v)) throw new Error(`${flag} needs a number`);
-      return v;
-    };
-    switch (flag) {
-      case '--preset':
-        s.preset = value() as PresetName;
-        break;
-      case '--ordering':
-        s.ordering = value() as Ordering;
-        break;
-      case '--steps':
-        s.steps = num();
-        break;
-      case '--batch':
-        s.batch = num();
-        break;
-      case '--lr':
-        s.lr = num();
-        break;
-      case '--warmup':
-        s.warmupFraction = num();
-        break;
-      case '--weight-decay':
-        s.weightDecay = num();
-        break;
-      case '--clip':
-        s.clipNorm = num();
-        break;
-      case '--causal':
-        s.prefix = false;
-        break;
-      case '--crop-scale':
-        s.cropScaleMin = num();
-        break;
-      case '--color-jitter':
-        s.colorJitter = true;
-        break;
-      case '--head-depth':
-        s.headDepth = num();
-        headDepthGiven = true;
-        break;
-      case '--head-extra-norm':
-        s.headExtraNormTerm = true;
-        break;
-      case '--seed':
-        s.seed = num();
-        break;
-      case '--eval-every':
-        s.evalEvery = num();
-        break;
-      case '--eval-images':
-        s.evalImages = num();
-        break;
-      case '--chunks':
-        s.chunks = num();
-        break;
-      case '--checkpoint-every':
-        s.checkpointEvery = num();
-        break;
-      case '--dataset': {
-        const d = value();
-        if (d !== 'fashion-mnist' && d !== 'procedural') throw new Error(`unknown dataset ${d}`);
-        dataset = d;
-        break;
-      }
-      case '--resume':
-        resume = value();
-        break;
-      case '--log-every':
-        logEvery = num();
-        break;
-      case '--out':
-        out = value();
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown flag ${flag}`);
-    }
+/** The run's settings and the CLI's options; undefined for --help. */
+function parseCommandLine(argv: string[]): CliOptions | undefined {
+  const { values } = parseFlags(argv, { ...SETTING_FLAGS, ...OTHER_FLAGS });
+  if (values.help) return undefined;
+  const given = values as Record<string, string | boolean | undefined>;
+  // The preset first: the settings that follow it (the head depth) take its values.
+  const preset = given[SETTINGS_SCHEMA.preset.flag];
+  const known = (SETTINGS_SCHEMA.preset.choices as readonly unknown[]).includes(preset);
+  const s: Record<string, unknown> = known
+    ? defaultsFor(preset as PresetName)
+    : { ...DEFAULT_SETTINGS, preset: preset ?? DEFAULT_SETTINGS.preset };
+  for (const key of SETTING_KEYS) {
+    const spec = SETTINGS_SCHEMA[key];
+    const value = given[spec.flag];
+    if (key === 'preset' || value === undefined) continue;
+    if (spec.kind === 'boolean') s[key] = spec.flagSets;
+    else if (spec.kind === 'number') s[key] = numberFlag(spec.flag, String(value));
+    else s[key] = value; // (an unknown choice is named by validateSettings)
   }
-  if (!headDepthGiven && s.preset in PRESETS) s.headDepth = PRESETS[s.preset].head.depth;
-  if (!out) throw new Error('--out DIR is required');
-  const problems = validateSettings(s);
+  const settings = s as RunSettings;
+  const problems = validateSettings(settings);
   if (problems.length) throw new Error(problems.join('\n'));
-  return { settings: s, out, dataset, resume, logEvery };
+  if (!values.out) throw new Error('--out DIR is required');
+  return {
+    settings,
+    out: values.out,
+    dataset: values.dataset ? choiceFlag('dataset', values.dataset, DATASETS) : DATASETS[0],
+    resume: values.resume,
+    logEvery: values['log-every']
+      ? numberFlag('log-every', values['log-every'], { integer: true, min: 1 })
+      : 1,
+  };
 }
 
 async function loadDataset(kind: CliOptions['dataset'], seed: number) {
@@ -155,13 +170,18 @@ async function loadDataset(kind: CliOptions['dataset'], seed: number) {
 }
 
 async function main() {
-  let opts: CliOptions;
+  let parsed: CliOptions | undefined;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    parsed = parseCommandLine(process.argv.slice(2));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
     process.exit(64);
   }
+  if (!parsed) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const opts = parsed;
   const { settings, out } = opts;
   mkdirSync(out, { recursive: true });
   const metricsPath = join(out, 'metrics.jsonl');
@@ -177,24 +197,27 @@ async function main() {
     `training ${settings.preset} (${trainer.model.specs.length} tensors, ${(trainer.model.bytes / 2 ** 20).toFixed(0)} MiB on the GPU) ` +
       `on ${adapter.description || adapter.vendor || 'unknown adapter'}; ${settings.steps} steps of ${settings.batch}, ${settings.ordering} order`,
   );
-  const saveCheckpoint = async () =>
+  let savedStep = -1;
+  const saveCheckpoint = async () => {
     writeFileSync(join(out, 'checkpoint.safetensors'), await trainer.checkpoint());
+    savedStep = trainer.step;
+  };
   try {
     while (!trainer.done) {
       const m = await trainer.trainStep();
-      const evalNow = m.step % settings.evalEvery === 0 || trainer.done;
+      const next = afterStep(settings, m.step, trainer.done);
       const line: Record<string, unknown> = { ...m };
-      if (evalNow) Object.assign(line, await trainer.evaluate());
-      if (evalNow || m.step % opts.logEvery === 0)
+      if (next.evaluate) Object.assign(line, await trainer.evaluate());
+      if (next.evaluate || m.step % opts.logEvery === 0)
         appendFileSync(metricsPath, JSON.stringify(line) + '\n');
-      if (evalNow)
+      if (next.evaluate)
         console.error(
           `step ${m.step}: train ${m.trainLoss.toFixed(4)} val ${(line.valLoss as number).toFixed(4)}`,
         );
-      if (settings.checkpointEvery > 0 && m.step % settings.checkpointEvery === 0)
-        await saveCheckpoint();
+      if (next.checkpoint) await saveCheckpoint();
     }
-    await saveCheckpoint();
+    // (A run resumed from a checkpoint of its last step takes no step: save it all the same.)
+    if (savedStep !== trainer.step) await saveCheckpoint();
   } catch (error) {
     if (error instanceof NonFiniteError) {
       appendFileSync(

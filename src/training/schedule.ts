@@ -12,6 +12,10 @@ export interface LrSchedule {
   warmupStartLr: number;
 }
 
+/**
+ * The recipe's warm-up: the run settings' default warm-up fraction (settingsSchema.ts) and
+ * the learning rate the trainer starts every run from.
+ */
 export const DEFAULT_WARMUP = { warmupFraction: 0.025, warmupStartLr: 1e-6 } as const;
 
 export function warmupSteps(s: LrSchedule): number {

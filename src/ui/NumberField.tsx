@@ -2,19 +2,26 @@ import { useId, useState } from 'react';
 
 /**
  * A number input that lets the user type freely ("1e-", "0.00") and commits each value that
- * parses; what does not parse is shown as invalid instead of being silently replaced.
+ * parses; what does not parse, or is out of the setting's bounds (`problem`), is marked
+ * invalid (aria-invalid) instead of being silently replaced.
  */
 export function NumberField({
   label,
   value,
   onChange,
   hint,
+  help,
+  problem,
   testId,
 }: {
   label: string;
   value: number;
   onChange: (v: number) => void;
   hint?: string;
+  /** What the setting does (the field's tooltip). */
+  help?: string;
+  /** Why the current value cannot run, if it cannot. */
+  problem?: string;
   testId?: string;
 }) {
   const id = useId();
@@ -26,7 +33,7 @@ export function NumberField({
     if (Number.isFinite(value) && Number(text) !== value) setText(String(value));
   }
   const parsed = text.trim() === '' ? NaN : Number(text);
-  const invalid = !Number.isFinite(parsed);
+  const invalid = !Number.isFinite(parsed) || problem !== undefined;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -36,6 +43,7 @@ export function NumberField({
         inputMode="decimal"
         value={text}
         aria-invalid={invalid}
+        title={problem ?? help}
         aria-describedby={hint ? `${id}-hint` : undefined}
         data-testid={testId}
         onChange={(e) => {

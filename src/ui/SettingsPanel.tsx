@@ -1,16 +1,93 @@
 /**
- * The next run's configuration, bound to RunSettings. Each change is validated at once
- * (validateSettings: the same checks the trainer makes) and written to the URL, so the page
- * address reproduces the configuration; "Copy link" puts it on the clipboard.
+ * The next run's configuration, bound to RunSettings and drawn from the settings' schema
+ * (src/training/settingsSchema.ts): each number and on/off setting is a field of its panel
+ * group, with the schema's label, tooltip and test id. Each change is validated at once
+ * (validateSettings: the same checks the trainer makes; a field out of bounds is marked
+ * aria-invalid) and written to the URL, so the page address reproduces the configuration;
+ * "Copy link" puts it on the clipboard.
  */
 import { useMemo, useState } from 'react';
 import { parameterCount, PRESETS, type PresetName } from '../model/config';
-import { ORDERINGS, type Ordering } from '../model/orderings';
-import { modelConfigFor, validateSettings } from '../training/settings';
+import type { Ordering } from '../model/orderings';
+import {
+  fieldProblems,
+  modelConfigFor,
+  SETTING_KEYS,
+  SETTINGS_SCHEMA,
+  validateSettings,
+  type RunSettings,
+} from '../training/settings';
+import {
+  settingSpec,
+  type BooleanKey,
+  type NumberKey,
+  type PanelGroup,
+} from '../training/settingsSchema';
 import { DatasetPicker } from './DatasetPicker';
 import { formatCount } from '../util/format';
 import { NumberField } from './NumberField';
 import { settingsProblems, useSettings } from './settingsStore';
+
+/** The number and the on/off settings of a panel group, in schema order. */
+function groupKeys(group: PanelGroup): { numbers: NumberKey[]; booleans: BooleanKey[] } {
+  const keys = SETTING_KEYS.filter((key) => settingSpec(key).panel === group);
+  return {
+    numbers: keys.filter((key) => settingSpec(key).kind === 'number') as NumberKey[],
+    booleans: keys.filter((key) => settingSpec(key).kind === 'boolean') as BooleanKey[],
+  };
+}
+
+const MAIN = groupKeys('main');
+const MORE = groupKeys('more');
+
+/** The fields of one panel group: its numbers in a grid, then its on/off settings. */
+function SettingFields({
+  keys,
+  settings,
+  problems,
+  set,
+}: {
+  keys: { numbers: NumberKey[]; booleans: BooleanKey[] };
+  settings: RunSettings;
+  problems: ReturnType<typeof fieldProblems>;
+  set: <K extends keyof RunSettings>(key: K, value: RunSettings[K]) => void;
+}) {
+  return (
+    <>
+      <div className="field-grid">
+        {keys.numbers.map((key) => {
+          const spec = SETTINGS_SCHEMA[key];
+          return (
+            <NumberField
+              key={key}
+              label={spec.label}
+              value={settings[key]}
+              onChange={(v) => set(key, v)}
+              hint={'hint' in spec ? spec.hint : undefined}
+              help={spec.help}
+              problem={problems[key]}
+              testId={spec.testId}
+            />
+          );
+        })}
+      </div>
+      {keys.booleans.map((key) => {
+        const spec = SETTINGS_SCHEMA[key];
+        return (
+          <label className="checkbox" key={key} title={spec.help}>
+            <input
+              type="checkbox"
+              checked={settings[key]}
+              onChange={(e) => set(key, e.target.checked)}
+              data-testid={spec.testId}
+            />
+            {spec.label}
+          </label>
+        );
+      })}
+    </>
+  );
+}
 
 const ORDERING_NOTES: Record<Ordering, string> = {
   raster: 'row by row, left to right (the paper’s default)',
@@ -36,6 +113,7 @@ export function SettingsPanel({
     () => settingsProblems({ settings, datasetKind, userDataset }),
     [settings, datasetKind, userDataset],
   );
+  const fields = useMemo(() => fieldProblems(settings), [settings]);
   const [copied, setCopied] = useState<string>();
   const config = modelConfigFor(settings);
   const params = validateSettings(settings).length === 0 ? parameterCount(config).total : undefined;
@@ -59,14 +137,15 @@ export function SettingsPanel({
       )}
       <fieldset disabled={locked} className="plain">
         <div className="field">
-          <label htmlFor="preset">Model preset</label>
+          <label htmlFor="preset">{SETTINGS_SCHEMA.preset.label}</label>
           <select
             id="preset"
-            data-testid="preset"
+            data-testid={SETTINGS_SCHEMA.preset.testId}
+            title={SETTINGS_SCHEMA.preset.help}
             value={settings.preset}
             onChange={(e) => setPreset(e.target.value as PresetName)}
           >
-            {(Object.keys(PRESETS) as PresetName[]).map((p) => (
+            {SETTINGS_SCHEMA.preset.choices.map((p) => (
               <option key={p} value={p} disabled={PRESETS[p].inferenceOnly}>
                 {p} · {PRESETS[p].imageSize}px/{PRESETS[p].patchSize} ·{' '}
                 {formatCount(parameterCount(PRESETS[p]).total)} params
@@ -86,14 +165,15 @@ export function SettingsPanel({
       <fieldset disabled={locked} className="plain">
         {showOrdering && (
           <div className="field">
-            <label htmlFor="ordering">Patch ordering</label>
+            <label htmlFor="ordering">{SETTINGS_SCHEMA.ordering.label}</label>
             <select
               id="ordering"
-              data-testid="ordering"
+              data-testid={SETTINGS_SCHEMA.ordering.testId}
+              title={SETTINGS_SCHEMA.ordering.help}
               value={settings.ordering}
               onChange={(e) => set('ordering', e.target.value as Ordering)}
             >
-              {ORDERINGS.map((o) => (
+              {SETTINGS_SCHEMA.ordering.choices.map((o) => (
                 <option key={o} value={o}>
                   {o} — {ORDERING_NOTES[o]}
                 </option>
@@ -101,114 +181,10 @@ export function SettingsPanel({
             </select>
           </div>
         )}
-        <div className="field-grid">
-          <NumberField
-            label="Batch"
-            value={settings.batch}
-            onChange={(v) => set('batch', v)}
-            testId="batch"
-          />
-          <NumberField
-            label="Steps"
-            value={settings.steps}
-            onChange={(v) => set('steps', v)}
-            testId="steps"
-          />
-          <NumberField
-            label="Learning rate"
-            value={settings.lr}
-            onChange={(v) => set('lr', v)}
-            testId="lr"
-          />
-          <NumberField
-            label="Warm-up fraction"
-            value={settings.warmupFraction}
-            onChange={(v) => set('warmupFraction', v)}
-            testId="warmup"
-          />
-          <NumberField
-            label="Head depth"
-            value={settings.headDepth}
-            onChange={(v) => set('headDepth', v)}
-            testId="head-depth"
-          />
-          <NumberField
-            label="Crop scale (min)"
-            value={settings.cropScaleMin}
-            onChange={(v) => set('cropScaleMin', v)}
-            testId="crop-scale"
-          />
-          <NumberField
-            label="Seed"
-            value={settings.seed}
-            onChange={(v) => set('seed', v)}
-            testId="seed"
-          />
-        </div>
-        <label className="checkbox">
-          <input
-            type="checkbox"
-            checked={settings.prefix}
-            onChange={(e) => set('prefix', e.target.checked)}
-            data-testid="prefix"
-          />
-          Prefix attention (off: the causal baseline)
-        </label>
+        <SettingFields keys={MAIN} settings={settings} problems={fields} set={set} />
         <details className="advanced">
           <summary>More settings</summary>
-          <div className="field-grid">
-            <NumberField
-              label="Weight decay"
-              value={settings.weightDecay}
-              onChange={(v) => set('weightDecay', v)}
-            />
-            <NumberField
-              label="Clip norm"
-              value={settings.clipNorm}
-              onChange={(v) => set('clipNorm', v)}
-            />
-            <NumberField
-              label="Evaluate every"
-              value={settings.evalEvery}
-              onChange={(v) => set('evalEvery', v)}
-              testId="eval-every"
-            />
-            <NumberField
-              label="Eval images"
-              value={settings.evalImages}
-              onChange={(v) => set('evalImages', v)}
-              testId="eval-images"
-            />
-            <NumberField
-              label="Loss chunks"
-              value={settings.chunks}
-              onChange={(v) => set('chunks', v)}
-              testId="chunks"
-            />
-            <NumberField
-              label="Checkpoint every"
-              value={settings.checkpointEvery}
-              onChange={(v) => set('checkpointEvery', v)}
-              hint="steps; 0: only at the end"
-              testId="checkpoint-every"
-            />
-          </div>
-          <label className="checkbox">
-            <input
-              type="checkbox"
-              checked={settings.colorJitter}
-              onChange={(e) => set('colorJitter', e.target.checked)}
-            />
-            Colour jitter
-          </label>
-          <label className="checkbox">
-            <input
-              type="checkbox"
-              checked={settings.headExtraNormTerm}
-              onChange={(e) => set('headExtraNormTerm', e.target.checked)}
-            />
-            ml-l3m head (extra x + LN(x) term)
-          </label>
+          <SettingFields keys={MORE} settings={settings} problems={fields} set={set} />
         </details>
       </fieldset>
       {problems.length > 0 && (

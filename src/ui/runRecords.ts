@@ -5,13 +5,18 @@
  */
 import type { Ordering } from '../model/orderings';
 import type { StoreKind } from '../training/checkpointStore';
-import type { RunSettings } from '../training/settings';
+import { PRESETS, type PresetName } from '../model/config';
+import {
+  DEFAULT_SETTINGS,
+  defaultsFor,
+  SETTING_KEYS,
+  type RunSettings,
+} from '../training/settings';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 import type { DatasetChoice } from '../worker/protocol';
 import type { SerializedError } from '../worker/protocol';
 import type { RunPhase } from '../worker/protocol';
 import { RUN_PALETTE } from './charts/chartData';
-import { SETTING_KEYS } from './urlSettings';
 
 /**
  * 'starting': building the model; 'interrupted': the tab closed while the run was going
@@ -122,8 +127,15 @@ export function parseRunsExport(text: string): RunRecord[] {
       !Array.isArray(r.evals)
     )
       throw new Error(`Run ${i + 1} in this file is incomplete (id, settings or metrics missing).`);
+    const preset: unknown = (r.settings as Partial<RunSettings>).preset;
+    const known = typeof preset === 'string' && preset in PRESETS;
     return {
       ...r,
+      // A run recorded before a setting existed ran with that setting's default.
+      settings: {
+        ...defaultsFor(known ? (preset as PresetName) : DEFAULT_SETTINGS.preset),
+        ...r.settings,
+      },
       name: typeof r.name === 'string' ? r.name : r.id,
       // An imported run cannot be running here: it was trained elsewhere.
       phase: isActive(r) || r.phase === 'interrupted' ? 'stopped' : r.phase,

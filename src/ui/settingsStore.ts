@@ -5,8 +5,7 @@
  */
 import { create } from 'zustand';
 import { PRESETS, type PresetName } from '../model/config';
-import type { RunSettings } from '../training/settings';
-import { validateSettings } from '../training/settings';
+import { validateSettings, withPreset, type RunSettings } from '../training/settings';
 import { workerApi } from '../worker/client';
 import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
@@ -68,7 +67,7 @@ export const useSettings = create<SettingsState>((set, get) => ({
   },
   setPreset: (preset) => {
     // The head depth follows the preset unless the user changes it afterwards.
-    set((s) => ({ settings: { ...s.settings, preset, headDepth: PRESETS[preset].head.depth } }));
+    set((s) => ({ settings: withPreset(s.settings, preset) }));
     writeUrl(get());
   },
   setAll: (settings, dataset) => {

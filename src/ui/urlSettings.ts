@@ -5,8 +5,15 @@
  * not parse are ignored (and reported), never thrown: a hand-edited link must not break the page.
  */
 import { PRESETS, type PresetName } from '../model/config';
-import { ORDERINGS, type Ordering } from '../model/orderings';
-import { DEFAULT_SETTINGS, type RunSettings } from '../training/settings';
+import {
+  DEFAULT_SETTINGS,
+  defaultsFor,
+  SETTING_KEYS,
+  SETTINGS_SCHEMA,
+  settingNoun,
+  type RunSettings,
+  type SettingKey,
+} from '../training/settings';
 
 /** The datasets a link can name (a user's own files cannot travel in a URL). */
 export type LinkDataset = 'fashion-mnist' | 'procedural' | 'user';
@@ -19,52 +26,50 @@ export interface LinkState {
   ignored: string[];
 }
 
-type Kind = 'number' | 'boolean' | 'preset' | 'ordering';
-
-const KINDS: Record<keyof RunSettings, Kind> = {
-  preset: 'preset',
-  ordering: 'ordering',
-  steps: 'number',
-  batch: 'number',
-  lr: 'number',
-  warmupFraction: 'number',
-  weightDecay: 'number',
-  clipNorm: 'number',
-  prefix: 'boolean',
-  cropScaleMin: 'number',
-  colorJitter: 'boolean',
-  headDepth: 'number',
-  headExtraNormTerm: 'boolean',
-  seed: 'number',
-  evalEvery: 'number',
-  evalImages: 'number',
-  chunks: 'number',
-  checkpointEvery: 'number',
-};
-
-export const SETTING_KEYS = Object.keys(KINDS) as (keyof RunSettings)[];
-
-/** The defaults a link is relative to: the preset's own head depth follows the preset. */
-export function defaultsFor(preset: PresetName): RunSettings {
-  return { ...DEFAULT_SETTINGS, preset, headDepth: PRESETS[preset].head.depth };
-}
-
+/**
+ * The query for `settings`: each setting that differs from the defaults (the preset's own
+ * where a setting follows the preset), in schema order. A number that is not finite (a field
+ * the user is still typing) is left out, so the address never says `lr=NaN`.
+ */
 export function encodeSettings(settings: RunSettings, dataset: LinkDataset): string {
   const defaults = defaultsFor(settings.preset);
   const params = new URLSearchParams();
   if (settings.preset !== DEFAULT_SETTINGS.preset) params.set('preset', settings.preset);
   for (const key of SETTING_KEYS) {
-    if (key === 'preset' || settings[key] === defaults[key]) continue;
     const value = settings[key];
+    if (key === 'preset' || value === defaults[key]) continue;
+    if (typeof value === 'number' && !Number.isFinite(value)) continue;
     params.set(key, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
   }
   if (dataset !== 'fashion-mnist') params.set('data', dataset);
   return params.toString();
 }
 
+/** One parameter's value, or the sentence saying why it was not understood. */
+function decodeValue(key: SettingKey, raw: string): { value: unknown } | { problem: string } {
+  const spec = SETTINGS_SCHEMA[key];
+  switch (spec.kind) {
+    case 'number': {
+      const value = Number(raw);
+      return raw.trim() === '' || !Number.isFinite(value)
+        ? { problem: `${key}=${raw} is not a number.` }
+        : { value };
+    }
+    case 'boolean':
+      if (raw === '1' || raw === 'true') return { value: true };
+      if (raw === '0' || raw === 'false') return { value: false };
+      return { problem: `${key}=${raw} is not 0 or 1.` };
+    case 'choice':
+      return (spec.choices as readonly string[]).includes(raw)
+        ? { value: raw }
+        : { problem: `Unknown ${settingNoun(key)} "${raw}".` };
+  }
+}
+
 export function decodeSettings(query: string): LinkState {
   const params = new URLSearchParams(query.replace(/^[#?]/, ''));
   const ignored: string[] = [];
+  // The preset first: the defaults of the other settings follow it.
   const presetParam = params.get('preset');
   let preset = DEFAULT_SETTINGS.preset;
   if (presetParam !== null) {
@@ -80,25 +85,13 @@ export function decodeSettings(query: string): LinkState {
       else ignored.push(`Unknown dataset "${raw}".`);
       continue;
     }
-    const kind = KINDS[key as keyof RunSettings];
-    if (!kind) {
+    if (!(SETTING_KEYS as readonly string[]).includes(key)) {
       ignored.push(`Unknown setting "${key}".`);
       continue;
     }
-    const target = settings as unknown as Record<string, unknown>;
-    if (kind === 'number') {
-      const value = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(value))
-        ignored.push(`${key}=${raw} is not a number.`);
-      else target[key] = value;
-    } else if (kind === 'boolean') {
-      if (raw === '1' || raw === 'true') target[key] = true;
-      else if (raw === '0' || raw === 'false') target[key] = false;
-      else ignored.push(`${key}=${raw} is not 0 or 1.`);
-    } else if (kind === 'ordering') {
-      if ((ORDERINGS as readonly string[]).includes(raw)) target[key] = raw as Ordering;
-      else ignored.push(`Unknown ordering "${raw}".`);
-    }
+    const decoded = decodeValue(key as SettingKey, raw);
+    if ('problem' in decoded) ignored.push(decoded.problem);
+    else (settings as Record<SettingKey, unknown>)[key as SettingKey] = decoded.value;
   }
   return { settings, dataset, ignored };
 }

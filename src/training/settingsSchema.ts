@@ -1,0 +1,336 @@
+/**
+ * The run settings' schema: one entry per setting, from which everything else is derived —
+ * the RunSettings type and its defaults, validation with bounds (src/training/settings.ts),
+ * the page address (src/ui/urlSettings.ts), the settings panel (src/ui/SettingsPanel.tsx),
+ * the headless CLI's flags and usage (src/cli/train.node.ts) and the runs table's
+ * differences (src/ui/runRecords.ts). Adding a setting is adding an entry here.
+ *
+ * The order of the entries is the order of the address's parameters, of the panel's fields
+ * within each group and of the CLI's usage lines.
+ */
+import { numPatches, PRESETS, type PresetName } from '../model/config';
+import { ORDERINGS, type Ordering } from '../model/orderings';
+import { DEFAULT_WARMUP } from './schedule';
+
+/** Where the settings panel draws a setting: its main grid, under "More settings", or itself. */
+export type PanelGroup = 'main' | 'more' | 'custom';
+
+interface SettingBase<T> {
+  /** The panel control's label. */
+  label: string;
+  /** What sentences (validation messages) call it, when the label is not a noun phrase. */
+  noun?: string;
+  /** What it does, shown as the control's tooltip and in the CLI's usage. */
+  help: string;
+  default: T;
+  /** The AIM v1 recipe's value (ml-aim / ml-l3m), where the paper has one. */
+  paper?: T;
+  /** The headless CLI's flag, without the dashes. */
+  flag: string;
+  /** The panel control's data-testid. */
+  testId: string;
+  panel: PanelGroup;
+}
+
+/** The values a number may take (a setting's, or a command-line flag's). */
+export interface NumericBounds {
+  integer: boolean;
+  min: number;
+  /** true: the value must be above `min`, not equal to it. */
+  minExclusive?: boolean;
+  /** The largest value; a function when it depends on the model preset. */
+  max?: number | ((preset: PresetName) => number);
+  maxExclusive?: boolean;
+}
+
+export interface NumberSetting extends SettingBase<number>, NumericBounds {
+  kind: 'number';
+  /** Why the bound is what it is, for a bound that depends on the preset. */
+  maxReason?: (preset: PresetName) => string;
+  /** What one unit is (shown in the CLI's usage). */
+  units?: string;
+  /** A short line under the panel's field. */
+  hint?: string;
+  /** The default follows the preset (until the user changes it). */
+  presetDefault?: (preset: PresetName) => number;
+}
+
+export interface BooleanSetting extends SettingBase<boolean> {
+  kind: 'boolean';
+  /** The value the CLI's flag sets (`--causal` sets prefix to false). */
+  flagSets: boolean;
+}
+
+export interface ChoiceSetting<T extends string = string> extends SettingBase<T> {
+  kind: 'choice';
+  choices: readonly T[];
+  /** The CLI's placeholder for the value. */
+  units?: string;
+}
+
+export type SettingSpec = NumberSetting | BooleanSetting | ChoiceSetting;
+
+const number = (spec: Omit<NumberSetting, 'kind'>): NumberSetting => ({ kind: 'number', ...spec });
+const boolean = (spec: Omit<BooleanSetting, 'kind'>): BooleanSetting => ({
+  kind: 'boolean',
+  ...spec,
+});
+const choice = <T extends string>(spec: Omit<ChoiceSetting<T>, 'kind'>): ChoiceSetting<T> => ({
+  kind: 'choice',
+  ...spec,
+});
+
+const STEPS_MAX = 1_000_000;
+
+export const SETTINGS_SCHEMA = {
+  preset: choice<PresetName>({
+    label: 'Model preset',
+    noun: 'preset',
+    help: 'The model: image size, patch size, trunk width and depth, head width.',
+    default: 'aim-tiny',
+    choices: Object.keys(PRESETS) as PresetName[],
+    flag: 'preset',
+    testId: 'preset',
+    panel: 'custom',
+  }),
+  ordering: choice<Ordering>({
+    label: 'Patch ordering',
+    noun: 'ordering',
+    help: 'The order in which the model predicts the patches (the paper’s Table 3b).',
+    default: 'raster',
+    paper: 'raster',
+    choices: ORDERINGS,
+    flag: 'ordering',
+    testId: 'ordering',
+    panel: 'custom',
+  }),
+  batch: number({
+    label: 'Batch',
+    help: 'Images per optimizer step.',
+    default: 64,
+    paper: 4096,
+    integer: true,
+    min: 1,
+    max: 4096,
+    units: 'images',
+    flag: 'batch',
+    testId: 'batch',
+    panel: 'main',
+  }),
+  steps: number({
+    label: 'Steps',
+    noun: 'number of steps',
+    help: 'Optimizer steps of the run (the paper: 1.25 M for AIM-1B and larger).',
+    default: 2000,
+    integer: true,
+    min: 1,
+    max: STEPS_MAX,
+    flag: 'steps',
+    testId: 'steps',
+    panel: 'main',
+  }),
+  lr: number({
+    label: 'Learning rate',
+    help: 'Peak learning rate of AdamW, reached after the warm-up and decayed by a cosine to 0.',
+    default: 1e-3,
+    paper: 1e-3,
+    integer: false,
+    min: 0,
+    minExclusive: true,
+    max: 1,
+    maxExclusive: true,
+    flag: 'lr',
+    testId: 'lr',
+    panel: 'main',
+  }),
+  warmupFraction: number({
+    label: 'Warm-up fraction',
+    help: `Fraction of the steps spent warming the learning rate up linearly from ${DEFAULT_WARMUP.warmupStartLr}.`,
+    default: DEFAULT_WARMUP.warmupFraction,
+    paper: DEFAULT_WARMUP.warmupFraction,
+    integer: false,
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    units: 'fraction',
+    flag: 'warmup',
+    testId: 'warmup',
+    panel: 'main',
+  }),
+  prefix: boolean({
+    label: 'Prefix attention (off: the causal baseline)',
+    noun: 'prefix attention',
+    help: 'Prefix-causal attention with a prefix length S ~ U{1…K−1}; off: the causal baseline (S = 1).',
+    default: true,
+    paper: true,
+    flag: 'causal',
+    flagSets: false,
+    testId: 'prefix',
+    panel: 'main',
+  }),
+  headDepth: number({
+    label: 'Head depth',
+    help: 'Residual MLP blocks of the prediction head (overrides the preset’s).',
+    default: PRESETS['aim-tiny'].head.depth,
+    paper: 12,
+    integer: true,
+    min: 0,
+    max: 24,
+    units: 'blocks',
+    presetDefault: (preset) => PRESETS[preset].head.depth,
+    flag: 'head-depth',
+    testId: 'head-depth',
+    panel: 'main',
+  }),
+  cropScaleMin: number({
+    label: 'Crop scale (min)',
+    noun: 'crop scale (min)',
+    help: 'Lower bound of RandomResizedCrop’s area fraction.',
+    default: 0.4,
+    paper: 0.4,
+    integer: false,
+    min: 0,
+    minExclusive: true,
+    max: 1,
+    units: 'fraction',
+    flag: 'crop-scale',
+    testId: 'crop-scale',
+    panel: 'main',
+  }),
+  seed: number({
+    label: 'Seed',
+    help: 'Seeds the initialisation, the data order, the augmentation and the prefix lengths.',
+    default: 0,
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
+    flag: 'seed',
+    testId: 'seed',
+    panel: 'main',
+  }),
+  weightDecay: number({
+    label: 'Weight decay',
+    help: 'AdamW’s decoupled weight decay (not on biases, positional embeddings or norms).',
+    default: 0.05,
+    paper: 0.05,
+    integer: false,
+    min: 0,
+    max: 1,
+    flag: 'weight-decay',
+    testId: 'weight-decay',
+    panel: 'more',
+  }),
+  clipNorm: number({
+    label: 'Clip norm',
+    help: 'Global gradient-norm clip.',
+    default: 1,
+    paper: 1,
+    integer: false,
+    min: 0,
+    minExclusive: true,
+    max: 1e6,
+    flag: 'clip',
+    testId: 'clip-norm',
+    panel: 'more',
+  }),
+  colorJitter: boolean({
+    label: 'Colour jitter',
+    noun: 'colour jitter',
+    help: 'ColorJitter(0.4, 0.4, 0.2, 0.1) with p 0.8 (ml-l3m’s configuration).',
+    default: false,
+    paper: true,
+    flag: 'color-jitter',
+    flagSets: true,
+    testId: 'color-jitter',
+    panel: 'more',
+  }),
+  headExtraNormTerm: boolean({
+    label: 'ml-l3m head (extra x + LN(x) term)',
+    noun: 'ml-l3m head term',
+    help: 'ml-l3m’s extra x + LN1(x) term in each head block; the paper uses only x + MLP(LN(x)).',
+    default: false,
+    paper: false,
+    flag: 'head-extra-norm',
+    flagSets: true,
+    testId: 'head-extra-norm',
+    panel: 'more',
+  }),
+  evalEvery: number({
+    label: 'Evaluate every',
+    noun: 'evaluation interval',
+    help: 'Validation loss and per-chunk loss every N steps (and at the end).',
+    default: 100,
+    integer: true,
+    min: 1,
+    max: STEPS_MAX,
+    units: 'steps',
+    flag: 'eval-every',
+    testId: 'eval-every',
+    panel: 'more',
+  }),
+  evalImages: number({
+    label: 'Eval images',
+    noun: 'number of eval images',
+    help: 'Validation images per evaluation (rounded up to whole batches).',
+    default: 512,
+    integer: true,
+    min: 1,
+    max: 100_000,
+    units: 'images',
+    flag: 'eval-images',
+    testId: 'eval-images',
+    panel: 'more',
+  }),
+  chunks: number({
+    label: 'Loss chunks',
+    noun: 'number of loss chunks',
+    help: 'Chunks of the sequence for the per-chunk validation loss (the paper’s Figure 7).',
+    default: 8,
+    integer: true,
+    min: 1,
+    // Targets are the patches 2 … K: more chunks than targets would leave some empty.
+    max: (preset) => numPatches(PRESETS[preset]) - 1,
+    maxReason: (preset) =>
+      `${preset} predicts ${numPatches(PRESETS[preset]) - 1} patches per image`,
+    flag: 'chunks',
+    testId: 'chunks',
+    panel: 'more',
+  }),
+  checkpointEvery: number({
+    label: 'Checkpoint every',
+    noun: 'checkpoint interval',
+    help: 'Save a checkpoint every N steps (0: only at the end).',
+    default: 200,
+    integer: true,
+    min: 0,
+    max: STEPS_MAX,
+    units: 'steps',
+    hint: 'steps; 0: only at the end',
+    flag: 'checkpoint-every',
+    testId: 'checkpoint-every',
+    panel: 'more',
+  }),
+} satisfies Record<string, SettingSpec>;
+
+type Schema = typeof SETTINGS_SCHEMA;
+
+/** Everything a run is configured by, as plain data: one field per schema entry. */
+export type RunSettings = { -readonly [K in keyof Schema]: Schema[K]['default'] };
+
+export type SettingKey = keyof RunSettings;
+
+/** The setting names in schema order. */
+export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as SettingKey[];
+
+/** The schema entry of `key`, widened to the union (for code that walks every setting). */
+export function settingSpec(key: SettingKey): SettingSpec {
+  return SETTINGS_SCHEMA[key];
+}
+
+/** The settings whose values are numbers. */
+export type NumberKey = {
+  [K in SettingKey]: RunSettings[K] extends number ? K : never;
+}[SettingKey];
+export type BooleanKey = {
+  [K in SettingKey]: RunSettings[K] extends boolean ? K : never;
+}[SettingKey];
