@@ -22,6 +22,8 @@ import { formatBytes } from '../util/format';
 import type { AimModelPlan } from './modelPlan';
 import { DEFAULT_MAX_SHARD_BYTES, PAGE, SHARD_TAG_BYTES, SMALL_ALIGN } from '../onnx/externalData';
 import { INT4_BLOCK } from '../onnx/int4';
+import { aimTensorTable, paramSize } from '../model/params';
+import { tokensOf, type AimHeadShape, type AimShape } from '../model/shape';
 import type { WeightFormat } from '../onnx/weightEmitter';
 
 export type { WeightFormat } from '../onnx/weightEmitter';
@@ -93,77 +95,75 @@ const postTrunkNorm = (a: AimArchitecture) =>
 const blocksRun = (a: AimArchitecture) =>
   postTrunkNorm(a) ? a.numBlocks : (a.blocks ?? a.numBlocks);
 
-/** Every external tensor src/onnx/export.ts writes for `a`, in its order, with its size. */
+/** The shape `a` describes: what the export reads of it (its parameter table, params.ts). */
+function shapeOf(a: AimArchitecture): AimShape {
+  const ratio = a.mlpRatio ?? 4;
+  const channels = a.channels ?? 3;
+  let head: AimHeadShape = { kind: 'none' };
+  if (a.predictionHead) {
+    const { width, depth, extraNorm = false } = a.predictionHead;
+    // params.ts: the head shares the trunk's MLP ratio.
+    const hidden = Math.trunc(ratio * width);
+    const patchValues = a.patchSize ** 2 * channels;
+    head = { kind: 'prediction', width, depth, hidden, extraNorm, patchValues };
+  } else if (a.probe) {
+    const { classes, queries = 1, batchNorm = true, linearBias = true } = a.probe;
+    head = { kind: 'probe', classes, queries, batchNorm, kvBias: false, linearBias };
+  }
+  return {
+    imageHeight: a.imgSize,
+    imageWidth: a.imgSize,
+    patchHeight: a.patchSize,
+    patchWidth: a.patchSize,
+    channels,
+    width: a.embedDim,
+    depth: blocksRun(a),
+    heads: a.numHeads,
+    mlpHidden: Math.trunc(ratio * a.embedDim), // ml-aim: int(mlp_ratio * embed_dim)
+    linearBiases: a.linearBiases ?? false,
+    postTrunkNorm: postTrunkNorm(a),
+    head,
+  };
+}
+
+/**
+ * Every external tensor src/onnx/export.ts writes for `a`, in its order, with its size: the
+ * parameter table as the exporter stores it (Linear weights transposed or int4-packed, the
+ * BatchNorm folded, the query pre-scaled, fp16 copies) with the 2-D positions it derives.
+ */
 function exportedTensors(a: AimArchitecture, format: WeightFormat): Stored[] {
   const out: Stored[] = [];
-  const D = a.embedDim;
-  const C = a.channels ?? 3;
-  const K = (a.imgSize / a.patchSize) ** 2;
-  const M = Math.trunc((a.mlpRatio ?? 4) * D);
+  const shape = shapeOf(a);
+  const tokens = tokensOf(shape);
   const f32 = (name: string, n: number) => out.push({ name, bytes: n * F32, f16: false });
   const param = (name: string, n: number) =>
     format === 'fp16' ? out.push({ name: `${name}_fp16`, bytes: 2 * n, f16: true }) : f32(name, n);
-  const linear = (prefix: string, outDim: number, inDim: number, bias: boolean) => {
-    if (format === 'int4') {
-      const blocks = Math.ceil(inDim / INT4_BLOCK);
-      out.push({
-        name: `${prefix}.weight_q4`,
-        bytes: (outDim * blocks * INT4_BLOCK) / 2,
-        f16: false,
-      });
-      f32(`${prefix}.weight_scales`, outDim * blocks);
-      out.push({
-        name: `${prefix}.weight_zero_points`,
-        bytes: outDim * Math.ceil(blocks / 2),
-        f16: false,
-      });
-    } else param(`${prefix}.weight_t`, outDim * inDim);
-    if (bias) param(`${prefix}.bias`, outDim);
+  const linearWeight = (prefix: string, [outDim, inDim]: readonly number[]) => {
+    if (format !== 'int4') return param(`${prefix}.weight_t`, outDim * inDim);
+    const blocks = Math.ceil(inDim / INT4_BLOCK);
+    out.push({
+      name: `${prefix}.weight_q4`,
+      bytes: (outDim * blocks * INT4_BLOCK) / 2,
+      f16: false,
+    });
+    f32(`${prefix}.weight_scales`, outDim * blocks);
+    out.push({
+      name: `${prefix}.weight_zero_points`,
+      bytes: outDim * Math.ceil(blocks / 2),
+      f16: false,
+    });
   };
-  const norm = (prefix: string, n: number) => {
-    param(`${prefix}.weight`, n);
-    param(`${prefix}.bias`, n);
-  };
-  param('preprocessor.patchifier.proj.weight', D * C * a.patchSize ** 2);
-  param('preprocessor.patchifier.proj.bias', D);
-  norm('preprocessor.patchifier.norm', D);
-  f32('pos_embed', K * D);
-  const head = a.predictionHead;
-  const b = a.linearBiases ?? false;
-  for (let l = 0; l < blocksRun(a); l++) {
-    const p = `trunk.blocks.${l}`;
-    norm(`${p}.norm_1`, D);
-    linear(`${p}.attn.qkv`, 3 * D, D, b);
-    linear(`${p}.attn.proj`, D, D, b);
-    norm(`${p}.norm_2`, D);
-    linear(`${p}.mlp.fc1`, M, D, b);
-    linear(`${p}.mlp.fc2`, D, M, b);
-  }
-  if (postTrunkNorm(a)) norm('trunk.post_trunk_norm', D);
-  if (head) {
-    const W = head.width;
-    const WM = Math.trunc((a.mlpRatio ?? 4) * W); // params.ts: the head shares the trunk's ratio
-    const P = a.patchSize ** 2 * C;
-    f32('head_pos_embed', K * W);
-    linear('head.proj_in', W, D, true);
-    for (let j = 0; j < head.depth; j++) {
-      if (head.extraNorm) norm(`head.blocks.${j}.norm_extra`, W);
-      norm(`head.blocks.${j}.norm`, W);
-      linear(`head.blocks.${j}.mlp.fc1`, WM, W, false);
-      linear(`head.blocks.${j}.mlp.fc2`, W, WM, false);
-    }
-    norm('head.norm', W);
-    linear('head.proj_out', P, W, true);
-  } else if (a.probe) {
+  for (const t of aimTensorTable(shape)) {
+    if (t.name === 'head.proj_in.weight' && shape.head.kind === 'prediction')
+      f32('head_pos_embed', tokens * shape.head.width);
+    const n = paramSize(t);
     // The folded BatchNorm and the pre-scaled query are derived constants: f32 in every format.
-    if (a.probe.batchNorm ?? true) {
-      f32('head.bn.running_mean', D);
-      f32('head.bn.inv_std', D);
-    }
-    f32('head.cls_token_scaled', (a.probe.queries ?? 1) * D);
-    linear('head.k', D, D, false);
-    linear('head.v', D, D, false);
-    linear('head.linear', a.probe.classes, D, a.probe.linearBias ?? true);
+    if (t.kind === 'linear') linearWeight(t.name.replace(/\.weight$/, ''), t.shape);
+    else if (t.kind === 'running-mean') f32(t.name, n);
+    else if (t.kind === 'running-var') f32('head.bn.inv_std', n);
+    else if (t.kind === 'query') f32('head.cls_token_scaled', n);
+    else param(t.name, n);
+    if (t.name === 'preprocessor.patchifier.norm.bias') f32('pos_embed', tokens * shape.width);
   }
   return out;
 }

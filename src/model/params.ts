@@ -1,6 +1,8 @@
 /**
- * The parameter table of the AIM v1 pre-training model: every tensor's name, shape, whether
- * AdamW's weight decay applies to it, and a seeded initialiser.
+ * The parameter table of AIM (`aimTensorTable`, built from an AimShape, shape.ts): every
+ * tensor's name, shape and kind — for the pre-training model this project trains, and for
+ * the ml-aim checkpoints it exports (optional biases, the attentive probe). From it: the
+ * trainable parameters with whether AdamW's weight decay applies and a seeded initialiser.
  *
  * Trunk names are ml-aim's state-dict keys, with ml-aim's layouts (a Linear weight is
  * [out, in]; the patch Conv2d weight is [D, 3, p, p]), so a trunk moves between this project
@@ -24,11 +26,109 @@
  * `fan_in_depth_scaled` init of `decoder_pred` is overwritten by its own later xavier pass,
  * so xavier is what it trains with.)
  */
-import { patchValues, type AimConfig } from './config';
+import type { AimConfig } from './config';
 import { mulberry32 } from '../reference/random';
+import { shapeFromConfig, trunkShape, type AimShape } from './shape';
+
+/**
+ * What a tensor is, which decides how it is initialised, decayed, generated and exported:
+ * a Linear weight [out, in], the patch Conv2d weight, a bias, a LayerNorm's weight or bias,
+ * the probe's query (cls_token) or its BatchNorm running statistics.
+ */
+export type TensorKind =
+  | 'linear'
+  | 'conv'
+  | 'bias'
+  | 'norm-weight'
+  | 'norm-bias'
+  | 'query'
+  | 'running-mean'
+  | 'running-var';
+
+/** One row of the parameter table. */
+export interface TensorSpec {
+  /** State-dict key. */
+  name: string;
+  shape: readonly number[];
+  kind: TensorKind;
+  /** ml-aim's trunk (preprocessor, blocks, post-trunk norm) or a head. */
+  part: 'trunk' | 'head';
+  /**
+   * ml-aim's builders may leave it out (use_bias, qkv_bias, an older probe's linear bias):
+   * an export checks its shape only when the checkpoint has it.
+   */
+  optional: boolean;
+}
+
+/**
+ * Every tensor of an AIM model of shape `s`, in state-dict order: the preprocessor, the
+ * blocks, post_trunk_norm, then the head (the probe's BatchNorm statistics first: the
+ * order its graph reads them). The one table that initialisation, the exporter's checks,
+ * random checkpoints and the inference memory plan read.
+ */
+export function aimTensorTable(s: AimShape): TensorSpec[] {
+  const table: TensorSpec[] = [];
+  let part: TensorSpec['part'] = 'trunk';
+  const add = (name: string, shape: number[], kind: TensorKind, optional = false) =>
+    table.push({ name, shape, kind, part, optional });
+  const norm = (prefix: string, n: number) => {
+    add(`${prefix}.weight`, [n], 'norm-weight');
+    add(`${prefix}.bias`, [n], 'norm-bias');
+  };
+  /** A Linear layer; its bias is present (`true`), absent, or optional. */
+  const linear = (prefix: string, out: number, inDim: number, bias: boolean | 'optional') => {
+    add(`${prefix}.weight`, [out, inDim], 'linear');
+    if (bias) add(`${prefix}.bias`, [out], 'bias', bias === 'optional');
+  };
+  const D = s.width;
+  const trunkBias = s.linearBiases && 'optional';
+  add('preprocessor.patchifier.proj.weight', [D, s.channels, s.patchHeight, s.patchWidth], 'conv');
+  add('preprocessor.patchifier.proj.bias', [D], 'bias');
+  norm('preprocessor.patchifier.norm', D);
+  for (let l = 0; l < s.depth; l++) {
+    const b = `trunk.blocks.${l}`;
+    norm(`${b}.norm_1`, D);
+    linear(`${b}.attn.qkv`, 3 * D, D, trunkBias);
+    linear(`${b}.attn.proj`, D, D, trunkBias);
+    norm(`${b}.norm_2`, D);
+    linear(`${b}.mlp.fc1`, s.mlpHidden, D, trunkBias);
+    linear(`${b}.mlp.fc2`, D, s.mlpHidden, trunkBias);
+  }
+  if (s.postTrunkNorm) norm('trunk.post_trunk_norm', D);
+  part = 'head';
+  const h = s.head;
+  if (h.kind === 'prediction') {
+    const W = h.width;
+    linear('head.proj_in', W, D, true);
+    for (let j = 0; j < h.depth; j++) {
+      const b = `head.blocks.${j}`;
+      if (h.extraNorm) norm(`${b}.norm_extra`, W);
+      norm(`${b}.norm`, W);
+      linear(`${b}.mlp.fc1`, h.hidden, W, false);
+      linear(`${b}.mlp.fc2`, W, h.hidden, false);
+    }
+    norm('head.norm', W);
+    linear('head.proj_out', h.patchValues, W, true);
+  } else if (h.kind === 'probe') {
+    if (h.batchNorm) {
+      add('head.bn.running_mean', [D], 'running-mean');
+      add('head.bn.running_var', [D], 'running-var');
+    }
+    add('head.cls_token', [1, h.queries, D], 'query');
+    linear('head.k', D, D, h.kvBias && 'optional');
+    linear('head.v', D, D, h.kvBias && 'optional');
+    linear('head.linear', h.classes, D, h.linearBias && 'optional');
+  }
+  return table;
+}
+
+export function paramSize(spec: { shape: readonly number[] }): number {
+  return spec.shape.reduce((a, b) => a * b, 1);
+}
 
 export type ParamInit = 'xavier' | 'zeros' | 'ones';
 
+/** A trainable parameter: a table row with how it is initialised and decayed. */
 export interface ParamSpec {
   /** State-dict key. */
   name: string;
@@ -41,86 +141,36 @@ export interface ParamSpec {
   fanOut?: number;
 }
 
-export function paramSize(spec: ParamSpec): number {
-  return spec.shape.reduce((a, b) => a * b, 1);
-}
-
-function linear(name: string, out: number, inDim: number): ParamSpec {
-  return { name, shape: [out, inDim], decay: true, init: 'xavier', fanIn: inDim, fanOut: out };
-}
-
-function bias(name: string, n: number): ParamSpec {
-  return { name, shape: [n], decay: false, init: 'zeros' };
-}
-
-function norm(prefix: string, n: number): ParamSpec[] {
-  return [
-    { name: `${prefix}.weight`, shape: [n], decay: false, init: 'ones' },
-    { name: `${prefix}.bias`, shape: [n], decay: false, init: 'zeros' },
-  ];
-}
-
-/** The trunk's keys (ml-aim's), in state-dict order: preprocessor, blocks, post-trunk norm. */
-export function trunkParamSpecs(c: AimConfig): ParamSpec[] {
-  const d = c.width;
-  const hidden = c.mlpRatio * d;
-  const p = c.patchSize;
-  const specs: ParamSpec[] = [
-    {
-      name: 'preprocessor.patchifier.proj.weight',
-      shape: [d, c.channels, p, p],
+function paramSpec({ name, shape, kind }: TensorSpec): ParamSpec {
+  if (kind === 'linear' || kind === 'conv') {
+    // The conv [D, 3, p, p] is xavier-initialised as the [D, 3·p·p] matrix it multiplies by.
+    const fanOut = shape[0];
+    return {
+      name,
+      shape,
       decay: true,
       init: 'xavier',
-      fanIn: c.channels * p * p,
-      fanOut: d,
-    },
-    bias('preprocessor.patchifier.proj.bias', d),
-    ...norm('preprocessor.patchifier.norm', d),
-  ];
-  for (let l = 0; l < c.depth; l++) {
-    const b = `trunk.blocks.${l}`;
-    specs.push(
-      ...norm(`${b}.norm_1`, d),
-      linear(`${b}.attn.qkv.weight`, 3 * d, d),
-      linear(`${b}.attn.proj.weight`, d, d),
-      ...norm(`${b}.norm_2`, d),
-      linear(`${b}.mlp.fc1.weight`, hidden, d),
-      linear(`${b}.mlp.fc2.weight`, d, hidden),
-    );
+      fanIn: paramSize({ shape }) / fanOut,
+      fanOut,
+    };
   }
-  specs.push(...norm('trunk.post_trunk_norm', d));
-  return specs;
-}
-
-/** The prediction head's keys (documented at the top of this file). */
-export function headParamSpecs(c: AimConfig): ParamSpec[] {
-  const w = c.head.width;
-  const hidden = c.mlpRatio * w;
-  const out = patchValues(c);
-  const specs: ParamSpec[] = [
-    linear('head.proj_in.weight', w, c.width),
-    bias('head.proj_in.bias', w),
-  ];
-  for (let j = 0; j < c.head.depth; j++) {
-    const b = `head.blocks.${j}`;
-    if (c.head.extraNormTerm) specs.push(...norm(`${b}.norm_extra`, w));
-    specs.push(
-      ...norm(`${b}.norm`, w),
-      linear(`${b}.mlp.fc1.weight`, hidden, w),
-      linear(`${b}.mlp.fc2.weight`, w, hidden),
-    );
-  }
-  specs.push(
-    ...norm('head.norm', w),
-    linear('head.proj_out.weight', out, w),
-    bias('head.proj_out.bias', out),
-  );
-  return specs;
+  return { name, shape, decay: false, init: kind === 'norm-weight' ? 'ones' : 'zeros' };
 }
 
 /** Every parameter of the pre-training model: trunk, then head. */
 export function paramSpecs(c: AimConfig): ParamSpec[] {
-  return [...trunkParamSpecs(c), ...headParamSpecs(c)];
+  return aimTensorTable(shapeFromConfig(c)).map(paramSpec);
+}
+
+/** The trunk's keys (ml-aim's), in state-dict order: preprocessor, blocks, post-trunk norm. */
+export function trunkParamSpecs(c: AimConfig): ParamSpec[] {
+  return aimTensorTable(trunkShape(shapeFromConfig(c))).map(paramSpec);
+}
+
+/** The prediction head's keys (documented at the top of this file). */
+export function headParamSpecs(c: AimConfig): ParamSpec[] {
+  const table = aimTensorTable(shapeFromConfig(c));
+  return table.filter((t) => t.part === 'head').map(paramSpec);
 }
 
 /** FNV-1a of a key, so each tensor's random stream depends only on (seed, its name). */

@@ -5,7 +5,7 @@
  */
 import { sinCosPositionalEmbedding } from '../reference/posembed';
 import type { AimOnnxConfig, WeightSource } from './checkpoint';
-import type { PredictionHeadShape } from './aimTensors';
+import type { PredictionHeadShape } from '../model/shape';
 import type { GraphBuilder } from './graph';
 import type { WeightEmitter } from './weightEmitter';
 

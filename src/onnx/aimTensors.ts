@@ -3,7 +3,14 @@
  * is written, so a wrong config.json fails with the tensor and both shapes named), and what
  * the checkpoint holds: ml-aim's attentive probe, this project's prediction head.
  */
-import { AimCheckpointError, type AimOnnxConfig, type WeightSource } from './checkpoint';
+import { aimTensorTable } from '../model/params';
+import type { AimHeadShape, AimShape, PredictionHeadShape } from '../model/shape';
+import {
+  AimCheckpointError,
+  shapeFromMlAimConfig,
+  type AimOnnxConfig,
+  type WeightSource,
+} from './checkpoint';
 
 export type FeatureMode = 'probe-layers' | 'post-trunk-norm';
 
@@ -18,14 +25,6 @@ export function hasProbeHead(weights: WeightSource): boolean {
 }
 
 /** This project's prediction head, described by its tensors. */
-export interface PredictionHeadShape {
-  width: number;
-  depth: number;
-  hidden: number;
-  extraNorm: boolean;
-  patchValues: number;
-}
-
 export function predictionHeadOf(weights: WeightSource): PredictionHeadShape | undefined {
   if (!weights.has('head.proj_in.weight') || !weights.has('head.proj_out.weight')) return undefined;
   let depth = 0;
@@ -49,105 +48,55 @@ export function featureModeOf(
   return config.probeLayersGiven || hasProbeHead(weights) ? 'probe-layers' : 'post-trunk-norm';
 }
 
-/** Every tensor the graph reads, with its shape; checked before anything is written. */
+/**
+ * The part of the checkpoint an export reads, as a shape: the blocks up to the deepest probe
+ * layer and the probe (probe-layers), or every block, post_trunk_norm and the prediction
+ * head when there is one (post-trunk-norm). Biases ml-aim may have (use_bias, qkv_bias, an
+ * older probe's linear bias) are in the table as optional.
+ */
+export function checkpointShape(
+  c: AimOnnxConfig,
+  weights: WeightSource,
+  mode: FeatureMode,
+): AimShape {
+  const probeLayers = mode === 'probe-layers';
+  const predictor = probeLayers ? undefined : predictionHeadOf(weights);
+  let head: AimHeadShape = { kind: 'none' };
+  if (predictor) head = { kind: 'prediction', ...predictor };
+  else if (probeLayers && hasProbeHead(weights)) {
+    head = {
+      kind: 'probe',
+      classes: c.numClasses,
+      queries: weights.info('head.cls_token').shape[1] ?? 1,
+      batchNorm: weights.has('head.bn.running_mean') || weights.has('head.bn.running_var'),
+      kvBias: true,
+      linearBias: true,
+    };
+  }
+  return shapeFromMlAimConfig(c, {
+    depth: probeLayers ? Math.max(...c.probeLayers) + 1 : c.numBlocks,
+    postTrunkNorm: !probeLayers,
+    linearBiases: true,
+    head,
+  });
+}
+
+/**
+ * Every tensor the graph reads, with its shape (the parameter table of `checkpointShape`):
+ * the required ones, then the optional ones the checkpoint has. Checked before anything is
+ * written.
+ */
 export function expectedTensors(
   c: AimOnnxConfig,
   weights: WeightSource,
   mode: FeatureMode,
 ): Expected[] {
-  const D = c.embedDim;
-  const blocks = mode === 'probe-layers' ? Math.max(...c.probeLayers) + 1 : c.numBlocks;
-  const list: Expected[] = [
-    {
-      name: 'preprocessor.patchifier.proj.weight',
-      shape: [D, c.channels, c.patchHeight, c.patchWidth],
-    },
-    { name: 'preprocessor.patchifier.proj.bias', shape: [D] },
-    { name: 'preprocessor.patchifier.norm.weight', shape: [D] },
-    { name: 'preprocessor.patchifier.norm.bias', shape: [D] },
-  ];
-  for (let l = 0; l < blocks; l++) {
-    const b = `trunk.blocks.${l}`;
-    list.push(
-      { name: `${b}.norm_1.weight`, shape: [D] },
-      { name: `${b}.norm_1.bias`, shape: [D] },
-      { name: `${b}.attn.qkv.weight`, shape: [3 * D, D] },
-      { name: `${b}.attn.proj.weight`, shape: [D, D] },
-      { name: `${b}.norm_2.weight`, shape: [D] },
-      { name: `${b}.norm_2.bias`, shape: [D] },
-      { name: `${b}.mlp.fc1.weight`, shape: [c.mlpHidden, D] },
-      { name: `${b}.mlp.fc2.weight`, shape: [D, c.mlpHidden] },
-    );
-  }
-  if (mode === 'post-trunk-norm') {
-    list.push(
-      { name: 'trunk.post_trunk_norm.weight', shape: [D] },
-      { name: 'trunk.post_trunk_norm.bias', shape: [D] },
-    );
-  }
-  if (mode === 'probe-layers' && hasProbeHead(weights)) {
-    const queries = weights.info('head.cls_token').shape[1] ?? 1;
-    list.push(
-      { name: 'head.cls_token', shape: [1, queries, D] },
-      { name: 'head.k.weight', shape: [D, D] },
-      { name: 'head.v.weight', shape: [D, D] },
-      { name: 'head.linear.weight', shape: [c.numClasses, D] },
-    );
-    if (weights.has('head.bn.running_mean') || weights.has('head.bn.running_var')) {
-      list.push(
-        { name: 'head.bn.running_mean', shape: [D] },
-        { name: 'head.bn.running_var', shape: [D] },
-      );
-    }
-  }
-  const predictor = mode === 'post-trunk-norm' ? predictionHeadOf(weights) : undefined;
-  if (predictor) {
-    const { width: W, hidden, patchValues: P } = predictor;
-    list.push(
-      { name: 'head.proj_in.weight', shape: [W, D] },
-      { name: 'head.proj_in.bias', shape: [W] },
-    );
-    for (let j = 0; j < predictor.depth; j++) {
-      const b = `head.blocks.${j}`;
-      if (predictor.extraNorm) {
-        list.push(
-          { name: `${b}.norm_extra.weight`, shape: [W] },
-          { name: `${b}.norm_extra.bias`, shape: [W] },
-        );
-      }
-      list.push(
-        { name: `${b}.norm.weight`, shape: [W] },
-        { name: `${b}.norm.bias`, shape: [W] },
-        { name: `${b}.mlp.fc1.weight`, shape: [hidden, W] },
-        { name: `${b}.mlp.fc2.weight`, shape: [W, hidden] },
-      );
-    }
-    list.push(
-      { name: 'head.norm.weight', shape: [W] },
-      { name: 'head.norm.bias', shape: [W] },
-      { name: 'head.proj_out.weight', shape: [P, W] },
-      { name: 'head.proj_out.bias', shape: [P] },
-    );
-  }
-  // Optional biases (ml-aim's use_bias / qkv_bias / older probes' linear bias): shape-checked when present.
-  const optional: Expected[] = [];
-  for (let l = 0; l < blocks; l++) {
-    const b = `trunk.blocks.${l}`;
-    optional.push(
-      { name: `${b}.attn.qkv.bias`, shape: [3 * D] },
-      { name: `${b}.attn.proj.bias`, shape: [D] },
-      { name: `${b}.mlp.fc1.bias`, shape: [c.mlpHidden] },
-      { name: `${b}.mlp.fc2.bias`, shape: [D] },
-    );
-  }
-  if (mode === 'probe-layers' && hasProbeHead(weights)) {
-    optional.push(
-      { name: 'head.k.bias', shape: [D] },
-      { name: 'head.v.bias', shape: [D] },
-      { name: 'head.linear.bias', shape: [c.numClasses] },
-    );
-  }
-  return [...list, ...optional.filter((e) => weights.has(e.name))];
+  const table = aimTensorTable(checkpointShape(c, weights, mode));
+  const present = table.filter((t) => t.optional && weights.has(t.name));
+  return [...table.filter((t) => !t.optional), ...present].map(({ name, shape }) => ({
+    name,
+    shape: [...shape],
+  }));
 }
 
 export function checkTensors(expected: Expected[], weights: WeightSource): void {

@@ -11,6 +11,7 @@
  *                                           shards are merged the same way)
  */
 import { halfToFloat } from '../data/safetensors';
+import type { AimShape } from '../model/shape';
 import type { ByteSource } from './byteSource';
 import { openTorchCheckpoint } from './torchZip';
 import { openSafetensors } from './safetensorsSource';
@@ -175,6 +176,32 @@ export function parseAimConfig(json: unknown): AimOnnxConfig {
     numClasses,
     normEps,
     headNormEps,
+  };
+}
+
+/**
+ * The shape of ml-aim's model for a parsed config.json (`parseAimConfig`): every block and
+ * post_trunk_norm, no head unless `parts` says otherwise (the config does not tell which
+ * head a checkpoint carries: its tensors do, see aimTensors.ts).
+ */
+export function shapeFromMlAimConfig(
+  c: AimOnnxConfig,
+  parts: Partial<Pick<AimShape, 'depth' | 'postTrunkNorm' | 'linearBiases' | 'head'>> = {},
+): AimShape {
+  return {
+    imageHeight: c.imageHeight,
+    imageWidth: c.imageWidth,
+    patchHeight: c.patchHeight,
+    patchWidth: c.patchWidth,
+    channels: c.channels,
+    width: c.embedDim,
+    depth: c.numBlocks,
+    heads: c.numHeads,
+    mlpHidden: c.mlpHidden,
+    linearBiases: false,
+    postTrunkNorm: true,
+    head: { kind: 'none' },
+    ...parts,
   };
 }
 

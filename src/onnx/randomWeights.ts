@@ -22,8 +22,10 @@
  * with z the standard normal truncated to [−2, 2].
  */
 import { PRESETS } from '../model/config';
+import { aimTensorTable, paramSize, type TensorKind, type TensorSpec } from '../model/params';
 import {
   parseAimConfig,
+  shapeFromMlAimConfig,
   type AimOnnxConfig,
   type WeightInfo,
   type WeightSource,
@@ -61,47 +63,11 @@ export function paperPresetConfig(preset: PaperPreset): AimOnnxConfig {
   });
 }
 
-type Kind = 'weight' | 'norm-weight' | 'bias' | 'running-mean' | 'running-var';
-
-interface Spec {
-  shape: number[];
-  kind: Kind;
-}
-
 /** Every tensor of an ml-aim AIM v1 state dict with an attentive probe, in its order. */
-export function aimCheckpointTensors(c: AimOnnxConfig): Map<string, Spec> {
-  const D = c.embedDim;
-  const specs = new Map<string, Spec>();
-  const add = (name: string, shape: number[], kind: Kind) => specs.set(name, { shape, kind });
-  const norm = (prefix: string) => {
-    add(`${prefix}.weight`, [D], 'norm-weight');
-    add(`${prefix}.bias`, [D], 'bias');
-  };
-  add(
-    'preprocessor.patchifier.proj.weight',
-    [D, c.channels, c.patchHeight, c.patchWidth],
-    'weight',
-  );
-  add('preprocessor.patchifier.proj.bias', [D], 'bias');
-  norm('preprocessor.patchifier.norm');
-  for (let l = 0; l < c.numBlocks; l++) {
-    const b = `trunk.blocks.${l}`;
-    norm(`${b}.norm_1`);
-    add(`${b}.attn.qkv.weight`, [3 * D, D], 'weight');
-    add(`${b}.attn.proj.weight`, [D, D], 'weight');
-    norm(`${b}.norm_2`);
-    add(`${b}.mlp.fc1.weight`, [c.mlpHidden, D], 'weight');
-    add(`${b}.mlp.fc2.weight`, [D, c.mlpHidden], 'weight');
-  }
-  norm('trunk.post_trunk_norm');
-  add('head.bn.running_mean', [D], 'running-mean');
-  add('head.bn.running_var', [D], 'running-var');
-  add('head.cls_token', [1, 1, D], 'weight');
-  add('head.k.weight', [D, D], 'weight');
-  add('head.v.weight', [D, D], 'weight');
-  add('head.linear.weight', [c.numClasses, D], 'weight');
-  add('head.linear.bias', [c.numClasses], 'bias');
-  return specs;
+export function aimCheckpointTensors(c: AimOnnxConfig): Map<string, TensorSpec> {
+  const probe = { classes: c.numClasses, queries: 1, batchNorm: true, kvBias: false };
+  const shape = shapeFromMlAimConfig(c, { head: { kind: 'probe', ...probe, linearBias: true } });
+  return new Map(aimTensorTable(shape).map((t) => [t.name, t]));
 }
 
 /** murmur3's 32-bit finaliser: a bijection whose output bits each depend on every input bit. */
@@ -185,11 +151,16 @@ function fillTruncatedNormal(
   }
 }
 
-const VALUES: Record<Kind, { offset: number; scale: number }> = {
-  weight: { offset: 0, scale: 0.02 },
+/** offset + scale·z for each kind of tensor (the table in the header). */
+const SMALL = { offset: 0, scale: 0.02 };
+const VALUES: Record<TensorKind, { offset: number; scale: number }> = {
+  linear: SMALL,
+  conv: SMALL,
+  query: SMALL,
+  bias: SMALL,
+  'norm-bias': SMALL,
+  'running-mean': SMALL,
   'norm-weight': { offset: 1, scale: 0.02 },
-  bias: { offset: 0, scale: 0.02 },
-  'running-mean': { offset: 0, scale: 0.02 },
   'running-var': { offset: 1, scale: 0.1 },
 };
 
@@ -208,7 +179,7 @@ export function randomAimWeights(config: AimOnnxConfig, seed = 0): WeightSource 
     info: (name): WeightInfo => ({ name, dtype: 'F32', shape: spec(name).shape, file }),
     readFloat32(name) {
       const s = spec(name);
-      const size = s.shape.reduce((a, b) => a * b, 1);
+      const size = paramSize(s);
       // The counter is 32 bits: a larger tensor would repeat itself (the 7B's largest is 2^26).
       if (size > 2 ** 32) throw new RangeError(`${name}: ${size} values exceed 2^32`);
       const out = new Float32Array(size);
