@@ -30,8 +30,8 @@ import {
   type BufferRole,
   type TensorAllocator,
 } from './allocation';
-import { numPatches, patchValues, type AimConfig } from './config';
-import { paramSize } from './params';
+import { numPatches, type AimConfig } from './config';
+import { paramSize, type ParamSpec } from './params';
 
 /** Rows per partial sum of the LayerNorm parameter gradients (layernorm.ts's PARAM_CHUNK_ROWS). */
 const LAYERNORM_PARAM_CHUNK_ROWS = 256;
@@ -107,11 +107,16 @@ export function trainingBuffers(
   const { parameters } = allocateModel(counter, c, batch, opts);
   if (opts.trunkOnly) return counter.buffers;
   allocateOptimizerState(counter, parameters.specs);
-  return [...counter.buffers, ...kernelScratch(c, batch, parameters.specs.map(paramSize))];
+  return [...counter.buffers, ...kernelScratch(c, batch, parameters.specs)];
 }
 
-/** Storage buffers owned by the prepared dispatches of one training step. */
-function kernelScratch(c: AimConfig, batch: number, paramSizes: number[]): BufferEstimate[] {
+/**
+ * Storage buffers owned by the prepared dispatches of one training step. The backward walks
+ * the parameter table from its end (gpuHead.ts, then gpuTrunk.ts): every LayerNorm's
+ * parameter gradients come from partial sums, every bias's from a column sum, and each
+ * block's attention backward keeps its Δ.
+ */
+function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[]): BufferEstimate[] {
   const K = numPatches(c);
   const R = batch * K;
   const out: BufferEstimate[] = [];
@@ -137,27 +142,17 @@ function kernelScratch(c: AimConfig, batch: number, paramSizes: number[]): Buffe
 
   // Forward: the loss kernel's counted-targets N.
   add('patchMseLoss counted targets N', 1);
-  // Head backward (gpuHead.ts), then the trunk's (gpuTrunk.ts).
-  const W = c.head.width;
-  columnSum('head.proj_out.bias', R, patchValues(c));
-  layerNormBackward('head.norm', W);
-  for (let j = c.head.depth - 1; j >= 0; j--) {
-    layerNormBackward(`head.blocks.${j}.norm`, W);
-    if (c.head.extraNormTerm) layerNormBackward(`head.blocks.${j}.norm_extra`, W);
+  for (const spec of [...specs].reverse()) {
+    const prefix = spec.name.slice(0, spec.name.lastIndexOf('.'));
+    if (spec.kind === 'norm-weight') layerNormBackward(prefix, paramSize(spec));
+    else if (spec.kind === 'bias') columnSum(spec.name, R, paramSize(spec));
+    else if (spec.name.endsWith('.attn.qkv.weight'))
+      add(`${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`, batch * c.heads * K);
   }
-  columnSum('head.proj_in.bias', R, W);
-  layerNormBackward('trunk.post_trunk_norm', c.width);
-  for (let l = c.depth - 1; l >= 0; l--) {
-    layerNormBackward(`trunk.blocks.${l}.norm_2`, c.width);
-    add(`trunk.blocks.${l} attention Δ`, batch * c.heads * K);
-    layerNormBackward(`trunk.blocks.${l}.norm_1`, c.width);
-  }
-  layerNormBackward('preprocessor.patchifier.norm', c.width);
-  columnSum('preprocessor.patchifier.proj.bias', R, c.width);
 
   // gradNorm.ts: one partial sum of squares per REDUCE_BLOCK values of each gradient, Σg²,
   // and reduceSum.ts's partials for every pass but the last.
-  const blocks = paramSizes.reduce((n, size) => n + Math.max(1, Math.ceil(size / REDUCE_BLOCK)), 0);
+  const blocks = specs.reduce((n, s) => n + Math.max(1, Math.ceil(paramSize(s) / REDUCE_BLOCK)), 0);
   add('gradNorm partial sums of squares', blocks);
   add('gradNorm Σg²', 1);
   const lengths = reducePassLengths(blocks);

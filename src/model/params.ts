@@ -129,10 +129,7 @@ export function paramSize(spec: { shape: readonly number[] }): number {
 export type ParamInit = 'xavier' | 'zeros' | 'ones';
 
 /** A trainable parameter: a table row with how it is initialised and decayed. */
-export interface ParamSpec {
-  /** State-dict key. */
-  name: string;
-  shape: readonly number[];
+export interface ParamSpec extends TensorSpec {
   /** AdamW weight decay applies (Linear and conv weights only, as ml-l3m's recipe). */
   decay: boolean;
   init: ParamInit;
@@ -141,20 +138,13 @@ export interface ParamSpec {
   fanOut?: number;
 }
 
-function paramSpec({ name, shape, kind }: TensorSpec): ParamSpec {
-  if (kind === 'linear' || kind === 'conv') {
+function paramSpec(t: TensorSpec): ParamSpec {
+  if (t.kind === 'linear' || t.kind === 'conv') {
     // The conv [D, 3, p, p] is xavier-initialised as the [D, 3·p·p] matrix it multiplies by.
-    const fanOut = shape[0];
-    return {
-      name,
-      shape,
-      decay: true,
-      init: 'xavier',
-      fanIn: paramSize({ shape }) / fanOut,
-      fanOut,
-    };
+    const fanOut = t.shape[0];
+    return { ...t, decay: true, init: 'xavier', fanIn: paramSize(t) / fanOut, fanOut };
   }
-  return { name, shape, decay: false, init: kind === 'norm-weight' ? 'ones' : 'zeros' };
+  return { ...t, decay: false, init: t.kind === 'norm-weight' ? 'ones' : 'zeros' };
 }
 
 /** Every parameter of the pre-training model: trunk, then head. */
