@@ -35,7 +35,7 @@ export async function benchAimMatmul(
   const c = Tensor.empty(ctx, [n, n], 'f32', 'bench C');
   let dispatch: PreparedDispatch | undefined;
   try {
-    dispatch = await prepareMatmul(ctx, a, b, c);
+    [dispatch] = await prepareMatmul(ctx, { a, b, c });
     const timed = await timeDispatches(ctx, `bench matmul ${n}³`, [dispatch], plan);
     const positions = samplePositions(n, n);
     const got = await readElements(

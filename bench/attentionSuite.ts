@@ -171,23 +171,18 @@ async function benchCase(
   const dQkv = Tensor.empty(ctx, qkv.shape, 'f32', 'attention dqkv');
   const dispatches: PreparedDispatch[] = [];
   try {
-    const forward = await prepareAttentionForward(ctx, qkv, prefixLengths, out, lse, opts);
-    dispatches.push(forward);
+    const forward = await prepareAttentionForward(ctx, { qkv, prefixLengths, out, lse }, opts);
+    dispatches.push(...forward);
     const backward = await prepareAttentionBackward(
       ctx,
-      qkv,
-      out,
-      lse,
-      dOut,
-      prefixLengths,
-      dQkv,
+      { qkv, out, lse, dOut, prefixLengths, dQkv },
       opts,
     );
     dispatches.push(...backward);
     const label = `bench attention B=${c.batch} T=${c.seqLen} H=${s.heads} dh=${c.headDim}`;
     // The forward runs first (its warm-ups fill out and L), so the backward reads real values.
     const timed: Record<AttentionPass, Timed> = {
-      forward: await timeDispatches(ctx, `${label} fwd`, [forward], plan),
+      forward: await timeDispatches(ctx, `${label} fwd`, forward, plan),
       backward: await timeDispatches(ctx, `${label} bwd`, backward, plan),
       'forward+backward': await timeDispatches(ctx, `${label} fwd+bwd`, dispatches, plan),
     };
@@ -234,7 +229,7 @@ async function benchCase(
           pass === 'forward'
             ? { ...check, dqkvRatio: undefined, ok: check.outRatio <= 1 && check.lseRatio <= 1 }
             : check,
-        kernels: (pass === 'forward' ? [forward] : pass === 'backward' ? backward : dispatches).map(
+        kernels: (pass === 'forward' ? forward : pass === 'backward' ? backward : dispatches).map(
           (d) => d.name,
         ),
       };

@@ -20,6 +20,7 @@ import {
   matmulShape,
   prepareMatmul,
   type MatmulOptions,
+  type MatmulTensors,
   type MatmulShape,
 } from '../src/kernels/matmul';
 import { PRESETS, gridSize, type PresetName } from '../src/model/config';
@@ -117,6 +118,7 @@ interface Prepared {
   a: Tensor<'f32'>;
   b: Tensor<'f32'>;
   c: Tensor<'f32'>;
+  epilogue: Pick<MatmulTensors, 'bias' | 'residual' | 'aux'>;
   opts: MatmulOptions;
   tensors: Tensor<'f32'>[];
   data: Record<'a' | 'b' | 'bias' | 'residual' | 'previous' | 'aux', Float32Array | undefined>;
@@ -147,16 +149,18 @@ function upload(ctx: GpuContext, c: LayoutCase, seed: number): Prepared {
   const a = make(c.aShape, data.a, 'A');
   const b = make(c.bShape, data.b, 'B');
   const out = make(outShape, data.previous, 'C');
+  const epilogue = {
+    bias: e.bias ? make([s.n], data.bias, 'bias') : undefined,
+    residual: e.residual ? make(outShape, data.residual, 'residual') : undefined,
+    aux: e.activation ? make(outShape, data.aux, 'aux') : undefined,
+  };
   const opts: MatmulOptions = {
     transA: c.transA,
     transB: c.transB,
-    bias: e.bias ? make([s.n], data.bias, 'bias') : undefined,
-    residual: e.residual ? make(outShape, data.residual, 'residual') : undefined,
     activation: e.activation ?? 'none',
-    aux: e.activation ? make(outShape, data.aux, 'aux') : undefined,
     accumulate: e.accumulate,
   };
-  return { s, a, b, c: out, opts, tensors, data };
+  return { s, a, b, c: out, epilogue, opts, tensors, data };
 }
 
 /** Runs the case once from its initial state and grades sampled elements of C (and aux). */
@@ -167,7 +171,7 @@ async function check(ctx: GpuContext, c: LayoutCase, p: Prepared, dispatch: Prep
   const positions = samplePositions(s.m, s.n);
   const flat = positions.map(([i, j]) => i * s.n + j);
   const got = await readElements(ctx, p.c.buffer, flat);
-  const aux = c.epilogue.activation === 'gelu' ? p.opts.aux : undefined;
+  const aux = c.epilogue.activation === 'gelu' ? p.epilogue.aux : undefined;
   const gotAux = aux ? await readElements(ctx, aux.buffer, flat) : undefined;
   const a = data.a!;
   const b = data.b!;
@@ -234,7 +238,7 @@ export async function runLayoutsSuite(
       let dispatch: PreparedDispatch | undefined;
       try {
         p = upload(ctx, c, 100 * n + 1);
-        dispatch = await prepareMatmul(ctx, p.a, p.b, p.c, p.opts);
+        [dispatch] = await prepareMatmul(ctx, { a: p.a, b: p.b, c: p.c, ...p.epilogue }, p.opts);
         const r = await timeDispatches(ctx, `bench layout ${presetName} ${c.id}`, [dispatch], plan);
         const result = await check(ctx, c, p, dispatch);
         msById.set(c.id, r.ms);

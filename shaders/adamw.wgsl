@@ -7,14 +7,14 @@
 //   d  = sqrt(v) / sqrt(1 − β2^t) + eps          (denom)
 //   p  = p − (lr / (1 − β1^t)) · m / d           (param.addcdiv_(m, d, value=−step_size))
 // The step-dependent scalars (lr, step_size, sqrt(1 − β2^t)) live in one uniform buffer
-// shared by every parameter's dispatch and rewritten once per step (AdamW.setStep), so the
+// shared by every parameter's dispatch and rewritten once per step (writeAdamWStep), so the
 // bind groups are built once. The per-range uniform holds the offset, length and wd.
 // If the clip scale is NaN/Inf (grad_norm.wgsl writes the non-finite norm there when a
 // gradient held NaN/Inf) the update is skipped: p, m and v keep their values, as a
 // GradScaler would do, rather than torch's NaN-everything.
 //
-// One invocation per value; a value depends on nothing else, so no shared memory. Ranges
-// beyond 65535·256 values use a 2-D grid folded back as wg.y·groups.x + wg.x.
+// One invocation per value of the range (flat_index.wgsl); a value depends on nothing else,
+// so no shared memory.
 
 struct StepParams {
   lr: f32,
@@ -36,6 +36,8 @@ struct RangeParams {
 
 override HAS_CLIP_SCALE: bool = false;
 
+// #include "flat_index.wgsl"
+
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
@@ -44,19 +46,17 @@ override HAS_CLIP_SCALE: bool = false;
 @group(0) @binding(5) var<uniform> rangeParams: RangeParams;
 @group(0) @binding(6) var<storage, read> clipScale: array<f32>;
 
-const THREADS: u32 = 256u;
-
 fn isFiniteBits(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let local = (wg.y * groups.x + wg.x) * THREADS + lid;
+  let local = flatIndex(wg, groups, lid);
   if (local >= rangeParams.length) {
     return;
   }

@@ -3,9 +3,9 @@
 // dK/dV and dQ kernels, which each meet every row many times, only read it.
 //
 // Layout: dO and O are [B, T, D] with D = H·dh head-contiguous, so row (b, i, h) is the
-// g-th run of dh contiguous floats, g = (b·T + i)·H + h. One invocation per run, 256 per
-// workgroup; Δ is written [B, H, T] like the forward's log-sum-exp. The grid is 2-D (x·y
-// workgroups, folded back into g) so that large B·T·H stays under 65535 per dimension.
+// g-th run of dh contiguous floats, g = (b·T + i)·H + h. One invocation per run, a flat
+// kernel over the B·T·H runs (flat_index.wgsl); Δ is written [B, H, T] like the forward's
+// log-sum-exp.
 
 struct PreprocessParams {
   seqLen: u32,
@@ -19,13 +19,15 @@ struct PreprocessParams {
 @group(0) @binding(2) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(3) var<uniform> params: PreprocessParams;
 
-@compute @workgroup_size(256)
+// #include "flat_index.wgsl"
+
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) tid: u32,
 ) {
-  let g = (wg.y * groups.x + wg.x) * 256u + tid;
+  let g = flatIndex(wg, groups, tid);
   if (g >= params.rows) {
     return;
   }

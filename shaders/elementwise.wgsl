@@ -9,9 +9,9 @@
 // referenced by `main` whatever OP is (auto layouts keep all of them); a variant that ignores
 // x or b gets a placeholder buffer there.
 //
-// Layout: one invocation per value, 256 per workgroup. Large buffers need more than the
-// 65535 workgroups a grid dimension allows, so the wrapper spreads them over a 2-D grid and
-// the shader folds (wg.x, wg.y) back into one workgroup index; invocations past n do nothing.
+// Layout: one invocation per value (flat_index.wgsl); invocations past n do nothing.
+
+// #include "flat_index.wgsl"
 
 struct Params {
   n: u32,
@@ -27,15 +27,13 @@ override OP: u32 = 0u;
 @group(0) @binding(2) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
-const WORKGROUP: u32 = 256u;
-
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let i = (wg.y * groups.x + wg.x) * WORKGROUP + lid;
+  let i = flatIndex(wg, groups, lid);
   if (i >= params.n) {
     return;
   }

@@ -5,11 +5,11 @@
 // uses, so a fused and an unfused model compute identical values.
 // ACCUMULATE: y += … / dx += … instead of overwriting (gradient accumulation).
 //
-// Layout: flat buffers of n values, one invocation per value, 256 per workgroup; the grid
-// is 2-D when n/256 exceeds 65535 workgroups, and the index is folded back (as in
-// elementwise.wgsl). Memory-bound, so nothing is staged in shared memory.
+// Layout: flat buffers of n values, one invocation per value (flat_index.wgsl).
+// Memory-bound, so nothing is staged in shared memory.
 
 // #include "gelu_math.wgsl"
+// #include "flat_index.wgsl"
 
 struct Params {
   n: u32,
@@ -25,13 +25,7 @@ override ACCUMULATE: bool = false;
 @group(0) @binding(2) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 
-const WORKGROUP: u32 = 256u;
-
-fn flatIndex(wg: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-  return (wg.y * groups.x + wg.x) * WORKGROUP + lid;
-}
-
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn forward(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -48,7 +42,7 @@ fn forward(
   y[i] = v;
 }
 
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn backward(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,

@@ -10,10 +10,9 @@
 // An order entry ≥ K (= gridH·gridW) is a caller's bug: that token's values are NaN, so it
 // cannot pass unnoticed.
 //
-// Layout: one invocation per output value, 256 per workgroup, in output order, so the
+// Layout: one invocation per output value, in output order (flat_index.wgsl), so the
 // writes are coalesced; the reads gather p consecutive pixels per patch row. Pure data
-// movement with no reuse, so nothing is staged in shared memory. Grids beyond 65535
-// workgroups are 2-D and folded back into one index.
+// movement with no reuse, so nothing is staged in shared memory.
 
 struct Params {
   total: u32, // B·T·C·p·p
@@ -34,17 +33,16 @@ override HAS_ORDER: bool = false;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-const WORKGROUP: u32 = 256u;
-
+// #include "flat_index.wgsl"
 // #include "quiet_nan.wgsl"
 
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let o = (wg.y * groups.x + wg.x) * WORKGROUP + lid;
+  let o = flatIndex(wg, groups, lid);
   if (o >= params.total) {
     return;
   }

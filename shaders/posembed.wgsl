@@ -8,9 +8,9 @@
 // IN_PLACE: y += table (x unused) instead of y = x + table.
 // An order entry ≥ K is a caller's bug: that token becomes NaN, so it cannot pass unnoticed.
 //
-// Layout: one invocation per value, 256 per workgroup, in token-major order (coalesced
-// reads and writes; the table row is shared by the B tokens at one sequence index and
-// stays in cache). Grids beyond 65535 workgroups are 2-D and folded back into one index.
+// Layout: one invocation per value, in token-major order (flat_index.wgsl; coalesced reads
+// and writes; the table row is shared by the B tokens at one sequence index and stays in
+// cache).
 
 struct Params {
   total: u32, // B·T·D
@@ -28,17 +28,16 @@ override HAS_ORDER: bool = false;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-const WORKGROUP: u32 = 256u;
-
+// #include "flat_index.wgsl"
 // #include "quiet_nan.wgsl"
 
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(FLAT_WORKGROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let i = (wg.y * groups.x + wg.x) * WORKGROUP + lid;
+  let i = flatIndex(wg, groups, lid);
   if (i >= params.total) {
     return;
   }

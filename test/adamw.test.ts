@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { releaseDispatch, runDispatches } from '../src/gpu/dispatch';
+import { releaseDispatch, runDispatches, type PreparedDispatch } from '../src/gpu/dispatch';
 import { Tensor } from '../src/gpu/tensor';
 import {
-  AIM_ADAMW,
   createAdamWState,
+  createAdamWStep,
   prepareAdamW,
-  type AdamWOptions,
+  writeAdamWStep,
   type AdamWParam,
+  type AdamWStep,
 } from '../src/kernels/adamw';
 import { prepareGradNorm } from '../src/kernels/gradNorm';
-import { adamWStepReference, adamWStepScalars, type AdamWState } from '../src/reference/adamw';
+import {
+  AIM_ADAMW,
+  adamWStepReference,
+  adamWStepScalars,
+  type AdamWState,
+} from '../src/reference/adamw';
 import { clipGradNormReference } from '../src/reference/gradNorm';
 import { mulberry32 } from '../src/reference/random';
 import { testGpu } from './gpuContext';
@@ -147,6 +153,12 @@ function destroyAll(t: GpuParam) {
   for (const x of [t.param, t.grad, t.expAvg, t.expAvgSq]) x.destroy();
 }
 
+/** Frees an optimizer's dispatches (their range uniforms) and its step uniform. */
+function destroyOptimizer(dispatches: readonly PreparedDispatch[], step: AdamWStep) {
+  dispatches.forEach(releaseDispatch);
+  step.buffer.destroy();
+}
+
 /**
  * Runs `steps` AdamW steps on the GPU, re-using one set of dispatches (setStep rewrites the
  * step uniform), against the float64 reference, checking p, m and v after every step.
@@ -164,8 +176,12 @@ async function checkSteps(
     opts.clipScale === undefined
       ? undefined
       : Tensor.fromArray(ctx, [1], 'f32', [opts.clipScale], 'clip scale');
-  const adamOpts: AdamWOptions = { clipScale: clip, gridLimit: opts.gridLimit };
-  const opt = await prepareAdamW(ctx, [{ ...t, weightDecay }], adamOpts);
+  const adamStep = createAdamWStep(ctx);
+  const dispatches = await prepareAdamW(
+    ctx,
+    { params: [{ ...t, weightDecay }], step: adamStep, clipScale: clip },
+    { gridLimit: opts.gridLimit },
+  );
   const clipScale = opts.clipScale === undefined ? 1 : Math.fround(opts.clipScale);
   let state: AdamWState = {
     param: f64(p0),
@@ -182,15 +198,15 @@ async function checkSteps(
     const step = k + 1;
     const g = makeGradient(n, 100 * n + k);
     t.grad.upload(g);
-    opt.setStep(step, lrs[k]);
-    await runDispatches(ctx, opt.dispatches);
+    writeAdamWStep(ctx, adamStep, step, lrs[k]);
+    await runDispatches(ctx, dispatches);
     const cfg = { step, lr: lrs[k], weightDecay, clipScale };
     const next = adamWStepReference(state, g, cfg);
     bounds = stepBound(state, next, bounds, g, cfg);
     state = next;
     worst = Math.max(worst, worstBoundRatio(await download(t), state, bounds));
   }
-  opt.destroy();
+  destroyOptimizer(dispatches, adamStep);
   destroyAll(t);
   clip?.destroy();
   return worst;
@@ -210,9 +226,10 @@ describe('AdamW: hand-worked first step', () => {
     const ctx = await testGpu();
     const t = await upload(ctx, Float32Array.of(1, -2, 0.5, 3));
     t.grad.upload(Float32Array.of(0.5, -2, 0, 1e-9));
-    const opt = await prepareAdamW(ctx, [{ ...t, weightDecay: 0.05 }]);
-    opt.setStep(1, 0.1);
-    await runDispatches(ctx, opt.dispatches);
+    const step = createAdamWStep(ctx);
+    const dispatches = await prepareAdamW(ctx, { params: [{ ...t, weightDecay: 0.05 }], step });
+    writeAdamWStep(ctx, step, 1, 0.1);
+    await runDispatches(ctx, dispatches);
     const got = await download(t);
     const want = [0.895000002, -1.8900000005, 0.4975, 2.985 - 0.1 / 11];
     got.param.forEach((p, i) => expect(Math.abs(p - want[i])).toBeLessThan(4e-7));
@@ -220,7 +237,7 @@ describe('AdamW: hand-worked first step', () => {
     got.expAvgSq.forEach((v, i) =>
       expect(Math.abs(v - [0.0125, 0.2, 0, 5e-20][i])).toBeLessThanOrEqual(2 * u * v),
     );
-    opt.destroy();
+    destroyOptimizer(dispatches, step);
     destroyAll(t);
   });
 });
@@ -251,12 +268,16 @@ describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
     const g = makeGradient(n, 6);
     const t = await upload(ctx, p0);
     t.grad.upload(g);
-    const opt = await prepareAdamW(ctx, [
-      { ...t, weightDecay: 0.05, offset: 0, length: 100 },
-      { ...t, weightDecay: 0, offset: 100, length: 150 },
-    ]);
-    opt.setStep(1, 0.1);
-    await runDispatches(ctx, opt.dispatches);
+    const step = createAdamWStep(ctx);
+    const dispatches = await prepareAdamW(ctx, {
+      params: [
+        { ...t, weightDecay: 0.05, offset: 0, length: 100 },
+        { ...t, weightDecay: 0, offset: 100, length: 150 },
+      ],
+      step,
+    });
+    writeAdamWStep(ctx, step, 1, 0.1);
+    await runDispatches(ctx, dispatches);
     const got = await download(t);
     const zero = () => new Float64Array(n);
     const start: AdamWState = { param: f64(p0), expAvg: zero(), expAvgSq: zero() };
@@ -282,7 +303,7 @@ describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
     expect(worstBoundRatio(got, want, bounds)).toBeLessThanOrEqual(1);
     // The tail [250, 260) belongs to no range: exactly as uploaded.
     expect(Array.from(got.param.subarray(250))).toEqual(Array.from(p0.subarray(250)));
-    opt.destroy();
+    destroyOptimizer(dispatches, step);
     destroyAll(t);
   });
 
@@ -295,19 +316,19 @@ describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
     ts.forEach((t, i) => t.grad.upload(g[i]));
     const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
     const clip = Tensor.empty(ctx, [1], 'f32', 'clip scale');
-    const normDispatches = await prepareGradNorm(
-      ctx,
-      ts.map((t) => t.grad),
+    const normDispatches = await prepareGradNorm(ctx, {
+      grads: ts.map((t) => t.grad),
       norm,
-      clip,
-    );
-    const opt = await prepareAdamW(
-      ctx,
-      ts.map((t, i) => ({ ...t, weightDecay: i === 0 ? 0.05 : 0 })),
-      { clipScale: clip },
-    );
-    opt.setStep(1, 0.05);
-    await runDispatches(ctx, [...normDispatches, ...opt.dispatches]);
+      clipScale: clip,
+    });
+    const step = createAdamWStep(ctx);
+    const dispatches = await prepareAdamW(ctx, {
+      params: ts.map((t, i) => ({ ...t, weightDecay: i === 0 ? 0.05 : 0 })),
+      step,
+      clipScale: clip,
+    });
+    writeAdamWStep(ctx, step, 1, 0.05);
+    await runDispatches(ctx, [...normDispatches, ...dispatches]);
     const ref = clipGradNormReference(g, 1);
     expect(ref.clipScale).toBeLessThan(0.2);
     // The GPU scale is within ~2e-6 relative of float64 (gradNorm.test.ts derives it).
@@ -322,7 +343,7 @@ describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
       expect(worstBoundRatio(await download(ts[i]), want, bounds)).toBeLessThanOrEqual(1);
     }
     normDispatches.forEach(releaseDispatch);
-    opt.destroy();
+    destroyOptimizer(dispatches, step);
     ts.forEach(destroyAll);
     norm.destroy();
     clip.destroy();
@@ -338,15 +359,24 @@ describe('AdamW: ranges, clipping pipeline and skipped steps', () => {
     t.grad.upload(g);
     const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
     const clip = Tensor.empty(ctx, [1], 'f32', 'clip scale');
-    const normDispatches = await prepareGradNorm(ctx, [t.grad], norm, clip);
-    const opt = await prepareAdamW(ctx, [{ ...t, weightDecay: 0.05 }], { clipScale: clip });
-    opt.setStep(1, 0.1);
-    await runDispatches(ctx, [...normDispatches, ...opt.dispatches]);
+    const normDispatches = await prepareGradNorm(ctx, {
+      grads: [t.grad],
+      norm,
+      clipScale: clip,
+    });
+    const step = createAdamWStep(ctx);
+    const dispatches = await prepareAdamW(ctx, {
+      params: [{ ...t, weightDecay: 0.05 }],
+      step,
+      clipScale: clip,
+    });
+    writeAdamWStep(ctx, step, 1, 0.1);
+    await runDispatches(ctx, [...normDispatches, ...dispatches]);
     const got = await download(t);
     expect(Array.from(got.param)).toEqual(Array.from(p0));
     expect(got.expAvg.every((x) => x === 0) && got.expAvgSq.every((x) => x === 0)).toBe(true);
     normDispatches.forEach(releaseDispatch);
-    opt.destroy();
+    destroyOptimizer(dispatches, step);
     destroyAll(t);
     norm.destroy();
     clip.destroy();
@@ -406,20 +436,30 @@ describe('AdamW wrapper', () => {
     const ctx = await testGpu();
     const t = await upload(ctx, new Float32Array(10));
     const base: AdamWParam = { ...t, weightDecay: 0 };
+    const step = createAdamWStep(ctx);
     await expect(
-      prepareAdamW(ctx, [
-        { ...base, offset: 0, length: 6 },
-        { ...base, offset: 5, length: 5 },
-      ]),
+      prepareAdamW(ctx, {
+        params: [
+          { ...base, offset: 0, length: 6 },
+          { ...base, offset: 5, length: 5 },
+        ],
+        step,
+      }),
     ).rejects.toThrow(/overlap/);
     const short = Tensor.empty(ctx, [9], 'f32', 'short');
-    await expect(prepareAdamW(ctx, [{ ...base, grad: short }])).rejects.toThrow(/grad has 9/);
-    await expect(prepareAdamW(ctx, [{ ...base, expAvg: t.param }])).rejects.toThrow(/distinct/);
-    await expect(prepareAdamW(ctx, [{ ...base, offset: 4, length: 7 }])).rejects.toThrow(/exceeds/);
-    const opt = await prepareAdamW(ctx, [base]);
-    expect(() => opt.setStep(0, 0.1)).toThrow(/step must be/);
-    expect(() => opt.setStep(1, NaN)).toThrow(/lr must be/);
-    opt.destroy();
+    await expect(prepareAdamW(ctx, { params: [{ ...base, grad: short }], step })).rejects.toThrow(
+      /grad is \[9\] \(9 values\), expected 10 values like param/,
+    );
+    await expect(
+      prepareAdamW(ctx, { params: [{ ...base, expAvg: t.param }], step }),
+    ).rejects.toThrow(/param must not be the same buffer as expAvg/);
+    await expect(
+      prepareAdamW(ctx, { params: [{ ...base, offset: 4, length: 7 }], step }),
+    ).rejects.toThrow(/exceeds/);
+    const dispatches = await prepareAdamW(ctx, { params: [base], step });
+    expect(() => writeAdamWStep(ctx, step, 0, 0.1)).toThrow(/step must be/);
+    expect(() => writeAdamWStep(ctx, step, 1, NaN)).toThrow(/lr must be/);
+    destroyOptimizer(dispatches, step);
     short.destroy();
     destroyAll(t);
   });

@@ -84,7 +84,7 @@ async function gpuForward(c: Case, qkvData: Float32Array) {
     'qkv',
   );
   const prefixLengths = Tensor.fromArray(ctx, [c.batch], 'u32', c.prefix, 'prefix');
-  const { out, lse } = await attentionForward(ctx, qkv, prefixLengths, { heads: c.heads });
+  const { out, lse } = await attentionForward(ctx, { qkv, prefixLengths }, { heads: c.heads });
   const result = { out: await out.download(), lse: await lse.download() };
   for (const t of [qkv, prefixLengths, out, lse]) t.destroy();
   return result;
@@ -233,7 +233,7 @@ async function gpuBackward(c: Case, qkvData: Float32Array, dOutData: Float32Arra
     new Float32Array(qkvData.length).fill(NaN),
     'dqkv',
   );
-  await attentionBackward(ctx, qkv, out, lse, dOut, prefixLengths, { heads: c.heads, dQkv });
+  await attentionBackward(ctx, { qkv, out, lse, dOut, prefixLengths, dQkv }, { heads: c.heads });
   const got = await dQkv.download();
   for (const t of [qkv, out, lse, dOut, prefixLengths, dQkv]) t.destroy();
   return { got, out32, lse32 };
@@ -327,18 +327,22 @@ describe('attention wrappers', () => {
     const out = Tensor.empty(ctx, [2, 5, 16], 'f32', 'out');
     const lse = Tensor.empty(ctx, [2, 2, 5], 'f32', 'lse');
     const heads = { heads: 2 };
-    await expect(prepareAttentionForward(ctx, qkv, prefix, lse, lse, heads)).rejects.toThrow(
-      /out is \[2,2,5\]/,
-    );
-    await expect(prepareAttentionForward(ctx, qkv, prefix, out, out, { heads: 1 })).rejects.toThrow(
-      /lse is/,
-    );
     await expect(
-      prepareAttentionForward(ctx, qkv, prefixF32 as unknown as Tensor<'u32'>, out, lse, heads),
+      prepareAttentionForward(ctx, { qkv, prefixLengths: prefix, out: lse, lse }, heads),
+    ).rejects.toThrow(/out is \[2,2,5\]/);
+    await expect(
+      prepareAttentionForward(ctx, { qkv, prefixLengths: prefix, out, lse: out }, { heads: 1 }),
+    ).rejects.toThrow(/lse is/);
+    await expect(
+      prepareAttentionForward(
+        ctx,
+        { qkv, prefixLengths: prefixF32 as unknown as Tensor<'u32'>, out, lse },
+        heads,
+      ),
     ).rejects.toThrow(/prefixLengths must be u32/);
-    await expect(prepareAttentionForward(ctx, qkv, prefix, out, lse, { heads: 3 })).rejects.toThrow(
-      /not 3 × heads/,
-    );
+    await expect(
+      prepareAttentionForward(ctx, { qkv, prefixLengths: prefix, out, lse }, { heads: 3 }),
+    ).rejects.toThrow(/not 3 × heads/);
     for (const t of [qkv, prefix, prefixF32, out, lse]) t.destroy();
   });
 

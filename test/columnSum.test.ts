@@ -23,7 +23,7 @@ async function check(shape: number[], seed: number, accumulate = false): Promise
   const previous = randomF32(cols, seed + 1);
   const x = Tensor.fromArray(ctx, shape, 'f32', data, 'x');
   const out = accumulate ? Tensor.fromArray(ctx, [cols], 'f32', previous, 'out') : undefined;
-  const result = await columnSum(ctx, x, { out, accumulate });
+  const result = await columnSum(ctx, { x, out }, { accumulate });
   const want = columnSumReference(data, rows, cols);
   const abs = columnAbsSumReference(data, rows, cols);
   if (accumulate) for (let c = 0; c < cols; c++) want[c] += previous[c];
@@ -66,7 +66,7 @@ describe('column_sum.wgsl against float64', () => {
     const next = mulberry32(9);
     const data = Float32Array.from({ length: rows * cols }, () => Math.floor(next() * 17) - 8);
     const x = Tensor.fromArray(ctx, [rows, cols], 'f32', data, 'x');
-    const out = await columnSum(ctx, x);
+    const out = await columnSum(ctx, { x });
     expect([...(await out.download())]).toEqual([...columnSumReference(data, rows, cols)]);
     x.destroy();
     out.destroy();
@@ -97,10 +97,8 @@ describe('column_sum.wgsl against float64', () => {
     const ctx = await testGpu();
     const x = Tensor.empty(ctx, [4, 3], 'f32', 'x');
     const bad = Tensor.empty(ctx, [4], 'f32', 'bad');
-    await expect(columnSum(ctx, x, { out: bad })).rejects.toThrow(
-      /output is \[4\], expected \[3\]/,
-    );
-    await expect(columnSum(ctx, x, { accumulate: true })).rejects.toThrow(/accumulate needs/);
+    await expect(columnSum(ctx, { x, out: bad })).rejects.toThrow(/out is \[4\], expected \[3\]/);
+    await expect(columnSum(ctx, { x }, { accumulate: true })).rejects.toThrow(/accumulate needs/);
     x.destroy();
     bad.destroy();
   });

@@ -187,7 +187,7 @@ describe('gelu.wgsl forward and backward against the float64 reference', () => {
       const ctx = await testGpu();
       const xData = randomF32(n, n, -6, 6);
       const x = Tensor.fromArray(ctx, [n], 'f32', xData, 'x');
-      const y = await geluForward(ctx, x);
+      const y = await geluForward(ctx, { x });
       const got = await y.download();
       const want = Float64Array.from(xData, gelu);
       expect(worstRatio(got, want, (i) => geluTolerance(xData[i]))).toBeLessThanOrEqual(1);
@@ -200,7 +200,7 @@ describe('gelu.wgsl forward and backward against the float64 reference', () => {
       const dyData = randomF32(n, n + 2);
       const x = Tensor.fromArray(ctx, [n], 'f32', xData, 'x');
       const dy = Tensor.fromArray(ctx, [n], 'f32', dyData, 'dy');
-      const dx = await geluBackward(ctx, x, dy);
+      const dx = await geluBackward(ctx, { x, dy });
       const got = await dx.download();
       const want = Float64Array.from(xData, (v, i) => dyData[i] * geluGrad(v));
       expect(
@@ -221,8 +221,8 @@ describe('gelu.wgsl forward and backward against the float64 reference', () => {
     const dy = Tensor.fromArray(ctx, shape, 'f32', dyData, 'dy');
     const y = Tensor.fromArray(ctx, shape, 'f32', previous, 'y (previous)');
     const dx = Tensor.fromArray(ctx, shape, 'f32', previous, 'dx (previous)');
-    await geluForward(ctx, x, { out: y, accumulate: true });
-    await geluBackward(ctx, x, dy, { out: dx, accumulate: true });
+    await geluForward(ctx, { x, y }, { accumulate: true });
+    await geluBackward(ctx, { x, dy, dx }, { accumulate: true });
     const wantY = Float64Array.from(xData, (v, i) => previous[i] + gelu(v));
     const wantDx = Float64Array.from(xData, (v, i) => previous[i] + dyData[i] * geluGrad(v));
     // One more f32 addition: u·|sum|.
@@ -254,8 +254,8 @@ describe('gelu.wgsl forward and backward against the float64 reference', () => {
       new Float32Array(xData.length).fill(1),
       'dy',
     );
-    const y = await (await geluForward(ctx, x)).download();
-    const d = await (await geluBackward(ctx, x, ones)).download();
+    const y = await (await geluForward(ctx, { x })).download();
+    const d = await (await geluBackward(ctx, { x, dy: ones })).download();
     expect([...y].every(Number.isFinite)).toBe(true);
     expect([...d].every(Number.isFinite)).toBe(true);
     expect(y[6]).toBe(30);
@@ -268,10 +268,12 @@ describe('gelu.wgsl forward and backward against the float64 reference', () => {
     const ctx = await testGpu();
     const x = Tensor.empty(ctx, [4], 'f32', 'x');
     const bad = Tensor.empty(ctx, [5], 'f32', 'bad');
-    await expect(geluForward(ctx, x, { out: bad })).rejects.toThrow(/out is \[5\]/);
-    await expect(geluBackward(ctx, x, bad)).rejects.toThrow(/dy is \[5\]/);
-    await expect(geluForward(ctx, x, { out: x })).rejects.toThrow(/must not be an input/);
-    await expect(geluForward(ctx, x, { accumulate: true })).rejects.toThrow(/accumulate needs/);
+    await expect(geluForward(ctx, { x, y: bad })).rejects.toThrow(/y is \[5\]/);
+    await expect(geluBackward(ctx, { x, dy: bad })).rejects.toThrow(/dy is \[5\]/);
+    await expect(geluForward(ctx, { x, y: x })).rejects.toThrow(
+      /gelu: y must not be the same buffer as x/,
+    );
+    await expect(geluForward(ctx, { x }, { accumulate: true })).rejects.toThrow(/accumulate needs/);
   });
 });
 

@@ -70,7 +70,7 @@ describe('GPU runtime in Node (Dawn)', () => {
     const a = Tensor.empty(ctx, [4, 4], 'f32', 'A');
     const b = Tensor.empty(ctx, [4, 4], 'f32', 'B');
     const c = Tensor.empty(ctx, [4, 4], 'f32', 'C');
-    const dispatch = await prepareMatmul(ctx, a, b, c);
+    const [dispatch] = await prepareMatmul(ctx, { a, b, c });
     const failure = await ctx
       .submit('matmul with a wrong binding', (encoder) => {
         const pass = encoder.beginComputePass();
@@ -101,7 +101,7 @@ describe('GPU runtime in Node (Dawn)', () => {
     const ctx = await testGpu();
     const a = Tensor.empty(ctx, [64, 64], 'f32', 'A');
     const c = Tensor.empty(ctx, [64, 64], 'f32', 'C');
-    const dispatch = await prepareMatmul(ctx, a, a, c);
+    const [dispatch] = await prepareMatmul(ctx, { a, b: a, c });
     const timing = await timeComputePass(ctx, 'matmul 64³', (pass) =>
       recordDispatch(pass, dispatch),
     );

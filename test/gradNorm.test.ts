@@ -42,7 +42,7 @@ async function runGradNorm(grads: readonly Float32Array[], opts: GradNormOptions
   const tensors = grads.map((g, i) => Tensor.fromArray(ctx, [g.length], 'f32', g, `grad ${i}`));
   const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
   const scale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
-  await gradNorm(ctx, tensors, norm, scale, opts);
+  await gradNorm(ctx, { grads: tensors, norm, clipScale: scale }, opts);
   const [gotNorm] = await norm.download();
   const [gotScale] = await scale.download();
   for (const t of [...tensors, norm, scale]) t.destroy();
@@ -126,7 +126,10 @@ describe('gradient norm: NaN and Inf are detectable', () => {
     const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
     const scale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
     const counter = Tensor.empty(ctx, [1], 'u32', 'non-finite steps');
-    const dispatches = await prepareGradNorm(ctx, [g0, g1], norm, scale, {
+    const dispatches = await prepareGradNorm(ctx, {
+      grads: [g0, g1],
+      norm,
+      clipScale: scale,
       nonFiniteSteps: counter,
     });
     await runDispatches(ctx, dispatches);
@@ -172,11 +175,19 @@ describe('gradNorm wrapper and reference', () => {
     const ctx = await testGpu();
     const g = Tensor.empty(ctx, [4], 'f32', 'g');
     const a = Tensor.empty(ctx, [1], 'f32', 'a');
-    await expect(prepareGradNorm(ctx, [], a, g)).rejects.toThrow(/no gradient/);
-    await expect(prepareGradNorm(ctx, [g], a, a)).rejects.toThrow(/distinct/);
-    await expect(prepareGradNorm(ctx, [g], g, a)).rejects.toThrow(/gradient buffer/);
+    await expect(prepareGradNorm(ctx, { grads: [], norm: a, clipScale: g })).rejects.toThrow(
+      /no gradient/,
+    );
+    await expect(prepareGradNorm(ctx, { grads: [g], norm: a, clipScale: a })).rejects.toThrow(
+      /norm must not be the same buffer as clipScale/,
+    );
+    await expect(prepareGradNorm(ctx, { grads: [g], norm: g, clipScale: a })).rejects.toThrow(
+      /norm must not be the same buffer as grads\[0\]/,
+    );
     const b = Tensor.empty(ctx, [1], 'f32', 'b');
-    await expect(prepareGradNorm(ctx, [g], a, b, { maxNorm: 0 })).rejects.toThrow(/maxNorm/);
+    await expect(
+      prepareGradNorm(ctx, { grads: [g], norm: a, clipScale: b }, { maxNorm: 0 }),
+    ).rejects.toThrow(/maxNorm/);
     for (const t of [g, a, b]) t.destroy();
   });
 });

@@ -58,7 +58,7 @@ async function checkForward(
   const x = Tensor.fromArray(ctx, [rows, dim], 'f32', data.x, 'x');
   const w = Tensor.fromArray(ctx, [dim], 'f32', data.weight, 'weight');
   const b = Tensor.fromArray(ctx, [dim], 'f32', data.bias, 'bias');
-  const out = await layerNormForward(ctx, x, w, b, { eps });
+  const out = await layerNormForward(ctx, { x, weight: w, bias: b }, { eps });
   const want = layerNormReference(data.x, data.weight, data.bias, rows, dim, eps);
   const tol = layerNormForwardErrorBounds(
     data.x,
@@ -302,7 +302,7 @@ describe('layernorm_backward.wgsl against the float64 reference', () => {
     const dbias = Tensor.empty(ctx, [dim], 'f32', 'dbias');
     // One submission, as a training step records it.
     await runOnce(ctx, [
-      await prepareLayerNormForward(ctx, x, w, b, y, mean, rstd, { eps }),
+      ...(await prepareLayerNormForward(ctx, { x, weight: w, bias: b, y, mean, rstd }, { eps })),
       ...(await prepareLayerNormBackward(ctx, {
         dy,
         x,
@@ -409,15 +409,17 @@ describe('layerNorm wrapper: bad input', () => {
     const x = Tensor.empty(ctx, [4, 3], 'f32', 'x');
     const w3 = Tensor.empty(ctx, [3], 'f32', 'w3');
     const w4 = Tensor.empty(ctx, [4], 'f32', 'w4');
-    await expect(layerNormForward(ctx, x, w4, w3)).rejects.toThrow(
+    await expect(layerNormForward(ctx, { x, weight: w4, bias: w3 })).rejects.toThrow(
       /weight is \[4\], expected \[3\]/,
     );
-    await expect(layerNormForward(ctx, x, w3, w3, { eps: 0 })).rejects.toThrow(/eps must be > 0/);
+    await expect(layerNormForward(ctx, { x, weight: w3, bias: w3 }, { eps: 0 })).rejects.toThrow(
+      /eps must be > 0/,
+    );
     const mean = Tensor.empty(ctx, [4], 'f32', 'mean');
     const rstd = Tensor.empty(ctx, [4], 'f32', 'rstd');
-    await expect(prepareLayerNormForward(ctx, x, w3, w3, x, mean, rstd)).rejects.toThrow(
-      /y must not be the same buffer as x/,
-    );
+    await expect(
+      prepareLayerNormForward(ctx, { x, weight: w3, bias: w3, y: x, mean, rstd }),
+    ).rejects.toThrow(/y must not be the same buffer as x/);
     for (const t of [x, w3, w4, mean, rstd]) t.destroy();
   });
 });

@@ -6,6 +6,7 @@ import {
   matmulShape,
   MATMUL_TILES,
   type MatmulOptions,
+  type MatmulTensors,
   type MatmulTile,
 } from '../src/kernels/matmul';
 import {
@@ -61,24 +62,25 @@ async function checkMatmul(
   const residualData = randomF32(size(outShape), seed + 3);
   const previousData = randomF32(size(outShape), seed + 4);
   const auxData = randomF32(size(outShape), seed + 5, -3, 3);
-  const gpuOpts: MatmulOptions & { out?: Tensor<'f32'> } = {
+  const tensors: Omit<MatmulTensors, 'c'> & { c?: Tensor<'f32'> } = { a, b };
+  const gpuOpts: MatmulOptions = {
     transA: opts.transA,
     transB: opts.transB,
     activation: opts.activation,
     accumulate: opts.accumulate,
     tile: opts.tile,
   };
-  if (opts.bias) gpuOpts.bias = make([s.n], biasData, 'bias');
-  if (opts.residual) gpuOpts.residual = make(outShape, residualData, 'residual');
-  if (opts.accumulate) gpuOpts.out = make(outShape, previousData, 'C (previous)');
+  if (opts.bias) tensors.bias = make([s.n], biasData, 'bias');
+  if (opts.residual) tensors.residual = make(outShape, residualData, 'residual');
+  if (opts.accumulate) tensors.c = make(outShape, previousData, 'C (previous)');
   if (opts.activation && opts.activation !== 'none') {
-    gpuOpts.aux = make(
+    tensors.aux = make(
       outShape,
       opts.activation === 'gelu-grad' ? auxData : new Float32Array(size(outShape)),
       'aux',
     );
   }
-  const c = await matmul(ctx, a, b, gpuOpts);
+  const c = await matmul(ctx, tensors, gpuOpts);
   const got = await c.download();
   const product = matmulReference(aData, bData, s);
   const absDot = matmulAbsReference(aData, bData, s);
@@ -100,7 +102,7 @@ async function checkMatmul(
   const ratio = worstRatio(got, want, tol);
   let auxRatio = 0;
   if (preActivation) {
-    const gotPre = await gpuOpts.aux!.download();
+    const gotPre = await tensors.aux!.download();
     auxRatio = worstRatio(
       gotPre,
       preActivation,
@@ -183,7 +185,9 @@ describe('matmul wrapper: bad input', () => {
   it('refuses to read and write the same buffer', async () => {
     const ctx = await testGpu();
     const a = Tensor.empty(ctx, [4, 4], 'f32', 'A');
-    await expect(matmul(ctx, a, a, { out: a })).rejects.toThrow(/must not be the output/);
+    await expect(matmul(ctx, { a, b: a, c: a })).rejects.toThrow(
+      /matmul: c must not be the same buffer as a/,
+    );
     a.destroy();
   });
   it('the bound check itself fails on a wrong result', () => {

@@ -171,13 +171,22 @@ async function runLoss(
   await runOnce(ctx, [
     ...(await preparePatchMseLoss(
       ctx,
-      predT,
-      targetsT,
-      prefixT,
-      { perPosition, loss, gradPred: fusedGrad, countedTargets: counted },
+      {
+        pred: predT,
+        targets: targetsT,
+        prefixLengths: prefixT,
+        perPosition,
+        loss,
+        gradPred: fusedGrad,
+        countedTargets: counted,
+      },
       { gridLimit },
     )),
-    ...(await preparePatchMseLossBackward(ctx, predT, targetsT, prefixT, grad, { gridLimit })),
+    ...(await preparePatchMseLossBackward(
+      ctx,
+      { pred: predT, targets: targetsT, prefixLengths: prefixT, gradPred: grad },
+      { gridLimit },
+    )),
   ]);
   const out: GpuRun = {
     perPosition: await perPosition.download(),
@@ -317,7 +326,10 @@ describe('patch MSE loss: counted / not-counted positions', () => {
     const prefixT = Tensor.fromArray(ctx, [3], 'u32', [1, 1, 1]);
     const perPosition = Tensor.empty(ctx, [3, 9], 'f32');
     const loss = Tensor.empty(ctx, [1], 'f32');
-    const dispatches = await preparePatchMseLoss(ctx, predT, targetsT, prefixT, {
+    const dispatches = await preparePatchMseLoss(ctx, {
+      pred: predT,
+      targets: targetsT,
+      prefixLengths: prefixT,
       perPosition,
       loss,
     });
@@ -363,14 +375,18 @@ describe('patchMseLoss wrapper', () => {
     const prefix3 = Tensor.empty(ctx, [3], 'u32');
     const oneValue = Tensor.empty(ctx, [2, 5, 1], 'f32');
     const oneToken = Tensor.empty(ctx, [2, 1, 12], 'f32');
-    expect(() => patchMseShape(pred, targets, prefix)).toThrow(/targets are \[2,5,13\]/);
-    expect(() => patchMseShape(pred, pred, prefix3)).toThrow(/prefixLengths must be u32 \[2\]/);
+    expect(() => patchMseShape(pred, targets, prefix)).toThrow(
+      /targets is \[2,5,13\], expected \[2,5,12\]/,
+    );
+    expect(() => patchMseShape(pred, pred, prefix3)).toThrow(
+      /prefixLengths is \[3\], expected \[2\]/,
+    );
     expect(() => patchMseShape(oneValue, oneValue, prefix)).toThrow(/P = 1/);
     expect(() => patchMseShape(oneToken, oneToken, prefix)).toThrow(/K = 1/);
     const perPosition = Tensor.empty(ctx, [2, 4], 'f32');
-    await expect(preparePatchMseLoss(ctx, pred, pred, prefix, { perPosition })).rejects.toThrow(
-      /perPosition is \[2,4\]/,
-    );
+    await expect(
+      preparePatchMseLoss(ctx, { pred, targets: pred, prefixLengths: prefix, perPosition }),
+    ).rejects.toThrow(/perPosition is \[2,4\]/);
     for (const t of [pred, targets, prefix, prefix3, oneValue, oneToken, perPosition]) t.destroy();
   });
 });

@@ -109,7 +109,7 @@ describe('patchify.wgsl: exact copy of the reference', () => {
         const images = Tensor.fromArray(ctx, shape, 'f32', data, 'images');
         const order =
           orderData && Tensor.fromArray(ctx, [orderData.length], 'u32', orderData, 'order');
-        const out = await patchify(ctx, images, { patch: p, layout, order });
+        const out = await patchify(ctx, { images, order }, { patch: p, layout });
         expect(out.shape).toEqual([batch, orderData?.length ?? positions, channels * p * p]);
         const want = patchifyReference(
           data,
@@ -131,7 +131,7 @@ describe('patchify.wgsl: exact copy of the reference', () => {
     const images = Tensor.fromArray(ctx, [1, 3, 4, 4], 'f32', data, 'images');
     const order = Tensor.fromArray(ctx, [3], 'u32', [2, 4, 0], 'order'); // K = 4
     const got = await (
-      await patchify(ctx, images, { patch: 2, layout: 'target', order })
+      await patchify(ctx, { images, order }, { patch: 2, layout: 'target' })
     ).download();
     expect([...got.subarray(12, 24)].every(Number.isNaN)).toBe(true);
     const want = patchifyReference(

@@ -99,7 +99,7 @@ describe('posembed.wgsl: tokens + table[order[t]]', () => {
       const table = positionalEmbeddingTable(ctx, gh, gw, dim);
       const order = orderData && Tensor.fromArray(ctx, [count], 'u32', orderData, 'order');
       const out = inPlace ? undefined : Tensor.empty(ctx, [batch, count, dim], 'f32', 'out');
-      const result = await addPositionalEmbedding(ctx, tokens, table, { order, out });
+      const result = await addPositionalEmbedding(ctx, { tokens, table, order, out });
       const table32 = Float32Array.from(sinCosPositionalEmbedding(gh, gw, dim));
       const want = addPositionalEmbeddingReference(
         tokenData,
@@ -125,7 +125,7 @@ describe('posembed.wgsl: tokens + table[order[t]]', () => {
     const tokens = Tensor.fromArray(ctx, [2, 3, dim], 'f32', tokenData, 'tokens');
     const table = positionalEmbeddingTable(ctx, gh, gw, dim);
     const order = Tensor.fromArray(ctx, [3], 'u32', orderData, 'order');
-    const got = await (await addPositionalEmbedding(ctx, tokens, table, { order })).download();
+    const got = await (await addPositionalEmbedding(ctx, { tokens, table, order })).download();
     const table32 = Float32Array.from(sinCosPositionalEmbedding(gh, gw, dim));
     const want = addPositionalEmbeddingReference(tokenData, table32, 2, 3, dim, [5, 0, 0]);
     for (let b = 0; b < 2; b++)
@@ -142,11 +142,15 @@ describe('posembed.wgsl: tokens + table[order[t]]', () => {
     const ctx = await testGpu();
     const tokens = Tensor.empty(ctx, [2, 6, 8], 'f32', 'tokens');
     const table = positionalEmbeddingTable(ctx, 2, 3, 12);
-    await expect(addPositionalEmbedding(ctx, tokens, table)).rejects.toThrow(/expected \[K, 8\]/);
+    await expect(addPositionalEmbedding(ctx, { tokens, table })).rejects.toThrow(
+      /expected \[K, 8\]/,
+    );
     const small = positionalEmbeddingTable(ctx, 1, 4, 8);
-    await expect(addPositionalEmbedding(ctx, tokens, small)).rejects.toThrow(/only 4 positions/);
+    await expect(addPositionalEmbedding(ctx, { tokens, table: small })).rejects.toThrow(
+      /only 4 positions/,
+    );
     const order = Tensor.fromArray(ctx, [5], 'u32', [0, 1, 2, 3, 4], 'order');
-    await expect(addPositionalEmbedding(ctx, tokens, small, { order })).rejects.toThrow(
+    await expect(addPositionalEmbedding(ctx, { tokens, table: small, order })).rejects.toThrow(
       /order has 5 entries for 6 tokens/,
     );
     for (const t of [tokens, table, small, order]) t.destroy();

@@ -118,10 +118,22 @@ describe('preprocessor fixture (ml-aim): the GPU pipeline', () => {
     // One submission, as the model records it (positions into a separate buffer here only
     // so that the LayerNorm output can be checked too).
     await runOnce(ctx, [
-      await preparePatchify(ctx, images, patches, { patch: PATCH, layout: 'embedding' }),
-      await prepareMatmul(ctx, patches, projW, embedded, { transB: true, bias: projB }),
-      await prepareLayerNormForward(ctx, embedded, normW, normB, normed, mean, rstd, { eps: EPS }),
-      await preparePositionalEmbeddingAdd(ctx, normed, table, { out: tokens }),
+      ...(await preparePatchify(
+        ctx,
+        { images, out: patches },
+        { patch: PATCH, layout: 'embedding' },
+      )),
+      ...(await prepareMatmul(
+        ctx,
+        { a: patches, b: projW, c: embedded, bias: projB },
+        { transB: true },
+      )),
+      ...(await prepareLayerNormForward(
+        ctx,
+        { x: embedded, weight: normW, bias: normB, y: normed, mean, rstd },
+        { eps: EPS },
+      )),
+      ...(await preparePositionalEmbeddingAdd(ctx, { tokens: normed, table, out: tokens })),
     ]);
     const gotPatches = await patches.download();
     const gotEmbedded = await embedded.download();

@@ -47,10 +47,14 @@ function treeTolerance(n: number, absSum: number): number {
   return gammaF32(depth) * absSum + 1e-30;
 }
 
-async function gpuSum(x: Float32Array, opts: Parameters<typeof reduceSum>[2] = {}) {
+async function gpuSum(
+  x: Float32Array,
+  opts: Parameters<typeof reduceSum>[2] = {},
+  divideBy?: Tensor<'f32'>,
+) {
   const ctx = await testGpu();
   const input = Tensor.fromArray(ctx, [x.length], 'f32', x, 'x');
-  const out = await reduceSum(ctx, input, opts);
+  const out = await reduceSum(ctx, { x: input, divideBy }, opts);
   const [got] = await out.download();
   input.destroy();
   out.destroy();
@@ -96,7 +100,7 @@ describe('reduce_sum.wgsl: options', () => {
     const ctx = await testGpu();
     const x = awayFromZero(2049, 12);
     const divisor = Tensor.fromArray(ctx, [1], 'f32', [7], 'divisor');
-    const got = await gpuSum(x, { scale: 0.25, divideBy: divisor });
+    const got = await gpuSum(x, { scale: 0.25 }, divisor);
     divisor.destroy();
     const want = (0.25 * sum64(x)) / 7;
     // Scaling by 0.25 is exact; WGSL's division is within 2.5 ulp (≤ 5u relative).
@@ -110,7 +114,7 @@ describe('reduce_sum.wgsl: options', () => {
     const x = smallIntegers(3000, 13);
     const input = Tensor.fromArray(ctx, [x.length], 'f32', x, 'x');
     const out = Tensor.fromArray(ctx, [3], 'f32', [-1, -2, -3], 'out');
-    await runOnce(ctx, await prepareReduceSum(ctx, input, out, { outIndex: 1 }));
+    await runOnce(ctx, await prepareReduceSum(ctx, { x: input, out }, { outIndex: 1 }));
     expect(Array.from(await out.download())).toEqual([-1, sum64(x), -3]);
     input.destroy();
     out.destroy();
@@ -131,8 +135,10 @@ describe('reduceSum wrapper', () => {
     const ctx = await testGpu();
     const x = Tensor.empty(ctx, [10], 'f32', 'x');
     const out = Tensor.empty(ctx, [2], 'f32', 'out');
-    await expect(prepareReduceSum(ctx, x, out, { outIndex: 2 })).rejects.toThrow(/outIndex 2/);
-    await expect(prepareReduceSum(ctx, x, x)).rejects.toThrow(/must not be the output/);
+    await expect(prepareReduceSum(ctx, { x, out }, { outIndex: 2 })).rejects.toThrow(/outIndex 2/);
+    await expect(prepareReduceSum(ctx, { x, out: x })).rejects.toThrow(
+      /reduceSum: out must not be the same buffer as x/,
+    );
     x.destroy();
     out.destroy();
   });

@@ -69,12 +69,11 @@ function matmulCase(
       const b = Tensor.fromArray(ctx, bShape, 'f32', inputs.b, 'B');
       const bias = opts.bias ? Tensor.fromArray(ctx, [s.n], 'f32', inputs.bias, 'bias') : undefined;
       const aux = opts.gelu ? Tensor.empty(ctx, [s.batch * s.m, s.n], 'f32', 'aux') : undefined;
-      const c = await matmul(ctx, a, b, {
-        ...opts,
-        bias,
-        aux,
-        activation: opts.gelu ? 'gelu' : 'none',
-      });
+      const c = await matmul(
+        ctx,
+        { a, b, bias, aux },
+        { transA: opts.transA, transB: opts.transB, activation: opts.gelu ? 'gelu' : 'none' },
+      );
       const out = { c: Array.from(await c.download()) };
       for (const t of [a, b, c, bias, aux]) t?.destroy();
       return out;
@@ -129,7 +128,7 @@ function attentionCase(
     run: async (ctx, x) => {
       const qkv = Tensor.fromArray(ctx, [batch, seqLen, width], 'f32', x.qkv, 'qkv');
       const prefixLengths = Tensor.fromArray(ctx, [batch], 'u32', x.prefix, 'prefix');
-      const { out, lse } = await attentionForward(ctx, qkv, prefixLengths, { heads });
+      const { out, lse } = await attentionForward(ctx, { qkv, prefixLengths }, { heads });
       const result = {
         out: Array.from(await out.download()),
         lse: Array.from(await lse.download()),
@@ -137,7 +136,11 @@ function attentionCase(
       const out32 = Tensor.fromArray(ctx, out.shape, 'f32', x.out32, 'out (reference)');
       const lse32 = Tensor.fromArray(ctx, lse.shape, 'f32', x.lse32, 'lse (reference)');
       const dOut = Tensor.fromArray(ctx, out.shape, 'f32', x.dOut, 'dOut');
-      const dQkv = await attentionBackward(ctx, qkv, out32, lse32, dOut, prefixLengths, { heads });
+      const dQkv = await attentionBackward(
+        ctx,
+        { qkv, out: out32, lse: lse32, dOut, prefixLengths },
+        { heads },
+      );
       const dqkv = Array.from(await dQkv.download());
       for (const t of [qkv, prefixLengths, out, lse, out32, lse32, dOut, dQkv]) t.destroy();
       return { ...result, dqkv };
@@ -200,7 +203,10 @@ function patchMseLossCase(
       const gradPred = Tensor.empty(ctx, [batch, positions, values], 'f32', 'grad pred');
       await runOnce(
         ctx,
-        await preparePatchMseLoss(ctx, pred, targets, prefixLengths, {
+        await preparePatchMseLoss(ctx, {
+          pred,
+          targets,
+          prefixLengths,
           perPosition,
           loss,
           gradPred,
@@ -253,7 +259,7 @@ function layerNormCase(name: string, rows: number, dim: number): KernelCase {
       const w = Tensor.fromArray(ctx, [dim], 'f32', x.weight, 'weight');
       const b = Tensor.fromArray(ctx, [dim], 'f32', x.bias, 'bias');
       const dy = Tensor.fromArray(ctx, [rows, dim], 'f32', x.dy, 'dy');
-      const { y, mean, rstd } = await layerNormForward(ctx, xt, w, b, { eps });
+      const { y, mean, rstd } = await layerNormForward(ctx, { x: xt, weight: w, bias: b }, { eps });
       const grads = await layerNormBackward(ctx, { dy, x: xt, weight: w, mean, rstd });
       const out = {
         y: Array.from(await y.download()),

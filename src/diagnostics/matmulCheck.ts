@@ -26,7 +26,7 @@ export async function seededMatmul(
   const ta = Tensor.fromArray(ctx, [req.m, req.k], 'f32', a, 'check A');
   const tb = Tensor.fromArray(ctx, [req.k, req.n], 'f32', b, 'check B');
   const start = performance.now();
-  const tc = await matmul(ctx, ta, tb);
+  const tc = await matmul(ctx, { a: ta, b: tb });
   const c = await tc.download();
   const ms = performance.now() - start;
   for (const t of [ta, tb, tc]) t.destroy();

@@ -16,6 +16,8 @@ import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch'
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import type { AttentionShape } from '../reference/attention';
+import { dims, requireDistinct, requireDtype, requireShape } from './checks';
+import { flatGridFor, flatKernel } from './flat';
 
 export type { AttentionShape } from '../reference/attention';
 
@@ -82,10 +84,6 @@ export function attentionWorkgroupBytes(
   return 4 * floats;
 }
 
-function dims(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
 /** Shape of an attention problem from qkv's shape [B, T, 3D] and the number of heads. */
 export function attentionShape(qkvShape: readonly number[], heads: number): AttentionShape {
   if (qkvShape.length !== 3) {
@@ -118,21 +116,8 @@ function requireTensor(
   shape: readonly number[],
   dtype: 'f32' | 'u32',
 ): void {
-  if (t.dtype !== dtype) throw new RangeError(`attention: ${what} must be ${dtype}, is ${t.dtype}`);
-  if (t.shape.join(',') !== shape.join(',')) {
-    throw new RangeError(`attention: ${what} is ${dims(t.shape)}, expected ${dims(shape)}`);
-  }
-}
-
-function requireDistinct(outputs: [string, Tensor][], inputs: [string, Tensor][]): void {
-  const all = [...outputs, ...inputs];
-  for (const [name, t] of outputs) {
-    for (const [other, u] of all) {
-      if (name !== other && t.buffer === u.buffer) {
-        throw new RangeError(`attention: ${name} must not share a buffer with ${other}`);
-      }
-    }
-  }
+  requireDtype('attention', what, t, dtype);
+  requireShape('attention', what, t, shape);
 }
 
 function paramsUniform(ctx: GpuContext, label: string, s: AttentionShape): GPUBuffer {
@@ -152,43 +137,56 @@ export interface AttentionOptions {
   heads: number;
 }
 
+export interface AttentionForwardTensors {
+  /** [B, T, 3·D]: the qkv Linear's output. */
+  qkv: Tensor<'f32'>;
+  /** u32 [B]: S_b per sample. */
+  prefixLengths: Tensor<'u32'>;
+  /** [B, T, D]. */
+  out: Tensor<'f32'>;
+  /** [B, H, T]: per-row log-sum-exp, for the backward. */
+  lse: Tensor<'f32'>;
+}
+
+export interface AttentionBackwardTensors {
+  /** The forward's inputs and outputs. */
+  qkv: Tensor<'f32'>;
+  out: Tensor<'f32'>;
+  lse: Tensor<'f32'>;
+  prefixLengths: Tensor<'u32'>;
+  /** [B, T, D]: the gradient with respect to out. */
+  dOut: Tensor<'f32'>;
+  /** qkv's shape. */
+  dQkv: Tensor<'f32'>;
+}
+
 /** Forward: out = attention(qkv), lse = per-row log-sum-exp (for the backward). */
 export async function prepareAttentionForward(
   ctx: GpuContext,
-  qkv: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  out: Tensor<'f32'>,
-  lse: Tensor<'f32'>,
+  { qkv, prefixLengths, out, lse }: AttentionForwardTensors,
   { heads }: AttentionOptions,
-): Promise<PreparedDispatch> {
+): Promise<PreparedDispatch[]> {
   const s = attentionShape(qkv.shape, heads);
   requireTensor('qkv', qkv, qkv.shape, 'f32');
   requireTensor('prefixLengths', prefixLengths, [s.batch], 'u32');
   requireTensor('out', out, [s.batch, s.seqLen, s.heads * s.headDim], 'f32');
   requireTensor('lse', lse, [s.batch, s.heads, s.seqLen], 'f32');
-  requireDistinct(
-    [
-      ['out', out],
-      ['lse', lse],
-    ],
-    [
-      ['qkv', qkv],
-      ['prefixLengths', prefixLengths],
-    ],
-  );
+  requireDistinct('attention', { out, lse }, { qkv, prefixLengths });
   const blocks = attentionBlockSizes(s.headDim).forward;
   const kernel = await ctx.kernels.get({
     shader: 'attention_forward',
     constants: blockConstants(s.headDim, blocks),
   });
   const params = paramsUniform(ctx, `${kernel.name} params`, s);
-  return createDispatch(
-    ctx,
-    kernel,
-    [qkv.buffer, prefixLengths.buffer, out.buffer, lse.buffer, params],
-    [Math.ceil(s.seqLen / blocks.query), s.heads, s.batch],
-    [params],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [qkv.buffer, prefixLengths.buffer, out.buffer, lse.buffer, params],
+      [Math.ceil(s.seqLen / blocks.query), s.heads, s.batch],
+      [params],
+    ),
+  ];
 }
 
 /**
@@ -197,12 +195,7 @@ export async function prepareAttentionForward(
  */
 export async function prepareAttentionBackward(
   ctx: GpuContext,
-  qkv: Tensor<'f32'>,
-  out: Tensor<'f32'>,
-  lse: Tensor<'f32'>,
-  dOut: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  dQkv: Tensor<'f32'>,
+  { qkv, out, lse, dOut, prefixLengths, dQkv }: AttentionBackwardTensors,
   { heads }: AttentionOptions,
 ): Promise<PreparedDispatch[]> {
   const s = attentionShape(qkv.shape, heads);
@@ -213,19 +206,10 @@ export async function prepareAttentionBackward(
   requireTensor('lse', lse, [s.batch, s.heads, s.seqLen], 'f32');
   requireTensor('prefixLengths', prefixLengths, [s.batch], 'u32');
   requireTensor('dQkv', dQkv, qkv.shape, 'f32');
-  requireDistinct(
-    [['dQkv', dQkv]],
-    [
-      ['qkv', qkv],
-      ['out', out],
-      ['lse', lse],
-      ['dOut', dOut],
-      ['prefixLengths', prefixLengths],
-    ],
-  );
+  requireDistinct('attention', { dQkv }, { qkv, out, lse, dOut, prefixLengths });
   const blocks = attentionBlockSizes(s.headDim);
   const [preprocess, dkdv, dq] = await Promise.all([
-    ctx.kernels.get({ shader: 'attention_backward_preprocess' }),
+    flatKernel(ctx, { shader: 'attention_backward_preprocess' }),
     ctx.kernels.get({
       shader: 'attention_backward_dkdv',
       constants: blockConstants(s.headDim, blocks.dkdv),
@@ -238,8 +222,6 @@ export async function prepareAttentionBackward(
 
   const delta = Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention Δ').buffer;
   const rows = s.batch * s.seqLen * s.heads;
-  const rowGroups = Math.ceil(rows / 256);
-  const gridX = Math.min(rowGroups, ctx.capabilities.limits.maxComputeWorkgroupsPerDimension);
   const preprocessParams = uniformU32(ctx, `${preprocess.name} params`, [
     s.seqLen,
     s.heads,
@@ -254,7 +236,7 @@ export async function prepareAttentionBackward(
       ctx,
       preprocess,
       [dOut.buffer, out.buffer, delta, preprocessParams],
-      [gridX, Math.ceil(rowGroups / gridX)],
+      flatGridFor(ctx, rows),
       [preprocessParams],
     ),
     createDispatch(
@@ -278,32 +260,25 @@ export async function prepareAttentionBackward(
 /** Runs the forward once, allocating `out` and `lse` unless given. */
 export async function attentionForward(
   ctx: GpuContext,
-  qkv: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  opts: AttentionOptions & { out?: Tensor<'f32'>; lse?: Tensor<'f32'> },
+  t: Pick<AttentionForwardTensors, 'qkv' | 'prefixLengths'> &
+    Partial<Pick<AttentionForwardTensors, 'out' | 'lse'>>,
+  opts: AttentionOptions,
 ): Promise<{ out: Tensor<'f32'>; lse: Tensor<'f32'> }> {
-  const s = attentionShape(qkv.shape, opts.heads);
+  const s = attentionShape(t.qkv.shape, opts.heads);
   const out =
-    opts.out ?? Tensor.empty(ctx, [s.batch, s.seqLen, s.heads * s.headDim], 'f32', 'attention out');
-  const lse = opts.lse ?? Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention L');
-  await runOnce(ctx, [await prepareAttentionForward(ctx, qkv, prefixLengths, out, lse, opts)]);
+    t.out ?? Tensor.empty(ctx, [s.batch, s.seqLen, s.heads * s.headDim], 'f32', 'attention out');
+  const lse = t.lse ?? Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention L');
+  await runOnce(ctx, await prepareAttentionForward(ctx, { ...t, out, lse }, opts));
   return { out, lse };
 }
 
 /** Runs the backward once, allocating `dQkv` unless given. */
 export async function attentionBackward(
   ctx: GpuContext,
-  qkv: Tensor<'f32'>,
-  out: Tensor<'f32'>,
-  lse: Tensor<'f32'>,
-  dOut: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  opts: AttentionOptions & { dQkv?: Tensor<'f32'> },
+  t: Omit<AttentionBackwardTensors, 'dQkv'> & { dQkv?: Tensor<'f32'> },
+  opts: AttentionOptions,
 ): Promise<Tensor<'f32'>> {
-  const dQkv = opts.dQkv ?? Tensor.empty(ctx, qkv.shape, 'f32', 'attention dqkv');
-  await runOnce(
-    ctx,
-    await prepareAttentionBackward(ctx, qkv, out, lse, dOut, prefixLengths, dQkv, opts),
-  );
+  const dQkv = t.dQkv ?? Tensor.empty(ctx, t.qkv.shape, 'f32', 'attention dqkv');
+  await runOnce(ctx, await prepareAttentionBackward(ctx, { ...t, dQkv }, opts));
   return dQkv;
 }

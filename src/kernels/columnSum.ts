@@ -7,9 +7,17 @@ import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
+import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
 
 /** Must match TILE_COLS and CHUNK_ROWS in column_sum.wgsl. */
 export const COLUMN_SUM_TILE = { cols: 64, chunkRows: 256 } as const;
+
+export interface ColumnSumTensors {
+  /** [..., N], viewed as [R, N]. */
+  x: Tensor<'f32'>;
+  /** [N]. */
+  out: Tensor<'f32'>;
+}
 
 export interface ColumnSumOptions {
   /** out += Σ_r x[r] instead of out = Σ_r x[r] (gradient accumulation). */
@@ -25,14 +33,6 @@ export function columnSumPasses(rows: number): number[] {
   return passes;
 }
 
-/** [R, N] with N the last dimension of `shape` and R the product of the others. */
-export function asRowsCols(shape: readonly number[]): { rows: number; cols: number } {
-  if (shape.length < 1) throw new RangeError('columnSum: a scalar has no columns');
-  const cols = shape[shape.length - 1];
-  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  return { rows, cols };
-}
-
 /**
  * out = Σ_r x[r] (or out += with `accumulate`). Record the dispatches in order, in one pass
  * or consecutive passes; each pass's scratch output is owned by its dispatch and read by the
@@ -40,18 +40,13 @@ export function asRowsCols(shape: readonly number[]): { rows: number; cols: numb
  */
 export async function prepareColumnSum(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  out: Tensor<'f32'>,
+  { x, out }: ColumnSumTensors,
   opts: ColumnSumOptions = {},
 ): Promise<PreparedDispatch[]> {
-  const { rows, cols } = asRowsCols(x.shape);
-  if (rows < 1 || cols < 1) {
-    throw new RangeError(`columnSum: input [${x.shape.join(',')}] has no values`);
-  }
-  if (out.size !== cols) {
-    throw new RangeError(`columnSum: output is [${out.shape.join(',')}], expected [${cols}]`);
-  }
-  if (out.buffer === x.buffer) throw new RangeError('columnSum: out must not be the input');
+  const { rows, cols } = asRowsCols('columnSum', x.shape);
+  if (rows < 1 || cols < 1) throw new RangeError(`columnSum: x ${dims(x.shape)} has no values`);
+  requireSize('columnSum', 'out', out, cols);
+  requireDistinct('columnSum', { out }, { x });
   const passes = columnSumPasses(rows);
   const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
   const firstChunks = Math.ceil(rows / COLUMN_SUM_TILE.chunkRows);
@@ -94,11 +89,12 @@ export async function prepareColumnSum(
 /** Σ over rows of x [..., N] into `out` [N] (allocated unless given; must be given to accumulate). */
 export async function columnSum(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  opts: ColumnSumOptions & { out?: Tensor<'f32'> } = {},
+  t: { x: Tensor<'f32'>; out?: Tensor<'f32'> },
+  opts: ColumnSumOptions = {},
 ): Promise<Tensor<'f32'>> {
-  if (opts.accumulate && !opts.out) throw new RangeError('columnSum: accumulate needs an output');
-  const out = opts.out ?? Tensor.empty(ctx, [asRowsCols(x.shape).cols], 'f32', 'columnSum out');
-  await runOnce(ctx, await prepareColumnSum(ctx, x, out, opts));
+  if (opts.accumulate && !t.out) throw new RangeError('columnSum: accumulate needs an output');
+  const cols = asRowsCols('columnSum', t.x.shape).cols;
+  const out = t.out ?? Tensor.empty(ctx, [cols], 'f32', 'columnSum out');
+  await runOnce(ctx, await prepareColumnSum(ctx, { x: t.x, out }, opts));
   return out;
 }

@@ -1,24 +1,29 @@
 /**
- * Elementwise exact-erf GELU (`shaders/gelu.wgsl`): forward y = gelu(x) and backward
- * dx = dy·gelu'(x), for activations that are not fused into a matmul epilogue.
+ * Elementwise exact-erf GELU (`shaders/gelu.wgsl`, a flat kernel): forward y = gelu(x) and
+ * backward dx = dy·gelu'(x), for activations that are not fused into a matmul epilogue.
  */
 import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
-import { flatGridFor } from './elementwise';
+import { requireDistinct, requireSameSize } from './checks';
+import { flatGridFor, flatKernel } from './flat';
 
 export interface GeluOptions {
-  /** out += result instead of out = result. */
+  /** y += result (dx += result) instead of overwriting it. */
   accumulate?: boolean;
 }
 
-function sameSize(what: string, t: Tensor, x: Tensor): void {
-  if (t.size !== x.size) {
-    throw new RangeError(
-      `gelu: ${what} is [${t.shape.join(',')}], expected ${x.size} values like x [${x.shape.join(',')}]`,
-    );
-  }
+export interface GeluForwardTensors {
+  x: Tensor<'f32'>;
+  y: Tensor<'f32'>;
+}
+
+export interface GeluBackwardTensors {
+  /** The forward input. */
+  x: Tensor<'f32'>;
+  dy: Tensor<'f32'>;
+  dx: Tensor<'f32'>;
 }
 
 async function prepareGelu(
@@ -28,13 +33,8 @@ async function prepareGelu(
   out: Tensor<'f32'>,
   dy: Tensor<'f32'> | undefined,
   opts: GeluOptions,
-): Promise<PreparedDispatch> {
-  sameSize('out', out, x);
-  if (dy) sameSize('dy', dy, x);
-  if (out.buffer === x.buffer || out.buffer === dy?.buffer) {
-    throw new RangeError('gelu: out must not be an input buffer');
-  }
-  const kernel = await ctx.kernels.get({
+): Promise<PreparedDispatch[]> {
+  const kernel = await flatKernel(ctx, {
     shader: 'gelu',
     entryPoint,
     constants: opts.accumulate ? { ACCUMULATE: 1 } : undefined,
@@ -43,49 +43,52 @@ async function prepareGelu(
   const buffers = [x.buffer, out.buffer, params];
   // `forward` does not reference dy, so its auto layout has no binding 3.
   if (dy) buffers.push(dy.buffer);
-  return createDispatch(ctx, kernel, buffers, flatGridFor(ctx, x.size), [params]);
+  return [createDispatch(ctx, kernel, buffers, flatGridFor(ctx, x.size), [params])];
 }
 
 /** y = gelu(x) (or y += gelu(x)). */
 export function prepareGeluForward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  y: Tensor<'f32'>,
+  t: GeluForwardTensors,
   opts: GeluOptions = {},
-): Promise<PreparedDispatch> {
-  return prepareGelu(ctx, 'forward', x, y, undefined, opts);
+): Promise<PreparedDispatch[]> {
+  requireSameSize('gelu', 'y', t.y, 'x', t.x);
+  requireDistinct('gelu', { y: t.y }, { x: t.x });
+  return prepareGelu(ctx, 'forward', t.x, t.y, undefined, opts);
 }
 
 /** dx = dy·gelu'(x) (or dx += …), with x the forward input. */
 export function prepareGeluBackward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  dy: Tensor<'f32'>,
-  dx: Tensor<'f32'>,
+  t: GeluBackwardTensors,
   opts: GeluOptions = {},
-): Promise<PreparedDispatch> {
-  return prepareGelu(ctx, 'backward', x, dx, dy, opts);
+): Promise<PreparedDispatch[]> {
+  requireSameSize('gelu', 'dy', t.dy, 'x', t.x);
+  requireSameSize('gelu', 'dx', t.dx, 'x', t.x);
+  requireDistinct('gelu', { dx: t.dx }, { x: t.x, dy: t.dy });
+  return prepareGelu(ctx, 'backward', t.x, t.dx, t.dy, opts);
 }
 
+/** gelu(x) into `y` (allocated unless given; it must be given to accumulate). */
 export async function geluForward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  opts: GeluOptions & { out?: Tensor<'f32'> } = {},
+  t: { x: Tensor<'f32'>; y?: Tensor<'f32'> },
+  opts: GeluOptions = {},
 ): Promise<Tensor<'f32'>> {
-  if (opts.accumulate && !opts.out) throw new RangeError('gelu: accumulate needs an output');
-  const y = opts.out ?? Tensor.empty(ctx, x.shape, 'f32', 'gelu y');
-  await runOnce(ctx, [await prepareGeluForward(ctx, x, y, opts)]);
+  if (opts.accumulate && !t.y) throw new RangeError('gelu: accumulate needs an output');
+  const y = t.y ?? Tensor.empty(ctx, t.x.shape, 'f32', 'gelu y');
+  await runOnce(ctx, await prepareGeluForward(ctx, { x: t.x, y }, opts));
   return y;
 }
 
+/** dy·gelu'(x) into `dx` (allocated unless given; it must be given to accumulate). */
 export async function geluBackward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  dy: Tensor<'f32'>,
-  opts: GeluOptions & { out?: Tensor<'f32'> } = {},
+  t: { x: Tensor<'f32'>; dy: Tensor<'f32'>; dx?: Tensor<'f32'> },
+  opts: GeluOptions = {},
 ): Promise<Tensor<'f32'>> {
-  if (opts.accumulate && !opts.out) throw new RangeError('gelu: accumulate needs an output');
-  const dx = opts.out ?? Tensor.empty(ctx, x.shape, 'f32', 'gelu dx');
-  await runOnce(ctx, [await prepareGeluBackward(ctx, x, dy, dx, opts)]);
+  if (opts.accumulate && !t.dx) throw new RangeError('gelu: accumulate needs an output');
+  const dx = t.dx ?? Tensor.empty(ctx, t.x.shape, 'f32', 'gelu dx');
+  await runOnce(ctx, await prepareGeluBackward(ctx, { x: t.x, dy: t.dy, dx }, opts));
   return dx;
 }

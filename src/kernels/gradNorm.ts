@@ -16,46 +16,48 @@ import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
+import { requireDistinct, requireDtype, requireOneValue } from './checks';
 import { prepareBlockSums, prepareReduceSumOfBuffer, REDUCE_BLOCK } from './reduceSum';
 
 /** torch's clip_coef = max_norm / (total_norm + 1e-6). */
 const CLIP_EPSILON = 1e-6;
 
+export interface GradNormTensors {
+  /** The gradients whose global L2 norm is taken, read in place. */
+  grads: readonly Tensor<'f32'>[];
+  /** f32 [1]: receives the norm. */
+  norm: Tensor<'f32'>;
+  /** f32 [1]: receives min(1, maxNorm / (norm + 1e-6)), or the norm itself if not finite. */
+  clipScale: Tensor<'f32'>;
+  /** u32 [1]: incremented on the GPU every time the norm is NaN or Inf (the step is skipped). */
+  nonFiniteSteps?: Tensor<'u32'>;
+}
+
 export interface GradNormOptions {
   /** torch's max_norm. Default 1.0 (AIM's recipe). */
   maxNorm?: number;
-  /** u32 [1]: incremented on the GPU every time the norm is NaN or Inf (the step is skipped). */
-  nonFiniteSteps?: Tensor<'u32'>;
   /** Workgroups per grid dimension before folding (tests lower it; default: the device's). */
   gridLimit?: number;
 }
 
 /**
- * Dispatches that write the global L2 norm of `grads` into outNorm[0] and the clip scale
- * into outClipScale[0]. Prepare once; record every step (the gradients are read in place).
+ * Dispatches that write the global L2 norm of `grads` into norm[0] and the clip scale into
+ * clipScale[0]. Prepare once; record every step.
  */
 export async function prepareGradNorm(
   ctx: GpuContext,
-  grads: readonly Tensor<'f32'>[],
-  outNorm: Tensor<'f32'>,
-  outClipScale: Tensor<'f32'>,
+  { grads, norm, clipScale, nonFiniteSteps }: GradNormTensors,
   opts: GradNormOptions = {},
 ): Promise<PreparedDispatch[]> {
   if (grads.length === 0) throw new RangeError('gradNorm: no gradient tensors');
   const maxNorm = opts.maxNorm ?? 1;
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm))
     throw new RangeError(`gradNorm: maxNorm must be positive and finite, got ${maxNorm}`);
-  const outputs = [outNorm, outClipScale, opts.nonFiniteSteps].filter((t) => t !== undefined);
-  for (const t of outputs) {
-    if (t.size < 1) throw new RangeError('gradNorm: every output needs at least one value');
-    if (grads.some((g) => g.buffer === t.buffer))
-      throw new RangeError('gradNorm: an output must not be a gradient buffer');
-  }
-  if (new Set(outputs.map((t) => t.buffer)).size !== outputs.length)
-    throw new RangeError('gradNorm: outNorm, outClipScale and nonFiniteSteps must be distinct');
-  grads.forEach((g, i) => {
-    if (g.dtype !== 'f32') throw new RangeError(`gradNorm: gradient ${i} is ${g.dtype}, not f32`);
-  });
+  const outputs = { norm, clipScale, nonFiniteSteps };
+  for (const [name, t] of Object.entries(outputs)) requireOneValue('gradNorm', name, t);
+  const named = Object.fromEntries(grads.map((g, i) => [`grads[${i}]`, g]));
+  requireDistinct('gradNorm', outputs, named);
+  grads.forEach((g, i) => requireDtype('gradNorm', `grads[${i}]`, g, 'f32'));
 
   const blocks = grads.map((g) => Math.max(1, Math.ceil(g.size / REDUCE_BLOCK)));
   const totalBlocks = blocks.reduce((a, b) => a + b, 0);
@@ -74,21 +76,24 @@ export async function prepareGradNorm(
   let offset = 0;
   for (let i = 0; i < grads.length; i++) {
     dispatches.push(
-      await prepareBlockSums(ctx, grads[i].buffer, grads[i].size, partials, offset, {
-        square: true,
-        gridLimit: opts.gridLimit,
-      }),
+      ...(await prepareBlockSums(
+        ctx,
+        { x: grads[i].buffer, out: partials },
+        { length: grads[i].size, outOffset: offset, square: true, gridLimit: opts.gridLimit },
+      )),
     );
     offset += blocks[i];
   }
   dispatches[0].owned.push(partials);
   dispatches.push(
-    ...(await prepareReduceSumOfBuffer(ctx, partials, totalBlocks, sumOfSquares, 0, {
-      gridLimit: opts.gridLimit,
-    })),
+    ...(await prepareReduceSumOfBuffer(
+      ctx,
+      { x: partials, out: sumOfSquares },
+      { length: totalBlocks, gridLimit: opts.gridLimit },
+    )),
   );
 
-  const constants = opts.nonFiniteSteps ? { COUNT_NON_FINITE: 1 } : undefined;
+  const constants = nonFiniteSteps ? { COUNT_NON_FINITE: 1 } : undefined;
   const kernel = await ctx.kernels.get({ shader: 'grad_norm', constants });
   const params = uniformBuffer(ctx, `${kernel.name} params`, [
     ['f32', maxNorm],
@@ -100,10 +105,10 @@ export async function prepareGradNorm(
       kernel,
       [
         sumOfSquares,
-        outNorm.buffer,
-        outClipScale.buffer,
+        norm.buffer,
+        clipScale.buffer,
         params,
-        opts.nonFiniteSteps?.buffer ?? ctx.placeholder('write'),
+        nonFiniteSteps?.buffer ?? ctx.placeholder('write'),
       ],
       [1],
       [params, sumOfSquares],
@@ -115,10 +120,8 @@ export async function prepareGradNorm(
 /** Runs the gradient norm once (tests, one-off checks). */
 export async function gradNorm(
   ctx: GpuContext,
-  grads: readonly Tensor<'f32'>[],
-  outNorm: Tensor<'f32'>,
-  outClipScale: Tensor<'f32'>,
+  t: GradNormTensors,
   opts: GradNormOptions = {},
 ): Promise<void> {
-  await runOnce(ctx, await prepareGradNorm(ctx, grads, outNorm, outClipScale, opts));
+  await runOnce(ctx, await prepareGradNorm(ctx, t, opts));
 }

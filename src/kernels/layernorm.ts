@@ -10,7 +10,8 @@ import type { GpuContext } from '../gpu/context';
 import { createDispatch, flatGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
-import { asRowsCols, prepareColumnSum } from './columnSum';
+import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
+import { prepareColumnSum } from './columnSum';
 
 /** ml-aim's LayerNorm eps. */
 export const AIM_LAYERNORM_EPS = 1e-6;
@@ -35,61 +36,43 @@ export function layerNormReductionDepth(dim: number): number {
   return Math.ceil(dim / threads) + Math.log2(threads);
 }
 
-function dims(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-function check(what: string, t: Tensor, size: number, expected: string): void {
-  if (t.size !== size)
-    throw new RangeError(`layerNorm: ${what} is ${dims(t.shape)}, expected ${expected}`);
-}
-
 function rowsAndDim(x: Tensor): { rows: number; dim: number } {
-  const { rows, cols } = asRowsCols(x.shape);
+  const { rows, cols } = asRowsCols('layerNorm', x.shape);
   if (rows < 1 || cols < 1) throw new RangeError(`layerNorm: x ${dims(x.shape)} has no values`);
   return { rows, dim: cols };
-}
-
-function noAlias(
-  pairs: ReadonlyArray<readonly [string, Tensor | undefined]>,
-  out: Tensor,
-  outName: string,
-): void {
-  for (const [name, t] of pairs) {
-    if (t && t.buffer === out.buffer)
-      throw new RangeError(`layerNorm: ${outName} must not be the same buffer as ${name}`);
-  }
 }
 
 export interface LayerNormOptions {
   eps?: number;
 }
 
-/** y = LayerNorm(x)·weight + bias; mean and rstd ([R]) receive the per-row statistics. */
+export interface LayerNormForwardTensors {
+  /** [..., D], viewed as [R, D]. */
+  x: Tensor<'f32'>;
+  /** [D]. */
+  weight: Tensor<'f32'>;
+  /** [D]. */
+  bias: Tensor<'f32'>;
+  /** x's shape. */
+  y: Tensor<'f32'>;
+  /** [R]: the per-row statistics the backward reads. */
+  mean: Tensor<'f32'>;
+  rstd: Tensor<'f32'>;
+}
+
+/** y = LayerNorm(x)·weight + bias; mean and rstd receive the per-row statistics. */
 export async function prepareLayerNormForward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  weight: Tensor<'f32'>,
-  bias: Tensor<'f32'>,
-  y: Tensor<'f32'>,
-  mean: Tensor<'f32'>,
-  rstd: Tensor<'f32'>,
+  { x, weight, bias, y, mean, rstd }: LayerNormForwardTensors,
   opts: LayerNormOptions = {},
-): Promise<PreparedDispatch> {
+): Promise<PreparedDispatch[]> {
   const { rows, dim } = rowsAndDim(x);
-  check('weight', weight, dim, `[${dim}]`);
-  check('bias', bias, dim, `[${dim}]`);
-  check('y', y, rows * dim, dims(x.shape));
-  check('mean', mean, rows, `[${rows}]`);
-  check('rstd', rstd, rows, `[${rows}]`);
-  const inputs = [
-    ['x', x],
-    ['weight', weight],
-    ['bias', bias],
-  ] as const;
-  noAlias(inputs, y, 'y');
-  noAlias([...inputs, ['y', y]], mean, 'mean');
-  noAlias([...inputs, ['y', y], ['mean', mean]], rstd, 'rstd');
+  requireSize('layerNorm', 'weight', weight, dim);
+  requireSize('layerNorm', 'bias', bias, dim);
+  requireSize('layerNorm', 'y', y, rows * dim, dims(x.shape));
+  requireSize('layerNorm', 'mean', mean, rows);
+  requireSize('layerNorm', 'rstd', rstd, rows);
+  requireDistinct('layerNorm', { y, mean, rstd }, { x, weight, bias });
   const eps = opts.eps ?? AIM_LAYERNORM_EPS;
   if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
   const kernel = await ctx.kernels.get({
@@ -101,13 +84,15 @@ export async function prepareLayerNormForward(
     ['u32', dim],
     ['f32', eps],
   ]);
-  return createDispatch(
-    ctx,
-    kernel,
-    [x.buffer, weight.buffer, bias.buffer, y.buffer, mean.buffer, rstd.buffer, params],
-    flatGrid(ctx, rows),
-    [params],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [x.buffer, weight.buffer, bias.buffer, y.buffer, mean.buffer, rstd.buffer, params],
+      flatGrid(ctx, rows),
+      [params],
+    ),
+  ];
 }
 
 export interface LayerNormBackwardTensors {
@@ -141,27 +126,20 @@ export async function prepareLayerNormBackward(
   opts: LayerNormBackwardOptions = {},
 ): Promise<PreparedDispatch[]> {
   const { rows, dim } = rowsAndDim(t.x);
-  check('dy', t.dy, rows * dim, dims(t.x.shape));
-  check('dx', t.dx, rows * dim, dims(t.x.shape));
-  check('weight', t.weight, dim, `[${dim}]`);
-  check('mean', t.mean, rows, `[${rows}]`);
-  check('rstd', t.rstd, rows, `[${rows}]`);
+  requireSize('layerNorm', 'dy', t.dy, rows * dim, dims(t.x.shape));
+  requireSize('layerNorm', 'dx', t.dx, rows * dim, dims(t.x.shape));
+  requireSize('layerNorm', 'weight', t.weight, dim);
+  requireSize('layerNorm', 'mean', t.mean, rows);
+  requireSize('layerNorm', 'rstd', t.rstd, rows);
   if (Boolean(t.dweight) !== Boolean(t.dbias))
     throw new RangeError('layerNorm: give both dweight and dbias, or neither');
-  if (t.dweight) check('dweight', t.dweight, dim, `[${dim}]`);
-  if (t.dbias) check('dbias', t.dbias, dim, `[${dim}]`);
-  const inputs = [
-    ['dy', t.dy],
-    ['x', t.x],
-    ['weight', t.weight],
-    ['mean', t.mean],
-    ['rstd', t.rstd],
-  ] as const;
-  noAlias(inputs, t.dx, 'dx');
-  if (t.dweight && t.dbias) {
-    noAlias([...inputs, ['dx', t.dx]], t.dweight, 'dweight');
-    noAlias([...inputs, ['dx', t.dx], ['dweight', t.dweight]], t.dbias, 'dbias');
-  }
+  if (t.dweight) requireSize('layerNorm', 'dweight', t.dweight, dim);
+  if (t.dbias) requireSize('layerNorm', 'dbias', t.dbias, dim);
+  requireDistinct(
+    'layerNorm',
+    { dx: t.dx, dweight: t.dweight, dbias: t.dbias },
+    { dy: t.dy, x: t.x, weight: t.weight, mean: t.mean, rstd: t.rstd },
+  );
 
   const inputKernel = await ctx.kernels.get({
     shader: 'layernorm_backward',
@@ -210,24 +188,24 @@ export async function prepareLayerNormBackward(
     ),
   );
   const sumOpts = { accumulate: opts.accumulateParams };
-  dispatches.push(...(await prepareColumnSum(ctx, weightPartials, t.dweight, sumOpts)));
-  dispatches.push(...(await prepareColumnSum(ctx, biasPartials, t.dbias, sumOpts)));
+  dispatches.push(
+    ...(await prepareColumnSum(ctx, { x: weightPartials, out: t.dweight }, sumOpts)),
+    ...(await prepareColumnSum(ctx, { x: biasPartials, out: t.dbias }, sumOpts)),
+  );
   return dispatches;
 }
 
 /** Runs the forward once, allocating y, mean and rstd. */
 export async function layerNormForward(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  weight: Tensor<'f32'>,
-  bias: Tensor<'f32'>,
+  { x, weight, bias }: Pick<LayerNormForwardTensors, 'x' | 'weight' | 'bias'>,
   opts: LayerNormOptions = {},
 ): Promise<{ y: Tensor<'f32'>; mean: Tensor<'f32'>; rstd: Tensor<'f32'> }> {
   const { rows } = rowsAndDim(x);
   const y = Tensor.empty(ctx, x.shape, 'f32', 'layerNorm y');
   const mean = Tensor.empty(ctx, [rows], 'f32', 'layerNorm mean');
   const rstd = Tensor.empty(ctx, [rows], 'f32', 'layerNorm rstd');
-  await runOnce(ctx, [await prepareLayerNormForward(ctx, x, weight, bias, y, mean, rstd, opts)]);
+  await runOnce(ctx, await prepareLayerNormForward(ctx, { x, weight, bias, y, mean, rstd }, opts));
   return { y, mean, rstd };
 }
 
@@ -235,11 +213,12 @@ export async function layerNormForward(
 export async function layerNormBackward(
   ctx: GpuContext,
   t: Omit<LayerNormBackwardTensors, 'dx' | 'dweight' | 'dbias'>,
+  opts: LayerNormBackwardOptions = {},
 ): Promise<{ dx: Tensor<'f32'>; dweight: Tensor<'f32'>; dbias: Tensor<'f32'> }> {
   const { dim } = rowsAndDim(t.x);
   const dx = Tensor.empty(ctx, t.x.shape, 'f32', 'layerNorm dx');
   const dweight = Tensor.empty(ctx, [dim], 'f32', 'layerNorm dweight');
   const dbias = Tensor.empty(ctx, [dim], 'f32', 'layerNorm dbias');
-  await runOnce(ctx, await prepareLayerNormBackward(ctx, { ...t, dx, dweight, dbias }));
+  await runOnce(ctx, await prepareLayerNormBackward(ctx, { ...t, dx, dweight, dbias }, opts));
   return { dx, dweight, dbias };
 }

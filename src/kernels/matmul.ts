@@ -11,6 +11,10 @@ import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
+import type { MatmulShape } from '../reference/matmul';
+import { dims, requireDistinct, requireShape, requireSize } from './checks';
+
+export type { MatmulShape } from '../reference/matmul';
 
 /**
  * Tile configurations of matmul.wgsl (PER_THREAD and TILE_K are specialised; 16×16
@@ -35,38 +39,33 @@ export function chooseMatmulTile(ctx: GpuContext, s: MatmulShape): MatmulTile {
   return large >= LARGE_TILE_MIN_WORKGROUPS ? 'large' : 'small';
 }
 
-export interface MatmulOptions {
-  transA?: boolean;
-  transB?: boolean;
+export interface MatmulTensors {
+  /** op(A) is [M, K] (stored [K, M] with transA), optionally with a leading batch dimension. */
+  a: Tensor<'f32'>;
+  /** op(B) is [K, N] (stored [N, K] with transB); 2-D B is shared by every batch entry. */
+  b: Tensor<'f32'>;
+  /** [M, N], or [batch, M, N] when A is 3-D. */
+  c: Tensor<'f32'>;
   /** [N]: added to every row. */
   bias?: Tensor<'f32'>;
   /**
-   * 'gelu': C = gelu(v) and `aux` receives the pre-activation v.
-   * 'gelu-grad': C = v · gelu'(aux), with `aux` holding the forward pre-activation.
+   * C's shape. With activation 'gelu' it receives the pre-activation v; with 'gelu-grad' it
+   * holds the forward pre-activation.
    */
-  activation?: 'none' | 'gelu' | 'gelu-grad';
   aux?: Tensor<'f32'>;
-  /** Same shape as C, added after the activation. Must not be C itself. */
+  /** C's shape, added after the activation. Must not be C itself. */
   residual?: Tensor<'f32'>;
+}
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** 'gelu': C = gelu(v). 'gelu-grad': C = v · gelu'(aux). Both need `aux`. */
+  activation?: 'none' | 'gelu' | 'gelu-grad';
   /** C += result instead of C = result (gradient accumulation). */
   accumulate?: boolean;
   /** Tile configuration; chosen from the adapter and the shape when absent. */
   tile?: MatmulTile;
-}
-
-export interface MatmulShape {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  transA: boolean;
-  transB: boolean;
-  /** B is one matrix used for every batch entry. */
-  broadcastB: boolean;
-}
-
-function dims(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
 }
 
 export function matmulShape(
@@ -101,46 +100,31 @@ export function matmulOutputShape(s: MatmulShape, batched: boolean): number[] {
   return batched ? [s.batch, s.m, s.n] : [s.m, s.n];
 }
 
-function requireShape(what: string, t: Tensor | undefined, shape: readonly number[]): void {
-  if (t && t.size !== shape.reduce((x, y) => x * y, 1)) {
-    throw new RangeError(`matmul: ${what} is ${dims(t.shape)}, expected ${dims(shape)}`);
-  }
-}
-
+/** C = epilogue(op(A)·op(B)) (see the header); one dispatch. */
 export async function prepareMatmul(
   ctx: GpuContext,
-  a: Tensor<'f32'>,
-  b: Tensor<'f32'>,
-  c: Tensor<'f32'>,
+  t: MatmulTensors,
   opts: MatmulOptions = {},
-): Promise<PreparedDispatch> {
+): Promise<PreparedDispatch[]> {
+  const { a, b, c } = t;
   const s = matmulShape(a.shape, b.shape, opts);
   const outShape = matmulOutputShape(s, a.shape.length === 3);
-  if (c.shape.join(',') !== outShape.join(',')) {
-    throw new RangeError(`matmul: output is ${dims(c.shape)}, expected ${dims(outShape)}`);
-  }
+  requireShape('matmul', 'c', c, outShape);
   const activation = opts.activation ?? 'none';
-  requireShape('bias', opts.bias, [s.n]);
-  requireShape('residual', opts.residual, outShape);
-  if (activation !== 'none' && !opts.aux)
+  const outSize = s.batch * s.m * s.n;
+  if (t.bias) requireSize('matmul', 'bias', t.bias, s.n);
+  if (t.residual) requireSize('matmul', 'residual', t.residual, outSize, dims(outShape));
+  if (activation !== 'none' && !t.aux)
     throw new RangeError(`matmul: activation '${activation}' needs an aux tensor`);
-  requireShape('aux', opts.aux, outShape);
-  for (const [what, t] of [
-    ['A', a],
-    ['B', b],
-    ['residual', opts.residual],
-    ['aux', opts.aux],
-  ] as const) {
-    if (t?.buffer === c.buffer)
-      throw new RangeError(`matmul: ${what} must not be the output buffer`);
-  }
+  if (t.aux) requireSize('matmul', 'aux', t.aux, outSize, dims(outShape));
+  requireDistinct('matmul', { c }, { a, b, residual: t.residual, aux: t.aux });
 
   const constants: Record<string, number> = {};
   if (s.transA) constants.TRANS_A = 1;
   if (s.transB) constants.TRANS_B = 1;
-  if (opts.bias) constants.HAS_BIAS = 1;
+  if (t.bias) constants.HAS_BIAS = 1;
   if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
-  if (opts.residual) constants.ADD_RESIDUAL = 1;
+  if (t.residual) constants.ADD_RESIDUAL = 1;
   if (opts.accumulate) constants.ACCUMULATE = 1;
   const tile = MATMUL_TILES[opts.tile ?? chooseMatmulTile(ctx, s)];
   const kernel = await ctx.kernels.get({
@@ -159,35 +143,35 @@ export async function prepareMatmul(
     s.m * s.n,
   ]);
   const read = ctx.placeholder('read');
-  return createDispatch(
-    ctx,
-    kernel,
-    [
-      a.buffer,
-      b.buffer,
-      c.buffer,
-      uniform,
-      opts.bias?.buffer ?? read,
-      opts.residual?.buffer ?? read,
-      opts.aux?.buffer ?? ctx.placeholder('write'),
-    ],
-    [Math.ceil(s.n / tile.tile), Math.ceil(s.m / tile.tile), s.batch],
-    [uniform],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [
+        a.buffer,
+        b.buffer,
+        c.buffer,
+        uniform,
+        t.bias?.buffer ?? read,
+        t.residual?.buffer ?? read,
+        t.aux?.buffer ?? ctx.placeholder('write'),
+      ],
+      [Math.ceil(s.n / tile.tile), Math.ceil(s.m / tile.tile), s.batch],
+      [uniform],
+    ),
+  ];
 }
 
 /** C = epilogue(op(A)·op(B)), allocating C unless given (it must be given to accumulate). */
 export async function matmul(
   ctx: GpuContext,
-  a: Tensor<'f32'>,
-  b: Tensor<'f32'>,
-  opts: MatmulOptions & { out?: Tensor<'f32'> } = {},
+  t: Omit<MatmulTensors, 'c'> & { c?: Tensor<'f32'> },
+  opts: MatmulOptions = {},
 ): Promise<Tensor<'f32'>> {
-  const s = matmulShape(a.shape, b.shape, opts);
-  if (opts.accumulate && !opts.out)
-    throw new RangeError('matmul: accumulate needs an existing output');
+  const s = matmulShape(t.a.shape, t.b.shape, opts);
+  if (opts.accumulate && !t.c) throw new RangeError('matmul: accumulate needs an existing output');
   const c =
-    opts.out ?? Tensor.empty(ctx, matmulOutputShape(s, a.shape.length === 3), 'f32', 'matmul C');
-  await runOnce(ctx, [await prepareMatmul(ctx, a, b, c, opts)]);
+    t.c ?? Tensor.empty(ctx, matmulOutputShape(s, t.a.shape.length === 3), 'f32', 'matmul C');
+  await runOnce(ctx, await prepareMatmul(ctx, { ...t, c }, opts));
   return c;
 }

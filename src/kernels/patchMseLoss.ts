@@ -13,13 +13,17 @@ import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../g
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { PatchMseShape } from '../reference/patchMseLoss';
+import {
+  dims,
+  requireDistinct,
+  requireDtype,
+  requireOneValue,
+  requireShape,
+  requireSize,
+} from './checks';
 import { prepareReduceSumOfBuffer } from './reduceSum';
 
 export type { PatchMseShape };
-
-function dims(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
 
 /** Validates pred [B,K,P], targets [B,K,P], prefixLengths u32 [B]; returns B, K, P. */
 export function patchMseShape(
@@ -30,14 +34,9 @@ export function patchMseShape(
   if (pred.shape.length !== 3)
     throw new RangeError(`patchMseLoss: pred is ${dims(pred.shape)}, expected [B, K, P]`);
   const [batch, positions, patchValues] = pred.shape;
-  if (targets.shape.join(',') !== pred.shape.join(','))
-    throw new RangeError(
-      `patchMseLoss: targets are ${dims(targets.shape)}, pred is ${dims(pred.shape)}`,
-    );
-  if (prefixLengths.dtype !== 'u32' || prefixLengths.size !== batch)
-    throw new RangeError(
-      `patchMseLoss: prefixLengths must be u32 [${batch}], got ${prefixLengths.dtype} ${dims(prefixLengths.shape)}`,
-    );
+  requireShape('patchMseLoss', 'targets', targets, pred.shape);
+  requireDtype('patchMseLoss', 'prefixLengths', prefixLengths, 'u32');
+  requireShape('patchMseLoss', 'prefixLengths', prefixLengths, [batch]);
   if (batch < 1) throw new RangeError('patchMseLoss: empty batch');
   if (positions < 2) throw new RangeError(`patchMseLoss: K = ${positions}, need at least 2`);
   if (patchValues < 2)
@@ -45,15 +44,29 @@ export function patchMseShape(
   return { batch, positions, patchValues };
 }
 
-export interface PatchMseLossOutputs {
+export interface PatchMseLossInputs {
+  /** f32 [B, K, P]: the prediction at position i is compared with target patch i + 1. */
+  pred: Tensor<'f32'>;
+  /** f32 [B, K, P]: the target patches (un-normalised; each is normalised here). */
+  targets: Tensor<'f32'>;
+  /** u32 [B]: targets inside a sample's prefix are not counted. */
+  prefixLengths: Tensor<'u32'>;
+  /** f32 [1]: receives N, the number of counted pairs (else a private buffer). */
+  countedTargets?: Tensor<'f32'>;
+}
+
+export interface PatchMseLossTensors extends PatchMseLossInputs {
   /** f32 [B, K]: per-position losses, 0 where not counted. */
   perPosition: Tensor<'f32'>;
   /** f32 [1]: the loss, Σ perPosition / N. */
   loss?: Tensor<'f32'>;
   /** f32 [B, K, P]: also write d loss / d pred in the same pass (fused backward). */
   gradPred?: Tensor<'f32'>;
-  /** f32 [1]: receives N, the number of counted pairs (else a private buffer). */
-  countedTargets?: Tensor<'f32'>;
+}
+
+export interface PatchMseLossBackwardTensors extends PatchMseLossInputs {
+  /** f32 [B, K, P]: d loss / d pred. */
+  gradPred: Tensor<'f32'>;
 }
 
 export interface PatchMseLossOptions {
@@ -63,42 +76,33 @@ export interface PatchMseLossOptions {
 
 async function prepareRows(
   ctx: GpuContext,
-  s: PatchMseShape,
-  pred: Tensor<'f32'>,
-  targets: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  outs: { perPosition?: Tensor<'f32'>; gradPred?: Tensor<'f32'>; countedTargets?: Tensor<'f32'> },
+  t: PatchMseLossInputs & { perPosition?: Tensor<'f32'>; gradPred?: Tensor<'f32'> },
   opts: PatchMseLossOptions,
 ): Promise<{ dispatches: PreparedDispatch[]; counted: GPUBuffer }> {
+  const { pred, targets, prefixLengths } = t;
+  const s = patchMseShape(pred, targets, prefixLengths);
   const rows = s.batch * s.positions;
-  if (outs.perPosition && outs.perPosition.size !== rows)
-    throw new RangeError(
-      `patchMseLoss: perPosition is ${dims(outs.perPosition.shape)}, expected [${s.batch},${s.positions}]`,
-    );
-  if (outs.gradPred && outs.gradPred.shape.join(',') !== pred.shape.join(','))
-    throw new RangeError(
-      `patchMseLoss: gradPred is ${dims(outs.gradPred.shape)}, expected ${dims(pred.shape)}`,
-    );
-  if (outs.countedTargets && outs.countedTargets.size < 1)
-    throw new RangeError('patchMseLoss: countedTargets needs one value');
-  const inputs = [pred.buffer, targets.buffer, prefixLengths.buffer];
-  const outputs = [outs.perPosition, outs.gradPred, outs.countedTargets]
-    .filter((t) => t !== undefined)
-    .map((t) => t.buffer);
-  if (outputs.some((b) => inputs.includes(b)) || new Set(outputs).size !== outputs.length)
-    throw new RangeError('patchMseLoss: outputs must be distinct from each other and the inputs');
+  if (t.perPosition)
+    requireSize('patchMseLoss', 'perPosition', t.perPosition, rows, dims([s.batch, s.positions]));
+  if (t.gradPred) requireShape('patchMseLoss', 'gradPred', t.gradPred, pred.shape);
+  requireOneValue('patchMseLoss', 'countedTargets', t.countedTargets);
+  requireDistinct(
+    'patchMseLoss',
+    { perPosition: t.perPosition, gradPred: t.gradPred, countedTargets: t.countedTargets },
+    { pred, targets, prefixLengths },
+  );
 
   const owned: GPUBuffer[] = [];
   const counted =
-    outs.countedTargets?.buffer ??
+    t.countedTargets?.buffer ??
     ctx.device.createBuffer({
       label: 'patchMseLoss counted targets N',
       size: 4,
       usage: GPUBufferUsage.STORAGE,
     });
-  if (!outs.countedTargets) owned.push(counted);
+  if (!t.countedTargets) owned.push(counted);
 
-  const constants = { WRITE_LOSS: outs.perPosition ? 1 : 0, WRITE_GRAD: outs.gradPred ? 1 : 0 };
+  const constants = { WRITE_LOSS: t.perPosition ? 1 : 0, WRITE_GRAD: t.gradPred ? 1 : 0 };
   const [countKernel, rowKernel] = await Promise.all([
     ctx.kernels.get({ shader: 'patch_mse_loss', entryPoint: 'countTargets' }),
     ctx.kernels.get({ shader: 'patch_mse_loss', constants }),
@@ -116,8 +120,8 @@ async function prepareRows(
       uniform,
       pred.buffer,
       targets.buffer,
-      outs.perPosition?.buffer ?? write,
-      outs.gradPred?.buffer ?? write,
+      t.perPosition?.buffer ?? write,
+      t.gradPred?.buffer ?? write,
     ],
     foldedGrid(rows, limit),
     [uniform, ...owned],
@@ -127,38 +131,27 @@ async function prepareRows(
 
 /**
  * Dispatches (in order) that write N, the per-position losses, optionally the gradient
- * (fused), and, when `out.loss` is given, the loss = Σ perPosition / N.
+ * (fused), and, when `loss` is given, the loss = Σ perPosition / N.
  */
 export async function preparePatchMseLoss(
   ctx: GpuContext,
-  pred: Tensor<'f32'>,
-  targets: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  out: PatchMseLossOutputs,
+  t: PatchMseLossTensors,
   opts: PatchMseLossOptions = {},
 ): Promise<PreparedDispatch[]> {
-  const s = patchMseShape(pred, targets, prefixLengths);
-  if (out.loss && out.loss.size < 1) throw new RangeError('patchMseLoss: loss needs one value');
-  if (out.loss && [out.perPosition, out.gradPred, out.countedTargets].includes(out.loss))
-    throw new RangeError('patchMseLoss: loss must be its own tensor');
-  const { dispatches, counted } = await prepareRows(
-    ctx,
-    s,
-    pred,
-    targets,
-    prefixLengths,
-    out,
-    opts,
-  );
-  if (out.loss) {
+  requireOneValue('patchMseLoss', 'loss', t.loss);
+  if (t.loss)
+    requireDistinct(
+      'patchMseLoss',
+      { loss: t.loss },
+      { perPosition: t.perPosition, gradPred: t.gradPred, countedTargets: t.countedTargets },
+    );
+  const { dispatches, counted } = await prepareRows(ctx, t, opts);
+  if (t.loss) {
     dispatches.push(
       ...(await prepareReduceSumOfBuffer(
         ctx,
-        out.perPosition.buffer,
-        out.perPosition.size,
-        out.loss.buffer,
-        0,
-        { divideBy: counted, gridLimit: opts.gridLimit },
+        { x: t.perPosition.buffer, out: t.loss.buffer, divideBy: counted },
+        { length: t.perPosition.size, gridLimit: opts.gridLimit },
       )),
     );
   }
@@ -168,38 +161,20 @@ export async function preparePatchMseLoss(
 /** Dispatches that write N and gradPred = d loss / d pred (2·(pred − t̂)/(P·N), 0 elsewhere). */
 export async function preparePatchMseLossBackward(
   ctx: GpuContext,
-  pred: Tensor<'f32'>,
-  targets: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
-  gradPred: Tensor<'f32'>,
-  opts: PatchMseLossOptions & { countedTargets?: Tensor<'f32'> } = {},
+  t: PatchMseLossBackwardTensors,
+  opts: PatchMseLossOptions = {},
 ): Promise<PreparedDispatch[]> {
-  const s = patchMseShape(pred, targets, prefixLengths);
-  const { dispatches } = await prepareRows(
-    ctx,
-    s,
-    pred,
-    targets,
-    prefixLengths,
-    { gradPred, countedTargets: opts.countedTargets },
-    opts,
-  );
-  return dispatches;
+  return (await prepareRows(ctx, t, opts)).dispatches;
 }
 
 /** Runs the forward once: per-position losses [B, K] and the loss [1], as new tensors. */
 export async function patchMseLoss(
   ctx: GpuContext,
-  pred: Tensor<'f32'>,
-  targets: Tensor<'f32'>,
-  prefixLengths: Tensor<'u32'>,
+  t: Pick<PatchMseLossInputs, 'pred' | 'targets' | 'prefixLengths'>,
 ): Promise<{ perPosition: Tensor<'f32'>; loss: Tensor<'f32'> }> {
-  const s = patchMseShape(pred, targets, prefixLengths);
+  const s = patchMseShape(t.pred, t.targets, t.prefixLengths);
   const perPosition = Tensor.empty(ctx, [s.batch, s.positions], 'f32', 'per-position loss');
   const loss = Tensor.empty(ctx, [1], 'f32', 'loss');
-  await runOnce(
-    ctx,
-    await preparePatchMseLoss(ctx, pred, targets, prefixLengths, { perPosition, loss }),
-  );
+  await runOnce(ctx, await preparePatchMseLoss(ctx, { ...t, perPosition, loss }));
   return { perPosition, loss };
 }

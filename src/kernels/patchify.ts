@@ -12,15 +12,23 @@ import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch'
 import { Tensor } from '../gpu/tensor';
 import type { PatchLayout } from '../reference/patchify';
 import { uniformU32 } from '../gpu/uniforms';
-import { flatGridFor } from './elementwise';
+import { dims, requireDistinct, requireSize } from './checks';
+import { flatGridFor, flatKernel } from './flat';
 
 export type { PatchLayout } from '../reference/patchify';
+
+export interface PatchifyTensors {
+  /** [B, C, H, W]. */
+  images: Tensor<'f32'>;
+  /** [T] u32 raster indices; token t is patch order[t]. Entries ≥ K make that token NaN. */
+  order?: Tensor<'u32'>;
+  /** [B, T, C·p·p]. */
+  out: Tensor<'f32'>;
+}
 
 export interface PatchifyOptions {
   patch: number;
   layout: PatchLayout;
-  /** [T] u32 raster indices; token t is patch order[t]. Entries ≥ K make that token NaN. */
-  order?: Tensor<'u32'>;
 }
 
 export interface PatchGeometry {
@@ -76,22 +84,17 @@ export function patchGeometry(
 
 export async function preparePatchify(
   ctx: GpuContext,
-  images: Tensor<'f32'>,
-  out: Tensor<'f32'>,
+  { images, order, out }: PatchifyTensors,
   opts: PatchifyOptions,
-): Promise<PreparedDispatch> {
-  const g = patchGeometry(images.shape, opts.patch, opts.order?.size);
+): Promise<PreparedDispatch[]> {
+  const g = patchGeometry(images.shape, opts.patch, order?.size);
   const want = [g.batch, g.tokens, g.perPatch];
-  if (out.size !== g.batch * g.tokens * g.perPatch) {
-    throw new RangeError(
-      `patchify: output is [${out.shape.join(',')}], expected [${want.join(',')}]`,
-    );
-  }
-  if (out.buffer === images.buffer) throw new RangeError('patchify: out must not be the images');
+  requireSize('patchify', 'out', out, g.batch * g.tokens * g.perPatch, dims(want));
+  requireDistinct('patchify', { out }, { images, order });
   const constants: Record<string, number> = {};
   if (opts.layout === 'target') constants.TARGET_LAYOUT = 1;
-  if (opts.order) constants.HAS_ORDER = 1;
-  const kernel = await ctx.kernels.get({ shader: 'patchify', constants });
+  if (order) constants.HAS_ORDER = 1;
+  const kernel = await flatKernel(ctx, { shader: 'patchify', constants });
   const total = out.size;
   const params = uniformU32(ctx, `${kernel.name} params`, [
     total,
@@ -103,23 +106,25 @@ export async function preparePatchify(
     g.gridW,
     g.positions,
   ]);
-  return createDispatch(
-    ctx,
-    kernel,
-    [images.buffer, opts.order?.buffer ?? ctx.placeholder('read'), out.buffer, params],
-    flatGridFor(ctx, total),
-    [params],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [images.buffer, order?.buffer ?? ctx.placeholder('read'), out.buffer, params],
+      flatGridFor(ctx, total),
+      [params],
+    ),
+  ];
 }
 
 /** Runs patchify once into a new [B, T, C·p·p] tensor. */
 export async function patchify(
   ctx: GpuContext,
-  images: Tensor<'f32'>,
+  t: Omit<PatchifyTensors, 'out'>,
   opts: PatchifyOptions,
 ): Promise<Tensor<'f32'>> {
-  const g = patchGeometry(images.shape, opts.patch, opts.order?.size);
+  const g = patchGeometry(t.images.shape, opts.patch, t.order?.size);
   const out = Tensor.empty(ctx, [g.batch, g.tokens, g.perPatch], 'f32', `patches (${opts.layout})`);
-  await runOnce(ctx, [await preparePatchify(ctx, images, out, opts)]);
+  await runOnce(ctx, await preparePatchify(ctx, { ...t, out }, opts));
   return out;
 }

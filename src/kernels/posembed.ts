@@ -8,7 +8,8 @@ import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch'
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import { sinCosPositionalEmbedding } from '../reference/posembed';
-import { flatGridFor } from './elementwise';
+import { dims, requireDistinct } from './checks';
+import { flatGridFor, flatKernel } from './flat';
 
 /** The [gridH·gridW, dim] sin-cos table on the GPU (f32, rounded from float64). */
 export function positionalEmbeddingTable(
@@ -27,75 +28,71 @@ export function positionalEmbeddingTable(
   );
 }
 
-export interface PositionalEmbeddingOptions {
+export interface PositionalEmbeddingTensors {
+  /** [..., T, D]; receives the sum unless `out` is given. */
+  tokens: Tensor<'f32'>;
+  /** [K, D] from positionalEmbeddingTable. */
+  table: Tensor<'f32'>;
   /** [T] u32 raster positions; token t gets table row order[t]. Entries ≥ K make it NaN. */
   order?: Tensor<'u32'>;
-  /** Write x + table here instead of adding in place to x. */
+  /** Write tokens + table here instead of adding in place to tokens. */
   out?: Tensor<'f32'>;
 }
 
-/** tokens [..., T, D] += table[order[t]] in place, or into `opts.out`. */
+/** tokens [..., T, D] += table[order[t]] in place, or into `out`. */
 export async function preparePositionalEmbeddingAdd(
   ctx: GpuContext,
-  tokens: Tensor<'f32'>,
-  table: Tensor<'f32'>,
-  opts: PositionalEmbeddingOptions = {},
-): Promise<PreparedDispatch> {
+  { tokens, table, order, out }: PositionalEmbeddingTensors,
+): Promise<PreparedDispatch[]> {
   const shape = tokens.shape;
   if (shape.length < 2)
-    throw new RangeError(`posembed: tokens must be [..., T, D], got [${shape.join(',')}]`);
+    throw new RangeError(`posembed: tokens must be [..., T, D], got ${dims(shape)}`);
   const dim = shape[shape.length - 1];
   const count = shape[shape.length - 2];
   if (table.shape.length !== 2 || table.shape[1] !== dim) {
     throw new RangeError(
-      `posembed: table is [${table.shape.join(',')}], expected [K, ${dim}] for tokens [${shape.join(',')}]`,
+      `posembed: table is ${dims(table.shape)}, expected [K, ${dim}] for tokens ${dims(shape)}`,
     );
   }
   const positions = table.shape[0];
-  if (opts.order) {
-    if (opts.order.size !== count)
-      throw new RangeError(`posembed: order has ${opts.order.size} entries for ${count} tokens`);
+  if (order) {
+    if (order.size !== count)
+      throw new RangeError(`posembed: order has ${order.size} entries for ${count} tokens`);
   } else if (count > positions) {
     throw new RangeError(`posembed: ${count} tokens but the table has only ${positions} positions`);
   }
-  const out = opts.out;
-  if (out) {
-    if (out.size !== tokens.size)
-      throw new RangeError(
-        `posembed: out is [${out.shape.join(',')}], expected [${shape.join(',')}]`,
-      );
-    if (out.buffer === table.buffer) throw new RangeError('posembed: out must not be the table');
-  }
-  if (tokens.buffer === table.buffer)
-    throw new RangeError('posembed: tokens must not be the table');
+  if (out && out.size !== tokens.size)
+    throw new RangeError(`posembed: out is ${dims(out.shape)}, expected ${dims(shape)}`);
   const inPlace = !out || out.buffer === tokens.buffer;
+  if (inPlace) requireDistinct('posembed', { tokens }, { table, order });
+  else requireDistinct('posembed', { out }, { tokens, table, order });
   const constants: Record<string, number> = {};
   if (inPlace) constants.IN_PLACE = 1;
-  if (opts.order) constants.HAS_ORDER = 1;
-  const kernel = await ctx.kernels.get({ shader: 'posembed', constants });
+  if (order) constants.HAS_ORDER = 1;
+  const kernel = await flatKernel(ctx, { shader: 'posembed', constants });
   const params = uniformU32(ctx, `${kernel.name} params`, [tokens.size, count, dim, positions]);
-  return createDispatch(
-    ctx,
-    kernel,
-    [
-      inPlace ? ctx.placeholder('read') : tokens.buffer,
-      table.buffer,
-      opts.order?.buffer ?? ctx.placeholder('read'),
-      inPlace ? tokens.buffer : out!.buffer,
-      params,
-    ],
-    flatGridFor(ctx, tokens.size),
-    [params],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [
+        inPlace ? ctx.placeholder('read') : tokens.buffer,
+        table.buffer,
+        order?.buffer ?? ctx.placeholder('read'),
+        inPlace ? tokens.buffer : out.buffer,
+        params,
+      ],
+      flatGridFor(ctx, tokens.size),
+      [params],
+    ),
+  ];
 }
 
 /** Runs the add once; returns the tensor written (tokens itself when in place). */
 export async function addPositionalEmbedding(
   ctx: GpuContext,
-  tokens: Tensor<'f32'>,
-  table: Tensor<'f32'>,
-  opts: PositionalEmbeddingOptions = {},
+  t: PositionalEmbeddingTensors,
 ): Promise<Tensor<'f32'>> {
-  await runOnce(ctx, [await preparePositionalEmbeddingAdd(ctx, tokens, table, opts)]);
-  return opts.out ?? tokens;
+  await runOnce(ctx, await preparePositionalEmbeddingAdd(ctx, t));
+  return t.out ?? t.tokens;
 }

@@ -12,6 +12,7 @@ import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../g
 import type { Kernel } from '../gpu/kernels';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
+import { requireDistinct, requireDtype, requireOneValue } from './checks';
 
 /** Values summed by one workgroup of one pass (256 invocations × 4; matches BLOCK in the shader). */
 export const REDUCE_BLOCK = 1024;
@@ -30,31 +31,39 @@ export function reducePassLengths(n: number): number[] {
   return lengths;
 }
 
+/** Raw buffers, so that callers can reduce slices of their own scratch buffers. */
+export interface BlockSumBuffers {
+  x: GPUBuffer;
+  out: GPUBuffer;
+  /** Every block sum is divided by divideBy[0] (a count computed on the GPU). */
+  divideBy?: GPUBuffer;
+}
+
 export interface BlockSumOptions {
+  /** Values of x summed (the first `length`). */
+  length: number;
+  /** Element of `out` that receives the first block sum. Default 0. */
+  outOffset?: number;
   /** Sum squares instead of values. */
   square?: boolean;
   /** Multiplies every block sum (before the division). Default 1. */
   scale?: number;
-  /** Divides every block sum by divideBy[0] (a count computed on the GPU). */
-  divideBy?: GPUBuffer;
   /** Workgroups per grid dimension before folding (tests lower it; default: the device's). */
   gridLimit?: number;
 }
 
 /**
- * One pass: out[outOffset + w] = f-sum of x[w·1024 … w·1024 + 1023] for w < ⌈n/1024⌉
- * (one block, of zeros, when n = 0). Buffers are raw so the caller can reduce slices of
- * scratch buffers; `x` must not be `out`.
+ * One pass: out[outOffset + w] = f-sum of x[w·1024 … w·1024 + 1023] for w < ⌈length/1024⌉
+ * (one block, of zeros, when length = 0).
  */
 export async function prepareBlockSums(
   ctx: GpuContext,
-  x: GPUBuffer,
-  n: number,
-  out: GPUBuffer,
-  outOffset: number,
-  opts: BlockSumOptions = {},
-): Promise<PreparedDispatch> {
-  if (x === out) throw new RangeError('reduceSum: the input must not be the output buffer');
+  { x, out, divideBy }: BlockSumBuffers,
+  opts: BlockSumOptions,
+): Promise<PreparedDispatch[]> {
+  requireDistinct('reduceSum', { out }, { x, divideBy });
+  const n = opts.length;
+  const outOffset = opts.outOffset ?? 0;
   const blocks = Math.max(1, Math.ceil(n / REDUCE_BLOCK));
   if ((outOffset + blocks) * 4 > out.size) {
     throw new RangeError(
@@ -63,7 +72,7 @@ export async function prepareBlockSums(
   }
   const constants: Record<string, number> = {};
   if (opts.square) constants.SQUARE = 1;
-  if (opts.divideBy) constants.HAS_DIVISOR = 1;
+  if (divideBy) constants.HAS_DIVISOR = 1;
   const kernel: Kernel = await ctx.kernels.get({ shader: 'reduce_sum', constants });
   const params = uniformBuffer(ctx, `${kernel.name} params`, [
     ['u32', n],
@@ -72,13 +81,22 @@ export async function prepareBlockSums(
     ['f32', opts.scale ?? 1],
   ]);
   const limit = opts.gridLimit ?? ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
-  return createDispatch(
-    ctx,
-    kernel,
-    [x, out, params, opts.divideBy ?? ctx.placeholder('read')],
-    foldedGrid(blocks, limit),
-    [params],
-  );
+  return [
+    createDispatch(
+      ctx,
+      kernel,
+      [x, out, params, divideBy ?? ctx.placeholder('read')],
+      foldedGrid(blocks, limit),
+      [params],
+    ),
+  ];
+}
+
+export interface ReduceSumTensors {
+  x: Tensor<'f32'>;
+  out: Tensor<'f32'>;
+  /** out = Σ / divideBy[0] (applied once, in the last pass). */
+  divideBy?: Tensor<'f32'>;
 }
 
 export interface ReduceSumOptions {
@@ -86,8 +104,6 @@ export interface ReduceSumOptions {
   square?: boolean;
   /** out = scale · Σ (applied once, in the last pass). */
   scale?: number;
-  /** out = Σ / divideBy[0] (applied once, in the last pass). */
-  divideBy?: Tensor<'f32'>;
   /** Element of `out` that receives the sum. Default 0. */
   outIndex?: number;
   /** Workgroups per grid dimension before folding (tests lower it to cover the 2-D grid). */
@@ -100,42 +116,37 @@ export interface ReduceSumOptions {
  */
 export async function prepareReduceSum(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
-  out: Tensor<'f32'>,
+  { x, out, divideBy }: ReduceSumTensors,
   opts: ReduceSumOptions = {},
 ): Promise<PreparedDispatch[]> {
   const outIndex = opts.outIndex ?? 0;
   if (!Number.isInteger(outIndex) || outIndex < 0 || outIndex >= out.size) {
     throw new RangeError(`reduceSum: outIndex ${outIndex} outside the ${out.size}-value output`);
   }
-  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new RangeError('reduceSum: f32 tensors only');
-  if (x.buffer === out.buffer) throw new RangeError('reduceSum: x must not be the output');
-  if (opts.divideBy && opts.divideBy.buffer === out.buffer) {
-    throw new RangeError('reduceSum: divideBy must not be the output');
-  }
-  if (opts.divideBy && opts.divideBy.size < 1) throw new RangeError('reduceSum: empty divideBy');
-  return prepareReduceSumOfBuffer(ctx, x.buffer, x.size, out.buffer, outIndex, {
-    ...opts,
-    divideBy: opts.divideBy?.buffer,
-  });
+  requireDtype('reduceSum', 'x', x, 'f32');
+  requireDtype('reduceSum', 'out', out, 'f32');
+  requireDistinct('reduceSum', { out }, { x, divideBy });
+  requireOneValue('reduceSum', 'divideBy', divideBy);
+  return prepareReduceSumOfBuffer(
+    ctx,
+    { x: x.buffer, out: out.buffer, divideBy: divideBy?.buffer },
+    { ...opts, length: x.size, outOffset: outIndex },
+  );
 }
 
 /**
- * `prepareReduceSum` on raw buffers: the first n values of `x` into out[outIndex] (for
+ * `prepareReduceSum` on raw buffers: the first `length` values of x into out[outOffset] (for
  * callers that reduce their own scratch buffers, like the gradient norm).
  */
 export async function prepareReduceSumOfBuffer(
   ctx: GpuContext,
-  x: GPUBuffer,
-  n: number,
-  out: GPUBuffer,
-  outIndex: number,
-  opts: BlockSumOptions = {},
+  { x, out, divideBy }: BlockSumBuffers,
+  opts: BlockSumOptions,
 ): Promise<PreparedDispatch[]> {
-  const lengths = reducePassLengths(n);
+  const lengths = reducePassLengths(opts.length);
   const dispatches: PreparedDispatch[] = [];
   let input = x;
-  let length = n;
+  let length = opts.length;
   for (let pass = 0; pass < lengths.length; pass++) {
     const last = pass === lengths.length - 1;
     const scratch = last
@@ -145,17 +156,15 @@ export async function prepareReduceSumOfBuffer(
           size: lengths[pass] * 4,
           usage: GPUBufferUsage.STORAGE,
         });
-    const dispatch = await prepareBlockSums(
+    const [dispatch] = await prepareBlockSums(
       ctx,
-      input,
-      length,
-      scratch ?? out,
-      last ? outIndex : 0,
+      { x: input, out: scratch ?? out, divideBy: last ? divideBy : undefined },
       {
+        length,
+        outOffset: last ? opts.outOffset : 0,
         // Squares only in the first pass; the later passes add partial sums.
         square: pass === 0 && opts.square,
         scale: last ? opts.scale : undefined,
-        divideBy: last ? opts.divideBy : undefined,
         gridLimit: opts.gridLimit,
       },
     );
@@ -172,10 +181,10 @@ export async function prepareReduceSumOfBuffer(
 /** Σx (or Σx² / scaled / divided, see the options) as a new one-value tensor. */
 export async function reduceSum(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
+  t: Omit<ReduceSumTensors, 'out'>,
   opts: Omit<ReduceSumOptions, 'outIndex'> = {},
 ): Promise<Tensor<'f32'>> {
   const out = Tensor.empty(ctx, [1], 'f32', 'reduceSum out');
-  await runOnce(ctx, await prepareReduceSum(ctx, x, out, opts));
+  await runOnce(ctx, await prepareReduceSum(ctx, { ...t, out }, opts));
   return out;
 }

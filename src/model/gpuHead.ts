@@ -46,10 +46,10 @@ function layerNorm(
   name: string,
   n: NormBuffers,
   eps: number,
-): Promise<PreparedDispatch> {
-  const w = store.param(`${name}.weight`);
-  const b = store.param(`${name}.bias`);
-  return prepareLayerNormForward(ctx, x, w, b, n.y, n.mean, n.rstd, { eps });
+): Promise<PreparedDispatch[]> {
+  const weight = store.param(`${name}.weight`);
+  const bias = store.param(`${name}.bias`);
+  return prepareLayerNormForward(ctx, { x, weight, bias, ...n }, { eps });
 }
 
 /** Trunk output → prediction → per-position losses, loss, and d loss / d pred. */
@@ -64,17 +64,25 @@ export async function prepareHeadForward(
 ): Promise<PreparedDispatch[]> {
   const eps = c.headNormEps;
   const out: PendingDispatches[] = [
-    preparePatchify(ctx, inputs.images, h.targets, {
-      patch: c.patchSize,
-      layout: 'target',
-      order: inputs.order,
-    }),
+    preparePatchify(
+      ctx,
+      { images: inputs.images, order: inputs.order, out: h.targets },
+      { patch: c.patchSize, layout: 'target' },
+    ),
     layerNorm(ctx, trunkOut, store, 'trunk.post_trunk_norm', h.postNorm, c.trunkNormEps),
-    prepareMatmul(ctx, h.postNorm.y, store.param('head.proj_in.weight'), h.input, {
-      transB: true,
-      bias: store.param('head.proj_in.bias'),
-    }),
-    preparePositionalEmbeddingAdd(ctx, view3(h.input, batch), h.table, {
+    prepareMatmul(
+      ctx,
+      {
+        a: h.postNorm.y,
+        b: store.param('head.proj_in.weight'),
+        c: h.input,
+        bias: store.param('head.proj_in.bias'),
+      },
+      { transB: true },
+    ),
+    preparePositionalEmbeddingAdd(ctx, {
+      tokens: view3(h.input, batch),
+      table: h.table,
       order: inputs.order,
     }),
   ];
@@ -85,29 +93,39 @@ export async function prepareHeadForward(
     if (b.extra) {
       out.push(
         layerNorm(ctx, x, store, key('norm_extra'), b.extra, eps),
-        prepareAdd(ctx, x, b.extra.y, b.residual),
+        prepareAdd(ctx, { a: x, b: b.extra.y, out: b.residual }),
       );
     }
     out.push(
       layerNorm(ctx, b.residual, store, key('norm'), b.norm, eps),
-      prepareMatmul(ctx, b.norm.y, store.param(key('mlp.fc1.weight')), b.act, {
-        transB: true,
-        activation: 'gelu',
-        aux: b.pre,
-      }),
-      prepareMatmul(ctx, b.act, store.param(key('mlp.fc2.weight')), b.out, {
-        transB: true,
-        residual: b.residual,
-      }),
+      prepareMatmul(
+        ctx,
+        { a: b.norm.y, b: store.param(key('mlp.fc1.weight')), c: b.act, aux: b.pre },
+        { transB: true, activation: 'gelu' },
+      ),
+      prepareMatmul(
+        ctx,
+        { a: b.act, b: store.param(key('mlp.fc2.weight')), c: b.out, residual: b.residual },
+        { transB: true },
+      ),
     );
   }
   out.push(
     layerNorm(ctx, headOutput(h), store, 'head.norm', h.headNorm, eps),
-    prepareMatmul(ctx, h.headNorm.y, store.param('head.proj_out.weight'), h.pred, {
-      transB: true,
-      bias: store.param('head.proj_out.bias'),
-    }),
-    preparePatchMseLoss(ctx, view3(h.pred, batch), view3(h.targets, batch), inputs.prefixLengths, {
+    prepareMatmul(
+      ctx,
+      {
+        a: h.headNorm.y,
+        b: store.param('head.proj_out.weight'),
+        c: h.pred,
+        bias: store.param('head.proj_out.bias'),
+      },
+      { transB: true },
+    ),
+    preparePatchMseLoss(ctx, {
+      pred: view3(h.pred, batch),
+      targets: view3(h.targets, batch),
+      prefixLengths: inputs.prefixLengths,
       perPosition: h.perPosition,
       loss: h.loss,
       gradPred: view3(h.dpred, batch),
@@ -152,12 +170,13 @@ export async function prepareHeadBackward(
       { accumulateParams: accumulate },
     );
   const out: PendingDispatches[] = [
-    prepareMatmul(ctx, h.dpred, h.headNorm.y, store.grad('head.proj_out.weight'), {
-      transA: true,
-      accumulate,
-    }),
-    prepareColumnSum(ctx, h.dpred, store.grad('head.proj_out.bias'), { accumulate }),
-    prepareMatmul(ctx, h.dpred, store.param('head.proj_out.weight'), h.dn),
+    prepareMatmul(
+      ctx,
+      { a: h.dpred, b: h.headNorm.y, c: store.grad('head.proj_out.weight') },
+      { transA: true, accumulate },
+    ),
+    prepareColumnSum(ctx, { x: h.dpred, out: store.grad('head.proj_out.bias') }, { accumulate }),
+    prepareMatmul(ctx, { a: h.dpred, b: store.param('head.proj_out.weight'), c: h.dn }),
     normBackward('head.norm', h.dn, headOutput(h), h.headNorm, h.stream),
   ];
   for (let j = c.head.depth - 1; j >= 0; j--) {
@@ -177,19 +196,20 @@ export async function prepareHeadBackward(
       // r = x + LN_extra(x): dx = dr + LN_extraᵀ·dr (dr is the stream, so dx goes to scratch).
       out.push(
         normBackward(key('norm_extra'), h.stream, blockInput(h, j), b.extra, h.extraDx!),
-        prepareAccumulate(ctx, h.stream, h.extraDx!),
+        prepareAccumulate(ctx, { target: h.stream, x: h.extraDx! }),
       );
     }
   }
   // h₀ = z·W_inᵀ + b_in + positions; then z = post_trunk_norm(trunk output).
   const dz = trunkGrads.dh;
   out.push(
-    prepareMatmul(ctx, h.stream, h.postNorm.y, store.grad('head.proj_in.weight'), {
-      transA: true,
-      accumulate,
-    }),
-    prepareColumnSum(ctx, h.stream, store.grad('head.proj_in.bias'), { accumulate }),
-    prepareMatmul(ctx, h.stream, store.param('head.proj_in.weight'), dz),
+    prepareMatmul(
+      ctx,
+      { a: h.stream, b: h.postNorm.y, c: store.grad('head.proj_in.weight') },
+      { transA: true, accumulate },
+    ),
+    prepareColumnSum(ctx, { x: h.stream, out: store.grad('head.proj_in.bias') }, { accumulate }),
+    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: dz }),
     normBackward('trunk.post_trunk_norm', dz, trunkOut, h.postNorm, trunkGrads.stream),
   );
   return gather(out);

@@ -144,7 +144,7 @@ export class AimGpuModel {
         prepareHeadForward(ctx, config, batch, store, head, last, inputs),
         prepareHeadBackward(ctx, config, store, head, last, trunkGrads, backwardOpts),
         prepareTrunkBackward(ctx, config, batch, store, trunk, trunkGrads, inputs, backwardOpts),
-        gather(store.names.map((n) => prepareFill(ctx, store.grad(n), 0))),
+        gather(store.names.map((n) => prepareFill(ctx, { y: store.grad(n) }, { value: 0 }))),
       ]);
       const parts: ModelParts = {
         pool,

@@ -48,26 +48,34 @@ export async function prepareTrunkForward(
   const eps = c.trunkNormEps;
   const pre = 'preprocessor.patchifier';
   const out: PendingDispatches[] = [
-    preparePatchify(ctx, inputs.images, t.patches, {
-      patch: c.patchSize,
-      layout: 'embedding',
-      order: inputs.order,
-    }),
-    prepareMatmul(ctx, t.patches, store.matrix(`${pre}.proj.weight`), t.embedded, {
-      transB: true,
-      bias: store.param(`${pre}.proj.bias`),
-    }),
+    preparePatchify(
+      ctx,
+      { images: inputs.images, order: inputs.order, out: t.patches },
+      { patch: c.patchSize, layout: 'embedding' },
+    ),
+    prepareMatmul(
+      ctx,
+      {
+        a: t.patches,
+        b: store.matrix(`${pre}.proj.weight`),
+        c: t.embedded,
+        bias: store.param(`${pre}.proj.bias`),
+      },
+      { transB: true },
+    ),
     prepareLayerNormForward(
       ctx,
-      t.embedded,
-      store.param(`${pre}.norm.weight`),
-      store.param(`${pre}.norm.bias`),
-      t.patchNorm.y,
-      t.patchNorm.mean,
-      t.patchNorm.rstd,
+      {
+        x: t.embedded,
+        weight: store.param(`${pre}.norm.weight`),
+        bias: store.param(`${pre}.norm.bias`),
+        ...t.patchNorm,
+      },
       { eps },
     ),
-    preparePositionalEmbeddingAdd(ctx, view3(t.tokens, batch), t.table, {
+    preparePositionalEmbeddingAdd(ctx, {
+      tokens: view3(t.tokens, batch),
+      table: t.table,
       order: inputs.order,
     }),
   ];
@@ -79,43 +87,40 @@ export async function prepareTrunkForward(
     out.push(
       prepareLayerNormForward(
         ctx,
-        x,
-        p('norm_1.weight'),
-        p('norm_1.bias'),
-        b.ln1.y,
-        b.ln1.mean,
-        b.ln1.rstd,
+        { x, weight: p('norm_1.weight'), bias: p('norm_1.bias'), ...b.ln1 },
         { eps },
       ),
-      prepareMatmul(ctx, b.ln1.y, p('attn.qkv.weight'), b.qkv, { transB: true }),
+      prepareMatmul(ctx, { a: b.ln1.y, b: p('attn.qkv.weight'), c: b.qkv }, { transB: true }),
       prepareAttentionForward(
         ctx,
-        view3(b.qkv, batch),
-        inputs.prefixLengths,
-        view3(b.attn, batch),
-        b.lse,
+        {
+          qkv: view3(b.qkv, batch),
+          prefixLengths: inputs.prefixLengths,
+          out: view3(b.attn, batch),
+          lse: b.lse,
+        },
         { heads: c.heads },
       ),
-      prepareMatmul(ctx, b.attn, p('attn.proj.weight'), b.mid, { transB: true, residual: x }),
+      prepareMatmul(
+        ctx,
+        { a: b.attn, b: p('attn.proj.weight'), c: b.mid, residual: x },
+        { transB: true },
+      ),
       prepareLayerNormForward(
         ctx,
-        b.mid,
-        p('norm_2.weight'),
-        p('norm_2.bias'),
-        b.ln2.y,
-        b.ln2.mean,
-        b.ln2.rstd,
+        { x: b.mid, weight: p('norm_2.weight'), bias: p('norm_2.bias'), ...b.ln2 },
         { eps },
       ),
-      prepareMatmul(ctx, b.ln2.y, p('mlp.fc1.weight'), b.act, {
-        transB: true,
-        activation: 'gelu',
-        aux: b.pre,
-      }),
-      prepareMatmul(ctx, b.act, p('mlp.fc2.weight'), b.out, {
-        transB: true,
-        residual: b.mid,
-      }),
+      prepareMatmul(
+        ctx,
+        { a: b.ln2.y, b: p('mlp.fc1.weight'), c: b.act, aux: b.pre },
+        { transB: true, activation: 'gelu' },
+      ),
+      prepareMatmul(
+        ctx,
+        { a: b.act, b: p('mlp.fc2.weight'), c: b.out, residual: b.mid },
+        { transB: true },
+      ),
     );
     x = b.out;
   }
@@ -142,19 +147,22 @@ export async function prepareMlpHalfBackward(
   const { stream, dpre, dh } = scratch;
   return gather([
     // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the matmul's epilogue.
-    prepareMatmul(ctx, stream, store.param(names.fc2), dpre, {
-      activation: 'gelu-grad',
-      aux: saved.pre,
-    }),
-    prepareMatmul(ctx, stream, saved.act, store.grad(names.fc2), {
-      transA: true,
-      accumulate,
-    }),
-    prepareMatmul(ctx, dpre, saved.norm.y, store.grad(names.fc1), {
-      transA: true,
-      accumulate,
-    }),
-    prepareMatmul(ctx, dpre, store.param(names.fc1), dh),
+    prepareMatmul(
+      ctx,
+      { a: stream, b: store.param(names.fc2), c: dpre, aux: saved.pre },
+      { activation: 'gelu-grad' },
+    ),
+    prepareMatmul(
+      ctx,
+      { a: stream, b: saved.act, c: store.grad(names.fc2) },
+      { transA: true, accumulate },
+    ),
+    prepareMatmul(
+      ctx,
+      { a: dpre, b: saved.norm.y, c: store.grad(names.fc1) },
+      { transA: true, accumulate },
+    ),
+    prepareMatmul(ctx, { a: dpre, b: store.param(names.fc1), c: dh }),
     prepareLayerNormBackward(
       ctx,
       {
@@ -202,26 +210,30 @@ export async function prepareTrunkBackward(
         opts,
       ),
       // stream = d m now; m = x + attn·W_projᵀ.
-      prepareMatmul(ctx, g.stream, store.param(key('attn.proj.weight')), g.dattn),
-      prepareMatmul(ctx, g.stream, b.attn, store.grad(key('attn.proj.weight')), {
-        transA: true,
-        accumulate,
-      }),
+      prepareMatmul(ctx, { a: g.stream, b: store.param(key('attn.proj.weight')), c: g.dattn }),
+      prepareMatmul(
+        ctx,
+        { a: g.stream, b: b.attn, c: store.grad(key('attn.proj.weight')) },
+        { transA: true, accumulate },
+      ),
       prepareAttentionBackward(
         ctx,
-        view3(b.qkv, batch),
-        view3(b.attn, batch),
-        b.lse,
-        view3(g.dattn, batch),
-        inputs.prefixLengths,
-        view3(g.dqkv, batch),
+        {
+          qkv: view3(b.qkv, batch),
+          out: view3(b.attn, batch),
+          lse: b.lse,
+          dOut: view3(g.dattn, batch),
+          prefixLengths: inputs.prefixLengths,
+          dQkv: view3(g.dqkv, batch),
+        },
         { heads: c.heads },
       ),
-      prepareMatmul(ctx, g.dqkv, b.ln1.y, store.grad(key('attn.qkv.weight')), {
-        transA: true,
-        accumulate,
-      }),
-      prepareMatmul(ctx, g.dqkv, store.param(key('attn.qkv.weight')), g.dh),
+      prepareMatmul(
+        ctx,
+        { a: g.dqkv, b: b.ln1.y, c: store.grad(key('attn.qkv.weight')) },
+        { transA: true, accumulate },
+      ),
+      prepareMatmul(ctx, { a: g.dqkv, b: store.param(key('attn.qkv.weight')), c: g.dh }),
       prepareLayerNormBackward(
         ctx,
         {
@@ -255,11 +267,12 @@ export async function prepareTrunkBackward(
       },
       { accumulateParams: accumulate },
     ),
-    prepareMatmul(ctx, g.dh, t.patches, store.gradMatrix(`${pre}.proj.weight`), {
-      transA: true,
-      accumulate,
-    }),
-    prepareColumnSum(ctx, g.dh, store.grad(`${pre}.proj.bias`), { accumulate }),
+    prepareMatmul(
+      ctx,
+      { a: g.dh, b: t.patches, c: store.gradMatrix(`${pre}.proj.weight`) },
+      { transA: true, accumulate },
+    ),
+    prepareColumnSum(ctx, { x: g.dh, out: store.grad(`${pre}.proj.bias`) }, { accumulate }),
   );
   return gather(out);
 }

@@ -3,7 +3,19 @@
  * single-tensor path of torch 2.x), applied to gradients multiplied by a clip scale as
  * torch.nn.utils.clip_grad_norm_ would leave them. See `shaders/adamw.wgsl`.
  */
-import { AIM_ADAMW, type AdamWHyperparameters } from '../kernels/adamw';
+
+export interface AdamWHyperparameters {
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/**
+ * AIM's pre-training recipe (ml-l3m): β = (0.9, 0.95); eps = 1e-8 (torch's default). Stated
+ * here and again in src/kernels/adamw.ts on purpose: the oracle shares no constant with the
+ * kernel it checks, so a wrong default there fails the tests.
+ */
+export const AIM_ADAMW: AdamWHyperparameters = { beta1: 0.9, beta2: 0.95, eps: 1e-8 };
 
 export interface AdamWState {
   param: Float64Array;

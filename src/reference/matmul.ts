@@ -1,6 +1,17 @@
 /** Float64 reference for `shaders/matmul.wgsl`, epilogues included. */
-import type { MatmulShape } from '../kernels/matmul';
 import { gelu, geluGrad } from './gelu';
+
+/** One (batched) product op(A)·op(B): op(A) is [M, K], op(B) is [K, N], C is [M, N]. */
+export interface MatmulShape {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  /** B is one matrix used for every batch entry. */
+  broadcastB: boolean;
+}
 
 /** op(A)·op(B) per batch entry, stored layouts as in the kernel (transA: A is [K,M], transB: B is [N,K]). */
 export function matmulReference(

@@ -31,7 +31,7 @@ import { ChunkLossAccumulator } from './chunkLoss';
 import { predictionImages, type PredictionImage } from './predictions';
 import { Rng } from './rng';
 import { EpochSampler } from './sampler';
-import { DEFAULT_WARMUP, learningRate } from './schedule';
+import { learningRate } from './schedule';
 import { modelConfigFor, validateSettings, type RunSettings } from './settings';
 
 export interface StepMetrics {
@@ -190,7 +190,7 @@ export class Trainer {
         peakLr: this.settings.lr,
         totalSteps: this.settings.steps,
         warmupFraction: this.settings.warmupFraction,
-        warmupStartLr: DEFAULT_WARMUP.warmupStartLr,
+        warmupStartLr: 1e-6,
       },
       this.step,
     );
