@@ -19,7 +19,7 @@ import {
 import type { GpuContext } from '../gpu/context';
 import { releaseDispatch, runDispatches, type PreparedDispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/tensor';
-import { prepareAdamW, type AdamW } from '../kernels/adamw';
+import { createAdamWStep, prepareAdamW, writeAdamWStep, type AdamWStep } from '../kernels/adamw';
 import { prepareGradNorm } from '../kernels/gradNorm';
 import { numPatches, type AimConfig } from '../model/config';
 import { allocateOptimizerState } from '../model/allocation';
@@ -31,7 +31,7 @@ import { ChunkLossAccumulator } from './chunkLoss';
 import { predictionImages, type PredictionImage } from './predictions';
 import { Rng } from './rng';
 import { EpochSampler } from './sampler';
-import { learningRate } from './schedule';
+import { DEFAULT_WARMUP, learningRate } from './schedule';
 import { modelConfigFor, validateSettings, type RunSettings } from './settings';
 
 export interface StepMetrics {
@@ -76,7 +76,7 @@ export class Trainer {
     readonly config: AimConfig,
     readonly dataset: ImageDataset,
     readonly model: AimGpuModel,
-    private readonly adamw: AdamW,
+    private readonly adamw: { step: AdamWStep; dispatches: PreparedDispatch[] },
     private readonly moments: Map<string, { expAvg: Tensor<'f32'>; expAvgSq: Tensor<'f32'> }>,
     private readonly gradNormDispatches: PreparedDispatch[],
     private readonly scalars: { norm: Tensor<'f32'>; clipScale: Tensor<'f32'> },
@@ -115,21 +115,23 @@ export class Trainer {
     const { moments, norm, clipScale } = allocateOptimizerState(new TensorPool(ctx), model.specs);
     const gradNormDispatches = await prepareGradNorm(
       ctx,
-      model.specs.map((s) => model.gradient(s.name)),
-      norm,
-      clipScale,
+      { grads: model.specs.map((s) => model.gradient(s.name)), norm, clipScale },
       { maxNorm: settings.clipNorm },
     );
-    const adamw = await prepareAdamW(
-      ctx,
-      model.specs.map((spec) => ({
-        param: model.parameter(spec.name),
-        grad: model.gradient(spec.name),
-        ...moments.get(spec.name)!,
-        weightDecay: spec.decay ? settings.weightDecay : 0,
-      })),
-      { clipScale },
-    );
+    const adamwStep = createAdamWStep(ctx);
+    const adamw = {
+      step: adamwStep,
+      dispatches: await prepareAdamW(ctx, {
+        params: model.specs.map((spec) => ({
+          param: model.parameter(spec.name),
+          grad: model.gradient(spec.name),
+          ...moments.get(spec.name)!,
+          weightDecay: spec.decay ? settings.weightDecay : 0,
+        })),
+        step: adamwStep,
+        clipScale,
+      }),
+    };
     const trainer = new Trainer(
       ctx,
       settings,
@@ -190,11 +192,11 @@ export class Trainer {
         peakLr: this.settings.lr,
         totalSteps: this.settings.steps,
         warmupFraction: this.settings.warmupFraction,
-        warmupStartLr: 1e-6,
+        warmupStartLr: DEFAULT_WARMUP.warmupStartLr,
       },
       this.step,
     );
-    this.adamw.setStep(this.step + 1, lr);
+    writeAdamWStep(this.ctx, this.adamw.step, this.step + 1, lr);
     return lr;
   }
 
@@ -312,7 +314,8 @@ export class Trainer {
 
   destroy(): void {
     for (const d of this.gradNormDispatches) releaseDispatch(d);
-    this.adamw.destroy();
+    this.adamw.dispatches.forEach(releaseDispatch);
+    this.adamw.step.buffer.destroy();
     for (const m of this.moments.values()) {
       m.expAvg.destroy();
       m.expAvgSq.destroy();
