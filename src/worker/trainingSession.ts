@@ -10,6 +10,7 @@ import type { CheckpointStore } from '../training/checkpointStore';
 import { ResilientStore } from '../training/checkpointStore';
 import { NonFiniteError, type StepMetrics, type Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
+import { afterStep } from '../training/settings';
 import { serializeError, type RunEventListener, type RunPhase } from './protocol';
 
 export function checkpointKey(runId: string): string {
@@ -104,15 +105,11 @@ export class TrainingSession {
     try {
       const metrics = await this.trainer.trainStep();
       this.emit({ type: 'metrics', runId: this.runId, metrics });
-      if (metrics.step % settings.evalEvery === 0 || this.trainer.done) {
+      const next = afterStep(settings, metrics.step, this.trainer.done);
+      if (next.evaluate) {
         this.emit({ type: 'eval', runId: this.runId, metrics: await this.trainer.evaluate() });
       }
-      if (
-        (settings.checkpointEvery > 0 && metrics.step % settings.checkpointEvery === 0) ||
-        this.trainer.done
-      ) {
-        await this.saveCheckpoint();
-      }
+      if (next.checkpoint) await this.saveCheckpoint();
       if (this.trainer.done) this.setPhase('finished');
       return metrics;
     } catch (error) {
