@@ -41,14 +41,19 @@ function gpuTestFiles(): string[] {
 const GPU_FILES = gpuTestFiles();
 
 /**
- * GPU files first: they are the long pole, and the short CPU files then fill the second
- * worker while the last GPU file finishes (Vitest's default queues projects by name).
+ * GPU files first, and of those first the ones that open their own device: they cannot reuse
+ * the shared device's pipelines and are the longest (the train CLI compiles every pipeline in
+ * a child process), so they start while the other worker goes through the shared-device files.
+ * The short CPU files fill in at the end. Within each group, Vitest's order (longest first
+ * once it has timings, else largest first) is kept.
  */
 class GpuFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const sorted = await super.sort(files);
-    const isGpu = (file: TestSpecification) => file.project.name === 'gpu';
-    return [...sorted.filter(isGpu), ...sorted.filter((file) => !isGpu(file))];
+    const rank = (file: TestSpecification) => {
+      if (file.project.name !== 'gpu') return 2;
+      return INDIRECT_GPU_FILES.some((path) => file.moduleId.endsWith(`/${path}`)) ? 0 : 1;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
   }
 }
 
