@@ -189,6 +189,11 @@ export async function prepareAttentionForward(
   ];
 }
 
+/** Shape of the backward's scratch Δ = rowsum(dO ∘ O): one value per (batch, head, row). */
+export function attentionDeltaShape(s: AttentionShape): [number, number, number] {
+  return [s.batch, s.heads, s.seqLen];
+}
+
 /**
  * Backward: dQkv = d(Σ dOut·out)/d qkv, from the forward's out and lse. Three dispatches,
  * in order: Δ = rowsum(dOut ∘ out) (a scratch buffer owned by the dispatches), dK/dV, dQ.
@@ -220,7 +225,7 @@ export async function prepareAttentionBackward(
     }),
   ]);
 
-  const delta = Tensor.empty(ctx, [s.batch, s.heads, s.seqLen], 'f32', 'attention Δ').buffer;
+  const delta = Tensor.empty(ctx, attentionDeltaShape(s), 'f32', 'attention Δ').buffer;
   const rows = s.batch * s.seqLen * s.heads;
   const preprocessParams = uniformU32(ctx, `${preprocess.name} params`, [
     s.seqLen,

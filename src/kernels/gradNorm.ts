@@ -40,6 +40,11 @@ export interface GradNormOptions {
   gridLimit?: number;
 }
 
+/** Partial sums of squares one gradient of `size` values contributes (one per REDUCE_BLOCK). */
+export function gradNormBlocks(size: number): number {
+  return Math.max(1, Math.ceil(size / REDUCE_BLOCK));
+}
+
 /**
  * Dispatches that write the global L2 norm of `grads` into norm[0] and the clip scale into
  * clipScale[0]. Prepare once; record every step.
@@ -59,7 +64,7 @@ export async function prepareGradNorm(
   requireDistinct('gradNorm', outputs, named);
   grads.forEach((g, i) => requireDtype('gradNorm', `grads[${i}]`, g, 'f32'));
 
-  const blocks = grads.map((g) => Math.max(1, Math.ceil(g.size / REDUCE_BLOCK)));
+  const blocks = grads.map((g) => gradNormBlocks(g.size));
   const totalBlocks = blocks.reduce((a, b) => a + b, 0);
   const partials = ctx.device.createBuffer({
     label: `gradNorm partial sums of squares [${totalBlocks}]`,

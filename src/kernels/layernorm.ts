@@ -20,6 +20,15 @@ export const AIM_LAYERNORM_EPS = 1e-6;
 const PARAM_CHUNK_ROWS = 256;
 const PARAM_TILE_COLS = 64;
 
+/**
+ * Shape of each of the backward's two parameter-gradient partial buffers (dweight, dbias) for
+ * `rows` rows of width `dim`: one row of partial sums per CHUNK_ROWS rows. The memory
+ * estimate (src/model/memory.ts) counts the same shape.
+ */
+export function layerNormParamPartialsShape(rows: number, dim: number): [number, number] {
+  return [Math.ceil(rows / PARAM_CHUNK_ROWS), dim];
+}
+
 /** Invocations per row: the power of two ≥ D, between 32 and 256. */
 export function layerNormThreads(dim: number): number {
   let threads = 32;
@@ -162,7 +171,7 @@ export async function prepareLayerNormBackward(
   ];
   if (!t.dweight || !t.dbias) return dispatches;
 
-  const chunks = Math.ceil(rows / PARAM_CHUNK_ROWS);
+  const [chunks] = layerNormParamPartialsShape(rows, dim);
   const paramKernel = await ctx.kernels.get({
     shader: 'layernorm_backward',
     entryPoint: 'param_grad_partials',

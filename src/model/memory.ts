@@ -22,8 +22,11 @@
  * `modelBytes` (parameters + gradients + activations + gradientScratch + inputs) is exactly
  * `AimGpuModel.bytes`; test/memory.test.ts checks every category against real allocations.
  */
+import { attentionDeltaShape, attentionShape } from '../kernels/attention';
 import { columnSumPasses, COLUMN_SUM_TILE } from '../kernels/columnSum';
-import { REDUCE_BLOCK, reducePassLengths } from '../kernels/reduceSum';
+import { layerNormParamPartialsShape } from '../kernels/layernorm';
+import { gradNormBlocks } from '../kernels/gradNorm';
+import { reducePassLengths } from '../kernels/reduceSum';
 import {
   allocateModel,
   allocateOptimizerState,
@@ -33,10 +36,9 @@ import {
 import { numPatches, type AimConfig } from './config';
 import { paramSize, type ParamSpec } from './params';
 
-/** Rows per partial sum of the LayerNorm parameter gradients (layernorm.ts's PARAM_CHUNK_ROWS). */
-const LAYERNORM_PARAM_CHUNK_ROWS = 256;
-
 const F32 = 4;
+
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const MEMORY_CATEGORIES = [
   'parameters',
@@ -133,7 +135,7 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
   };
   // layernorm.ts backward with parameter gradients: two [chunks, dim] partials, each summed.
   const layerNormBackward = (label: string, dim: number) => {
-    const chunks = Math.ceil(R / LAYERNORM_PARAM_CHUNK_ROWS);
+    const [chunks] = layerNormParamPartialsShape(R, dim);
     for (const what of ['dweight', 'dbias']) {
       add(`${label} ${what} partials`, chunks * dim);
       columnSum(`${label} ${what}`, chunks, dim);
@@ -147,12 +149,15 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
     if (spec.kind === 'norm-weight') layerNormBackward(prefix, paramSize(spec));
     else if (spec.kind === 'bias') columnSum(spec.name, R, paramSize(spec));
     else if (spec.name.endsWith('.attn.qkv.weight'))
-      add(`${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`, batch * c.heads * K);
+      add(
+        `${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`,
+        count(attentionDeltaShape(attentionShape([batch, K, 3 * c.width], c.heads))),
+      );
   }
 
   // gradNorm.ts: one partial sum of squares per REDUCE_BLOCK values of each gradient, Σg²,
   // and reduceSum.ts's partials for every pass but the last.
-  const blocks = specs.reduce((n, s) => n + Math.max(1, Math.ceil(paramSize(s) / REDUCE_BLOCK)), 0);
+  const blocks = specs.reduce((n, s) => n + gradNormBlocks(paramSize(s)), 0);
   add('gradNorm partial sums of squares', blocks);
   add('gradNorm Σg²', 1);
   const lengths = reducePassLengths(blocks);
