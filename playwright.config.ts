@@ -13,7 +13,8 @@ const baseArgs = [
   '--disable-dev-shm-usage',
 ];
 
-const PORT = 4173;
+// AIM_E2E_PORT lets two checkouts run their browser tests side by side.
+const PORT = Number(process.env.AIM_E2E_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'e2e',
