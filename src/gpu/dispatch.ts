@@ -15,6 +15,19 @@ export interface PreparedDispatch {
   workgroups: [number, number, number];
   /** Buffers owned by this dispatch (uniforms, scratch), freed by `releaseDispatch`. */
   owned: GPUBuffer[];
+  /** What the dispatch computes and moves, for the step profile's roofline (bench/profileSuite.ts). */
+  cost?: DispatchCost;
+}
+
+/**
+ * Work of one dispatch counted from its shape: floating-point operations (a multiply-add is
+ * 2) and the bytes it must read from and write to global memory at least once (each input
+ * and output element counted once, as a roofline does; re-reads served by caches are not).
+ */
+export interface DispatchCost {
+  flops: number;
+  bytesRead: number;
+  bytesWritten: number;
 }
 
 /**
@@ -27,6 +40,7 @@ export function createDispatch(
   buffers: readonly GPUBuffer[],
   workgroups: readonly [number, number?, number?],
   owned: GPUBuffer[] = [],
+  cost?: DispatchCost,
 ): PreparedDispatch {
   const grid: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
   const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
@@ -40,7 +54,15 @@ export function createDispatch(
     layout: kernel.pipeline.getBindGroupLayout(0),
     entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  return { name: kernel.name, pipeline: kernel.pipeline, bindGroup, workgroups: grid, owned };
+  const dispatch: PreparedDispatch = {
+    name: kernel.name,
+    pipeline: kernel.pipeline,
+    bindGroup,
+    workgroups: grid,
+    owned,
+  };
+  if (cost) dispatch.cost = cost;
+  return dispatch;
 }
 
 export function recordDispatch(pass: GPUComputePassEncoder, dispatch: PreparedDispatch): void {

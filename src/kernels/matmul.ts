@@ -8,7 +8,7 @@
  * (and optionally B) batches the product; a 2-D B is shared by the whole batch.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { MatmulShape } from '../reference/matmul';
@@ -100,6 +100,32 @@ export function matmulOutputShape(s: MatmulShape, batched: boolean): number[] {
   return batched ? [s.batch, s.m, s.n] : [s.m, s.n];
 }
 
+/**
+ * 2·M·N·K FLOPs per batch entry (the epilogue's few per output are not counted); reads A, B
+ * (once if shared), the epilogue's operands and C when accumulating; writes C (and aux with gelu).
+ */
+export function matmulCost(
+  s: MatmulShape,
+  t: Pick<MatmulTensors, 'bias' | 'aux' | 'residual'>,
+  opts: Pick<MatmulOptions, 'activation' | 'accumulate'>,
+): DispatchCost {
+  const out = s.batch * s.m * s.n;
+  const activation = opts.activation ?? 'none';
+  const readElements =
+    s.batch * s.m * s.k +
+    (s.broadcastB ? 1 : s.batch) * s.k * s.n +
+    (t.bias ? s.n : 0) +
+    (t.residual ? out : 0) +
+    (activation === 'gelu-grad' ? out : 0) +
+    (opts.accumulate ? out : 0);
+  const writtenElements = out + (activation === 'gelu' ? out : 0);
+  return {
+    flops: 2 * s.m * s.n * s.k * s.batch,
+    bytesRead: 4 * readElements,
+    bytesWritten: 4 * writtenElements,
+  };
+}
+
 /** C = epilogue(op(A)·op(B)) (see the header); one dispatch. */
 export async function prepareMatmul(
   ctx: GpuContext,
@@ -158,6 +184,7 @@ export async function prepareMatmul(
       ],
       [Math.ceil(s.n / tile.tile), Math.ceil(s.m / tile.tile), s.batch],
       [uniform],
+      matmulCost(s, t, opts),
     ),
   ];
 }
