@@ -8,6 +8,7 @@ import {
   requiredLimitsFor,
   WANTED_FEATURES,
   type GpuCapabilities,
+  type RaisedLimit,
 } from './capabilities';
 import { GpuDeviceLostError, GpuKernelError, WebGpuUnavailableError } from './errors';
 import { getGpu } from './gpu';
@@ -23,10 +24,39 @@ export interface GpuContextOptions {
   powerPreference?: GPUPowerPreference;
   /** Leave out features even if present (tests use this to exercise fallback paths). */
   disableFeatures?: readonly string[];
+  /**
+   * Make every kernel choice (tiles, splits, variants, grid folding) as on this adapter
+   * (src/gpu/adapterProfiles.ts) while compiling and running on the real device: the step
+   * profile's `--as h100`. Validation (buffer sizes, grid limits) stays the real device's,
+   * and a chosen variant this device cannot run is refused (`requireForChoice`).
+   */
+  choicesAs?: GpuCapabilities;
+}
+
+/** What a kernel choice may need beyond WebGPU's defaults (see GpuContext.requireForChoice). */
+export interface ChoiceNeeds {
+  features?: readonly ('subgroups' | 'shaderF16' | 'subgroupMatrix')[];
+  limits?: Partial<Record<RaisedLimit, number>>;
+}
+
+/** What `needs` asks of `device` that it lacks ([] when it can run such a kernel). */
+export function unmetChoiceNeeds(needs: ChoiceNeeds, device: GpuCapabilities): string[] {
+  const unmet: string[] = [];
+  for (const flag of needs.features ?? []) if (!device[flag]) unmet.push(`feature ${flag}`);
+  for (const [name, value] of Object.entries(needs.limits ?? {}) as [RaisedLimit, number][]) {
+    if (value > device.limits[name])
+      unmet.push(`${name} ≥ ${value} (it offers ${device.limits[name]})`);
+  }
+  return unmet;
 }
 
 export class GpuContext {
   readonly kernels: KernelRegistry;
+  /**
+   * What kernel choices read: the real device's capabilities, or the profile given as
+   * `choicesAs`. Validation reads `capabilities`, which is always the real device's.
+   */
+  readonly choices: GpuCapabilities;
   /** Resolves when the device is lost for any reason other than our own destroy(). */
   readonly lost: Promise<GpuDeviceLostError>;
   private destroyed = false;
@@ -38,6 +68,7 @@ export class GpuContext {
     options: GpuContextOptions,
   ) {
     this.kernels = new KernelRegistry(device, options.shaderSource);
+    this.choices = options.choicesAs ?? capabilities;
     this.lost = device.lost.then((info) => {
       const error = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
       if (!this.destroyed) options.onDeviceLost?.(error);
@@ -100,6 +131,22 @@ export class GpuContext {
       // eslint-disable-next-line no-unsafe-finally
       if (first) throw new GpuKernelError(label, classify(first), first.message);
     }
+  }
+
+  /**
+   * A wrapper calls this when the variant it chose (from `choices`) needs a feature or a limit
+   * beyond WebGPU's defaults: with `choicesAs` a profile may choose what this device cannot
+   * compile or launch, and that is refused here with both named rather than left to the driver.
+   */
+  requireForChoice(kernel: string, needs: ChoiceNeeds): void {
+    const unmet = unmetChoiceNeeds(needs, this.capabilities);
+    if (unmet.length === 0) return;
+    const as =
+      this.choices === this.capabilities ? 'this device' : this.choices.adapter.description;
+    throw new RangeError(
+      `${kernel}: the variant chosen as on ${as} needs ${unmet.join(', ')}, which this device ` +
+        `(${this.capabilities.adapter.description || 'its adapter'}) lacks; choose as on a profile it can run`,
+    );
   }
 
   /** Resolves when all submitted work has finished on the GPU. */

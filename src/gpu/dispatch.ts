@@ -111,7 +111,7 @@ export function foldedGrid(count: number, limit: number): [number, number] {
   return [Math.ceil(count / rows), rows];
 }
 
-/** foldedGrid under the device's own per-dimension limit. */
+/** foldedGrid under the per-dimension limit kernel choices read (`ctx.choices`). */
 export function flatGrid(ctx: GpuContext, count: number): [number, number] {
-  return foldedGrid(count, ctx.capabilities.limits.maxComputeWorkgroupsPerDimension);
+  return foldedGrid(count, ctx.choices.limits.maxComputeWorkgroupsPerDimension);
 }

@@ -48,7 +48,7 @@ export async function prepareColumnSum(
   requireSize('columnSum', 'out', out, cols);
   requireDistinct('columnSum', { out }, { x });
   const passes = columnSumPasses(rows);
-  const limit = ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  const limit = ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   const firstChunks = Math.ceil(rows / COLUMN_SUM_TILE.chunkRows);
   if (firstChunks > limit) {
     throw new RangeError(`columnSum: ${rows} rows need ${firstChunks} row chunks (limit ${limit})`);

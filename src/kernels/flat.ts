@@ -18,9 +18,10 @@ export function flatKernel(ctx: GpuContext, key: KernelKey): Promise<Kernel> {
 
 /**
  * The grid for one invocation per value of n values: ⌈n / FLAT_WORKGROUP⌉ workgroups, 2-D
- * past `gridLimit` workgroups per dimension (default: the device's; tests lower it).
+ * past `gridLimit` workgroups per dimension (default: the choices' limit, `ctx.choices`;
+ * tests lower it).
  */
 export function flatGridFor(ctx: GpuContext, n: number, gridLimit?: number): [number, number] {
-  const limit = gridLimit ?? ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  const limit = gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   return foldedGrid(Math.ceil(n / FLAT_WORKGROUP), limit);
 }

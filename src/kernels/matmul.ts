@@ -7,6 +7,7 @@
  * (stored [N,K] when transB, i.e. a PyTorch Linear weight). A leading batch dimension on A
  * (and optionally B) batches the product; a 2-D B is shared by the whole batch.
  */
+import type { GpuCapabilities } from '../gpu/capabilities';
 import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
@@ -33,8 +34,8 @@ export type MatmulTile = keyof typeof MATMUL_TILES;
 /** Below this many 128×128 workgroups a product uses 64×64 tiles (more workgroups in flight). */
 const LARGE_TILE_MIN_WORKGROUPS = 128;
 
-export function chooseMatmulTile(ctx: GpuContext, s: MatmulShape): MatmulTile {
-  if (ctx.capabilities.adapter.isFallbackAdapter) return 'small';
+export function chooseMatmulTile(caps: GpuCapabilities, s: MatmulShape): MatmulTile {
+  if (caps.adapter.isFallbackAdapter) return 'small';
   const large = Math.ceil(s.m / 128) * Math.ceil(s.n / 128) * s.batch;
   return large >= LARGE_TILE_MIN_WORKGROUPS ? 'large' : 'small';
 }
@@ -152,7 +153,7 @@ export async function prepareMatmul(
   if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
   if (t.residual) constants.ADD_RESIDUAL = 1;
   if (opts.accumulate) constants.ACCUMULATE = 1;
-  const tile = MATMUL_TILES[opts.tile ?? chooseMatmulTile(ctx, s)];
+  const tile = MATMUL_TILES[opts.tile ?? chooseMatmulTile(ctx.choices, s)];
   const kernel = await ctx.kernels.get({
     shader: 'matmul',
     constants,

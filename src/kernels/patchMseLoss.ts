@@ -108,7 +108,7 @@ async function prepareRows(
     ctx.kernels.get({ shader: 'patch_mse_loss', constants }),
   ]);
   const uniform = uniformU32(ctx, 'patchMseLoss dims', [s.batch, s.positions, s.patchValues, rows]);
-  const limit = opts.gridLimit ?? ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  const limit = opts.gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   const write = ctx.placeholder('write');
   const count = createDispatch(ctx, countKernel, [prefixLengths.buffer, counted, uniform], [1]);
   const main = createDispatch(

@@ -80,7 +80,7 @@ export async function prepareBlockSums(
     ['u32', outOffset],
     ['f32', opts.scale ?? 1],
   ]);
-  const limit = opts.gridLimit ?? ctx.capabilities.limits.maxComputeWorkgroupsPerDimension;
+  const limit = opts.gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   return [
     createDispatch(
       ctx,
