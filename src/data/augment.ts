@@ -298,6 +298,47 @@ export function colorJitter(img: RgbImage, params: ColorJitterParams): RgbImage 
   return out;
 }
 
+/**
+ * The random choices of one training view, drawn apart from the pixel work so that the GPU
+ * kernel (src/kernels/augment.ts) applies exactly the choices the CPU path would.
+ */
+export interface AugmentParams {
+  crop: CropBox;
+  flip: boolean;
+  /** null: this image is not jittered (jitter off, or RandomApply said no). */
+  jitter: ColorJitterParams | null;
+}
+
+/**
+ * Draws the choices for one image of `height` × `width`, in the fixed order of the header:
+ * crop → flip → jitter gate → jitter. augmentImage consumes `random` exactly so.
+ */
+export function drawAugmentParams(
+  height: number,
+  width: number,
+  opts: AugmentOptions,
+  random: Random,
+): AugmentParams {
+  const crop = randomResizedCropParams(height, width, opts.scale, opts.ratio, random);
+  const flip = random() < opts.flipProbability;
+  const options = opts.colorJitter;
+  const jitter =
+    options && random() < options.probability ? colorJitterParams(options, random) : null;
+  return { crop, flip, jitter };
+}
+
+/** The pixel work of one training view: crop+resize (PIL bicubic), flip, jitter. */
+export function applyAugmentParams(
+  img: RgbImage,
+  outSize: number,
+  params: AugmentParams,
+): RgbImage {
+  let out = resizeBicubic(img, outSize, outSize, params.crop);
+  if (params.flip) out = horizontalFlip(out);
+  if (params.jitter) out = colorJitter(out, params.jitter);
+  return out;
+}
+
 /** One training view of `img` at outSize × outSize: crop+resize, flip, maybe jitter. */
 export function augmentImage(
   img: RgbImage,
@@ -305,11 +346,5 @@ export function augmentImage(
   opts: AugmentOptions,
   random: Random,
 ): RgbImage {
-  const crop = randomResizedCropParams(img.height, img.width, opts.scale, opts.ratio, random);
-  let out = resizeBicubic(img, outSize, outSize, crop);
-  if (random() < opts.flipProbability) out = horizontalFlip(out);
-  const jitter = opts.colorJitter;
-  if (jitter && random() < jitter.probability)
-    out = colorJitter(out, colorJitterParams(jitter, random));
-  return out;
+  return applyAugmentParams(img, outSize, drawAugmentParams(img.height, img.width, opts, random));
 }

@@ -6,9 +6,14 @@
  * Normalisation is bit-exact with torch's float32 ops: x = fl(fl(fl(v / 255) − mean) / std),
  * mean and std rounded to f32. There are only 256 inputs per channel, so it is a lookup table.
  */
-import { type AugmentOptions, augmentImage } from './augment';
+import {
+  type AugmentOptions,
+  type AugmentParams,
+  applyAugmentParams,
+  drawAugmentParams,
+} from './augment';
 import { imageAt, type Random, type RgbImage, type RgbImages } from './dataset';
-import { resizeAndCentreCrop } from './resize';
+import { centreCropBox, resizeAndCentreCrop } from './resize';
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -63,6 +68,42 @@ function checkIndices(set: RgbImages, indices: ArrayLike<number>, size: number):
   }
 }
 
+/**
+ * The random choices of a training batch, image by image, consuming `random` exactly as
+ * trainBatch does (the GPU path draws these and leaves the pixel work to the GPU).
+ */
+export function drawTrainParams(
+  set: RgbImages,
+  indices: ArrayLike<number>,
+  size: number,
+  augment: AugmentOptions,
+  random: Random,
+): AugmentParams[] {
+  checkIndices(set, indices, size);
+  return Array.from({ length: indices.length }, () =>
+    drawAugmentParams(set.height, set.width, augment, random),
+  );
+}
+
+/** The pixel work of a training batch for choices drawn by drawTrainParams. */
+export function trainBatchFromParams(
+  set: RgbImages,
+  indices: ArrayLike<number>,
+  size: number,
+  params: readonly AugmentParams[],
+): Batch {
+  checkIndices(set, indices, size);
+  if (params.length !== indices.length)
+    throw new RangeError(`${params.length} augmentations for ${indices.length} images`);
+  const images = new Float32Array(indices.length * 3 * size * size);
+  const labels = new Uint32Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    normaliseInto(images, k, applyAugmentParams(imageAt(set, indices[k]), size, params[k]));
+    labels[k] = set.labels[indices[k]];
+  }
+  return { images, labels, count: indices.length, size };
+}
+
 /** Training batch: each image augmented (src/data/augment.ts) to size × size, then normalised. */
 export function trainBatch(
   set: RgbImages,
@@ -71,14 +112,45 @@ export function trainBatch(
   augment: AugmentOptions,
   random: Random,
 ): Batch {
-  checkIndices(set, indices, size);
-  const images = new Float32Array(indices.length * 3 * size * size);
-  const labels = new Uint32Array(indices.length);
-  for (let k = 0; k < indices.length; k++) {
-    normaliseInto(images, k, augmentImage(imageAt(set, indices[k]), size, augment, random));
-    labels[k] = set.labels[indices[k]];
+  const params = drawTrainParams(set, indices, size, augment, random);
+  return trainBatchFromParams(set, indices, size, params);
+}
+
+/** Where evalView's output lies: the shorter-side resize's size and the centre crop's corner. */
+export interface EvalGeometry {
+  resizedHeight: number;
+  resizedWidth: number;
+  top: number;
+  left: number;
+}
+
+/**
+ * evalView's geometry for a height × width image, as resizeAndCentreCrop computes it
+ * (torchvision's Resize(int): shorter side → resizeTo, longer truncated; CenterCrop(size)).
+ */
+export function evalGeometry(
+  height: number,
+  width: number,
+  size: number,
+  cropFraction = 1,
+): EvalGeometry {
+  if (!(cropFraction > 0 && cropFraction <= 1)) {
+    throw new RangeError(`cropFraction ${cropFraction} must be in (0, 1]`);
   }
-  return { images, labels, count: indices.length, size };
+  const resizeTo = Math.max(size, Math.ceil(size / cropFraction));
+  let resizedHeight = height;
+  let resizedWidth = width;
+  if (width <= height) {
+    if (width !== resizeTo) {
+      resizedHeight = Math.trunc((resizeTo * height) / width);
+      resizedWidth = resizeTo;
+    }
+  } else if (height !== resizeTo) {
+    resizedHeight = resizeTo;
+    resizedWidth = Math.trunc((resizeTo * width) / height);
+  }
+  const box = centreCropBox(resizedHeight, resizedWidth, size, size);
+  return { resizedHeight, resizedWidth, top: box.top, left: box.left };
 }
 
 /**
