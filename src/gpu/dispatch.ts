@@ -31,6 +31,21 @@ export interface DispatchCost {
 }
 
 /**
+ * The cost of a streaming kernel over `values` f32 values: `read` and `written` values and
+ * `flops` operations per value (a cost is a lower bound on traffic, as the roofline wants).
+ */
+export function streamCost(
+  values: number,
+  perValue: { read: number; written: number; flops?: number },
+): DispatchCost {
+  return {
+    flops: values * (perValue.flops ?? 0),
+    bytesRead: 4 * values * perValue.read,
+    bytesWritten: 4 * values * perValue.written,
+  };
+}
+
+/**
  * Builds the bind group (group 0) of `kernel` with `buffers` bound in order to bindings
  * 0, 1, 2, ... and checks the grid against the device's per-dimension limit.
  */

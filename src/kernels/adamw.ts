@@ -14,7 +14,7 @@
  *   each step: writeAdamWStep(ctx, step, t, lr(t)); record [...gradNorm, ...dispatches]
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, type PreparedDispatch, streamCost } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { packUniform, uniformBuffer } from '../gpu/uniforms';
 import type { AdamWHyperparameters } from '../reference/adamw';
@@ -206,6 +206,8 @@ export async function prepareAdamW(
       ],
       flatGridFor(ctx, ranges[i].length, opts.gridLimit),
       [rangeUniform],
+      // Reads parameter, gradient and both moments; writes all but the gradient.
+      streamCost(ranges[i].length, { read: 4, written: 3, flops: 16 }),
     );
   });
 }

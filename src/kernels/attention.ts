@@ -12,7 +12,7 @@
  * may attend key j iff j < S_b or j ≤ i (S_b ≥ T: bidirectional; 0 or 1: causal).
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, type DispatchCost, type PreparedDispatch, runOnce } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import type { AttentionShape } from '../reference/attention';
@@ -160,6 +160,26 @@ export interface AttentionBackwardTensors {
   dQkv: Tensor<'f32'>;
 }
 
+/**
+ * The step profile's cost of an attention dispatch: `products` T×T×dh matrix products per
+ * (batch, head) at 2 FLOPs a multiply-add, counted over the full T×T (an upper bound: the
+ * prefix-causal mask lets the kernels skip blocks); bytes as numbers of [B, T, D]-sized
+ * tensors read and written plus `rowValues` per-row values (lse, Δ) read and written.
+ */
+function attentionCost(
+  s: AttentionShape,
+  products: number,
+  io: { tokensRead: number; tokensWritten: number; rowsRead: number; rowsWritten: number },
+): DispatchCost {
+  const tokenValues = s.batch * s.seqLen * s.heads * s.headDim;
+  const rowValues = s.batch * s.heads * s.seqLen;
+  return {
+    flops: products * 2 * s.batch * s.heads * s.seqLen * s.seqLen * s.headDim,
+    bytesRead: 4 * (io.tokensRead * tokenValues + io.rowsRead * rowValues + s.batch),
+    bytesWritten: 4 * (io.tokensWritten * tokenValues + io.rowsWritten * rowValues),
+  };
+}
+
 /** Forward: out = attention(qkv), lse = per-row log-sum-exp (for the backward). */
 export async function prepareAttentionForward(
   ctx: GpuContext,
@@ -185,6 +205,8 @@ export async function prepareAttentionForward(
       [qkv.buffer, prefixLengths.buffer, out.buffer, lse.buffer, params],
       [Math.ceil(s.seqLen / blocks.query), s.heads, s.batch],
       [params],
+      // S = QKᵀ and O = PV; reads Q, K, V, writes O and lse.
+      attentionCost(s, 2, { tokensRead: 3, tokensWritten: 1, rowsRead: 0, rowsWritten: 1 }),
     ),
   ];
 }
@@ -243,6 +265,11 @@ export async function prepareAttentionBackward(
       [dOut.buffer, out.buffer, delta, preprocessParams],
       flatGridFor(ctx, rows),
       [preprocessParams],
+      // Δ = rowsum(dO ∘ O).
+      {
+        ...attentionCost(s, 0, { tokensRead: 2, tokensWritten: 0, rowsRead: 0, rowsWritten: 1 }),
+        flops: 2 * rows * s.headDim,
+      },
     ),
     createDispatch(
       ctx,
@@ -250,6 +277,8 @@ export async function prepareAttentionBackward(
       [...shared, dkdvParams],
       [Math.ceil(s.seqLen / blocks.dkdv.key), s.heads, s.batch],
       [dkdvParams],
+      // S, dP = dO·Vᵀ, dV = Pᵀ·dO, dK = dSᵀ·Q; reads Q, K, V, dO, lse, Δ; writes dK, dV.
+      attentionCost(s, 4, { tokensRead: 4, tokensWritten: 2, rowsRead: 2, rowsWritten: 0 }),
     ),
     // The last dispatch owns Δ, so that releasing the dispatches in order frees it last.
     createDispatch(
@@ -258,6 +287,8 @@ export async function prepareAttentionBackward(
       [...shared, dqParams],
       [Math.ceil(s.seqLen / blocks.dq.query), s.heads, s.batch],
       [dqParams, delta],
+      // S, dP = dO·Vᵀ, dQ = dS·K; reads Q, K, V, dO, lse, Δ; writes dQ.
+      attentionCost(s, 3, { tokensRead: 4, tokensWritten: 1, rowsRead: 2, rowsWritten: 0 }),
     ),
   ];
 }

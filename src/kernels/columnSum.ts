@@ -4,7 +4,7 @@
  * partials ([⌈R/256⌉, N], then [⌈R/65536⌉, N], ...), which the returned dispatches own.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, type DispatchCost, type PreparedDispatch, runOnce } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
@@ -31,6 +31,20 @@ export function columnSumPasses(rows: number): number[] {
     passes.push(Math.ceil(passes[passes.length - 1] / COLUMN_SUM_TILE.chunkRows));
   }
   return passes;
+}
+
+/** One pass: reads rows × cols, writes outRows × cols (reading them too when accumulating). */
+function columnSumPassCost(
+  rows: number,
+  cols: number,
+  outRows: number,
+  accumulate: boolean,
+): DispatchCost {
+  return {
+    flops: rows * cols,
+    bytesRead: 4 * (rows + (accumulate ? outRows : 0)) * cols,
+    bytesWritten: 4 * outRows * cols,
+  };
 }
 
 /**
@@ -79,6 +93,7 @@ export async function prepareColumnSum(
         [input, output, params],
         [Math.ceil(cols / COLUMN_SUM_TILE.cols), chunks],
         owned,
+        columnSumPassCost(passRows, cols, last ? 1 : chunks, last && !!opts.accumulate),
       ),
     );
     input = output;

@@ -3,13 +3,22 @@
  * (y += α·x), scale (into a new buffer or in place) and fill.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, type PreparedDispatch, runOnce, streamCost } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
 import { requireDistinct, requireSameSize } from './checks';
 import { flatGridFor, flatKernel } from './flat';
 
 const OPS = { add: 0, accumulate: 1, scale: 2, scaleInPlace: 3, fill: 4 } as const;
+
+/** Values read, written and operations per output value of each op (the step profile's cost). */
+const OP_COST = {
+  add: { read: 2, written: 1, flops: 1 },
+  accumulate: { read: 2, written: 1, flops: 2 },
+  scale: { read: 1, written: 1, flops: 1 },
+  scaleInPlace: { read: 1, written: 1, flops: 1 },
+  fill: { read: 0, written: 1, flops: 0 },
+} as const;
 
 async function prepareElementwise(
   ctx: GpuContext,
@@ -32,6 +41,7 @@ async function prepareElementwise(
       [x?.buffer ?? read, y.buffer, params, b?.buffer ?? read],
       flatGridFor(ctx, y.size),
       [params],
+      streamCost(y.size, OP_COST[op]),
     ),
   ];
 }

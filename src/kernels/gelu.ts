@@ -3,7 +3,7 @@
  * backward dx = dy·gelu'(x), for activations that are not fused into a matmul epilogue.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import { createDispatch, type PreparedDispatch, runOnce, streamCost } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import { requireDistinct, requireSameSize } from './checks';
@@ -43,7 +43,13 @@ async function prepareGelu(
   const buffers = [x.buffer, out.buffer, params];
   // `forward` does not reference dy, so its auto layout has no binding 3.
   if (dy) buffers.push(dy.buffer);
-  return [createDispatch(ctx, kernel, buffers, flatGridFor(ctx, x.size), [params])];
+  // GELU's tanh form is ~20 operations a value; the backward reads x and dy.
+  const cost = streamCost(x.size, {
+    read: (dy ? 2 : 1) + (opts.accumulate ? 1 : 0),
+    written: 1,
+    flops: 20,
+  });
+  return [createDispatch(ctx, kernel, buffers, flatGridFor(ctx, x.size), [params], cost)];
 }
 
 /** y = gelu(x) (or y += gelu(x)). */

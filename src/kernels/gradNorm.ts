@@ -117,6 +117,7 @@ export async function prepareGradNorm(
       ],
       [1],
       [params, sumOfSquares],
+      { flops: 8, bytesRead: 4, bytesWritten: 8 },
     ),
   );
   return dispatches;

@@ -100,6 +100,12 @@ export async function prepareLayerNormForward(
       [x.buffer, weight.buffer, bias.buffer, y.buffer, mean.buffer, rstd.buffer, params],
       flatGrid(ctx, rows),
       [params],
+      // Mean, variance, normalise, scale, shift: ~8 operations a value.
+      {
+        flops: 8 * rows * dim,
+        bytesRead: 4 * (rows * dim + 2 * dim),
+        bytesWritten: 4 * (rows * dim + 2 * rows),
+      },
     ),
   ];
 }
@@ -167,6 +173,11 @@ export async function prepareLayerNormBackward(
       [...common, t.weight.buffer, t.dx.buffer],
       flatGrid(ctx, rows),
       [params],
+      {
+        flops: 10 * rows * dim,
+        bytesRead: 4 * ((opts.accumulateInput ? 3 : 2) * rows * dim + 2 * rows + dim),
+        bytesWritten: 4 * rows * dim,
+      },
     ),
   ];
   if (!t.dweight || !t.dbias) return dispatches;
@@ -194,6 +205,11 @@ export async function prepareLayerNormBackward(
       ],
       [Math.ceil(dim / PARAM_TILE_COLS), chunks],
       [paramParams, weightPartials.buffer, biasPartials.buffer],
+      {
+        flops: 4 * rows * dim,
+        bytesRead: 4 * (2 * rows * dim + 2 * rows),
+        bytesWritten: 4 * 2 * chunks * dim,
+      },
     ),
   );
   const sumOpts = { accumulate: opts.accumulateParams };

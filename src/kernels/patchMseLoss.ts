@@ -110,7 +110,16 @@ async function prepareRows(
   const uniform = uniformU32(ctx, 'patchMseLoss dims', [s.batch, s.positions, s.patchValues, rows]);
   const limit = opts.gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   const write = ctx.placeholder('write');
-  const count = createDispatch(ctx, countKernel, [prefixLengths.buffer, counted, uniform], [1]);
+  const count = createDispatch(
+    ctx,
+    countKernel,
+    [prefixLengths.buffer, counted, uniform],
+    [1],
+    [],
+    { flops: s.batch, bytesRead: 4 * s.batch, bytesWritten: 4 },
+  );
+  // Per predicted value: a difference, a square and a sum (and the gradient when written).
+  const predValues = rows * s.patchValues;
   const main = createDispatch(
     ctx,
     rowKernel,
@@ -125,6 +134,11 @@ async function prepareRows(
     ],
     foldedGrid(rows, limit),
     [uniform, ...owned],
+    {
+      flops: 3 * predValues,
+      bytesRead: 4 * (2 * predValues + s.batch),
+      bytesWritten: 4 * ((t.perPosition ? rows : 0) + (t.gradPred ? predValues : 0)),
+    },
   );
   return { dispatches: [count, main], counted };
 }

@@ -113,6 +113,8 @@ export async function preparePatchify(
       [images.buffer, order?.buffer ?? ctx.placeholder('read'), out.buffer, params],
       flatGridFor(ctx, total),
       [params],
+      // A permutation: each value read once and written once (plus the order table).
+      { flops: 0, bytesRead: 4 * (total + (order ? g.tokens : 0)), bytesWritten: 4 * total },
     ),
   ];
 }

@@ -84,6 +84,12 @@ export async function preparePositionalEmbeddingAdd(
       ],
       flatGridFor(ctx, tokens.size),
       [params],
+      // Reads every token and the table rows it uses (once each), writes every token.
+      {
+        flops: tokens.size,
+        bytesRead: 4 * (tokens.size + Math.min(count, positions) * dim + (order ? count : 0)),
+        bytesWritten: 4 * tokens.size,
+      },
     ),
   ];
 }

@@ -88,6 +88,11 @@ export async function prepareBlockSums(
       [x, out, params, divideBy ?? ctx.placeholder('read')],
       foldedGrid(blocks, limit),
       [params],
+      {
+        flops: (opts.square ? 2 : 1) * n,
+        bytesRead: 4 * (n + (divideBy ? 1 : 0)),
+        bytesWritten: 4 * blocks,
+      },
     ),
   ];
 }
