@@ -6,9 +6,14 @@ import {
   parseFlags,
   type FlagOptions,
 } from '../src/cli/flags.node';
+import { ADAPTER_PROFILE_NAMES } from '../src/gpu/adapterProfiles';
 import { PRESETS, type PresetName } from '../src/model/config';
 
-export const SUITES = ['matmul', 'attention', 'layouts', 'train', 'all', 'ci'] as const;
+export const SUITES = ['matmul', 'attention', 'layouts', 'train', 'profile', 'all', 'ci'] as const;
+
+/** `--as`: the profile suite's kernel choices as on a named adapter, or on this one. */
+export const PROFILE_AS = [...ADAPTER_PROFILE_NAMES, 'this'] as const;
+export type ProfileAsName = (typeof PROFILE_AS)[number];
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchArgs {
@@ -27,6 +32,10 @@ export interface BenchArgs {
   warmup?: number;
   /** How many batched timestamp measurements to take (their median is reported). */
   trials?: number;
+  /** Profile suite: make kernel choices as on this adapter (default h100). */
+  as: ProfileAsName;
+  /** Profile suite: real Trainer steps for the host times (default 4; below 2 skips them). */
+  hostSteps?: number;
   help: boolean;
 }
 
@@ -49,7 +58,12 @@ export const USAGE = `Usage: node .gpu/bench.mjs [options]   (or: npm run bench 
                                        norm, AdamW) of aim-tiny and aim-small at batch 256:
                                        GPU time, Trainer.trainStep wall-clock, allocated
                                        memory, a 10-step loss guard
-                            all        the four above
+                            profile    the training step's structure, no GPU needed: every
+                                       dispatch of the Trainer's step (kernel, constants,
+                                       workgroups, FLOPs, bytes), totals, host times
+                                       measured here, and a MODELED roofline time for the
+                                       --as GPU (BENCHMARKS.md "Step profile")
+                            all        matmul, attention, layouts and train
                             ci         tiny sizes for CI logs on SwiftShader (matmul 128³,
                                        attention B=4 T=64 H=6 dh=32, train aim-micro B=8;
                                        2 reps, 2 trials); not a performance figure
@@ -62,6 +76,10 @@ export const USAGE = `Usage: node .gpu/bench.mjs [options]   (or: npm run bench 
                           quick: 4, 1 and 8)
   --presets a,b           presets of the train suite (default aim-tiny,aim-small; quick:
                           aim-micro at batch 8), of ${TRAINABLE_PRESETS.join(', ')}
+  --as NAME               profile suite: make every kernel choice as on ${PROFILE_AS.join(', ')}
+                          (this = the real adapter); default h100
+  --host-steps N          profile suite: real Trainer steps (one workgroup per dispatch)
+                          for the host times; default 4, below 2 skips them
   --tfjs                  also time @tensorflow/tfjs-backend-webgpu's matMul on the same GPU
   --reps N                timed repetitions per measurement (default 20; matmul 10 from 8192;
                           train 10; on a CPU adapter 5 for matmul, 3 for attention and
@@ -85,6 +103,8 @@ const FLAGS = {
   reps: { type: 'string' },
   warmup: { type: 'string' },
   trials: { type: 'string' },
+  as: { type: 'string' },
+  'host-steps': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies FlagOptions;
 
@@ -116,6 +136,11 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     reps: positive('reps', values.reps),
     warmup: values.warmup === undefined ? undefined : numberFlag('warmup', values.warmup, COUNT),
     trials: positive('trials', values.trials),
+    as: values.as === undefined ? 'h100' : choiceFlag('as', values.as, PROFILE_AS),
+    hostSteps:
+      values['host-steps'] === undefined
+        ? undefined
+        : numberFlag('host-steps', values['host-steps'], COUNT),
     help: values.help ?? false,
   };
 }

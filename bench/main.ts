@@ -6,6 +6,7 @@
  * on stdout. See BENCHMARKS.md for how to run it locally and on a GPU machine, and
  * bench/compare.ts for joining its lines with bench/torch_bench.py's and bench/torch_aim.py's.
  */
+import { adapterProfile } from '../src/gpu/adapterProfiles';
 import { adapterDisplayName } from '../src/gpu/capabilities';
 import { GpuContext } from '../src/gpu/context';
 import { WebGpuUnavailableError, type GpuKernelError } from '../src/gpu/errors';
@@ -15,6 +16,7 @@ import { FULL_SIZES, parseArgs, QUICK_SIZES, USAGE, type BenchArgs, type Suite }
 import { attentionCases, CI_ATTENTION_CASES, runAttentionSuite } from './attentionSuite';
 import { LAYOUT_PRESETS, runLayoutsSuite } from './layouts';
 import { runMatmulSuite } from './matmulSuite';
+import { runProfileSuite } from './profileSuite';
 import { CI_TRAIN_CASES, CI_TRAIN_PLAN, runTrainSuite, trainCases } from './trainSuite';
 import { emit } from './stats';
 import { message, type SuiteEnv } from './suite';
@@ -48,6 +50,9 @@ async function main(): Promise<number> {
   try {
     ctx = await GpuContext.create({
       shaderSource: fileShaderSource(),
+      // The profile suite makes kernel choices as on the named adapter (--as).
+      choicesAs:
+        args.suite === 'profile' && args.as !== 'this' ? adapterProfile(args.as) : undefined,
       onUncapturedError: (error) => {
         gpuError ??= error;
         console.error(`bench: uncaptured GPU error: ${error.message}`);
@@ -86,6 +91,7 @@ async function main(): Promise<number> {
     timestampQuery: caps.timestampQuery,
     features: caps.features,
     limits: caps.limits,
+    choicesAs: ctx.choices === caps ? undefined : ctx.choices.adapter.description,
     suite,
     quick,
     sizes: includes(suite, 'matmul') ? sizes : undefined,
@@ -128,6 +134,11 @@ async function main(): Promise<number> {
   if (includes(suite, 'train')) {
     if (suite === 'ci') failures += await runTrainSuite(env, CI_TRAIN_CASES, CI_TRAIN_PLAN);
     else failures += await runTrainSuite(env, trainCases(args.batch, quick, args.presets));
+  }
+
+  if (suite === 'profile') {
+    const cases = trainCases(args.batch, false, args.presets);
+    failures += await runProfileSuite(env, cases, args.as, args.hostSteps);
   }
 
   if (gpuError) failures++;
