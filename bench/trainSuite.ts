@@ -38,6 +38,7 @@ import { numPatches, parameterCount, PRESETS, type PresetName } from '../src/mod
 import { AimGpuModel } from '../src/model/gpuModel';
 import { estimateTrainingMemory, memoryLimitProblems } from '../src/model/memory';
 import { DEFAULT_SETTINGS, modelConfigFor, type RunSettings } from '../src/training/settings';
+import { gpuBatchBuffers, planGpuBatches } from '../src/training/gpuBatches';
 import { Trainer } from '../src/training/trainer';
 import { emit, median, sig } from './stats';
 import { message, planFrom, type SuiteEnv } from './suite';
@@ -108,14 +109,19 @@ function destroyRig(rig: StepRig): void {
 }
 
 /** Bytes of the rig's storage buffers: the model's pool, the optimizer, dispatch-owned scratch. */
-function allocatedBytes(rig: StepRig): { optimizer: number; kernelScratch: number } {
+function allocatedBytes(rig: StepRig): {
+  optimizer: number;
+  kernelScratch: number;
+  data: number;
+} {
   const owned = new Set<GPUBuffer>();
   const lists = [rig.model.zeroGradientDispatches, rig.step];
   for (const list of lists) for (const d of list) for (const b of d.owned) owned.add(b);
   let kernelScratch = 0;
   for (const b of owned) if (b.usage & GPUBufferUsage.STORAGE) kernelScratch += b.size;
   const optimizer = rig.trainer.optimizerBytes;
-  return { optimizer, kernelScratch };
+  // The dataset on the GPU (src/training/gpuBatches.ts): images, tables, per-image records.
+  return { optimizer, kernelScratch, data: rig.trainer.dataBytes };
 }
 
 interface GuardResult {
@@ -181,7 +187,12 @@ async function benchCase(
     valCount: 1,
     seed: 1,
   });
-  const estimate = estimateTrainingMemory(config, c.batch);
+  const gpuData = s.colorJitter
+    ? null
+    : planGpuBatches(ctx.capabilities, dataset, config.imageSize);
+  const estimate = estimateTrainingMemory(config, c.batch, {
+    dataBuffers: gpuData ? gpuBatchBuffers(gpuData, config.imageSize, c.batch) : [],
+  });
   const limits = ctx.capabilities.limits;
   const limitProblems = memoryLimitProblems(estimate, {
     maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
@@ -197,7 +208,7 @@ async function benchCase(
     destroyRig(rig);
   }
   const { timed, single, timedLoss, memory, dispatchesPerStep } = measured;
-  const allocated = memory.model + memory.optimizer + memory.kernelScratch;
+  const allocated = memory.model + memory.optimizer + memory.kernelScratch + memory.data;
 
   const guard = await trainerGuard(ctx, s, dataset);
   const finite = guard.losses.every(Number.isFinite) && Number.isFinite(timedLoss);

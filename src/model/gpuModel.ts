@@ -219,9 +219,13 @@ export class AimGpuModel {
     return out;
   }
 
-  /** Uploads a batch: images [B, 3, H, W], a permutation of the K patches, prefix lengths [B]. */
+  /**
+   * Uploads a batch: images [B, 3, H, W] (null: written on the GPU by the step's own
+   * augmentation dispatches, src/training/gpuBatches.ts), a permutation of the K patches,
+   * prefix lengths [B].
+   */
   setInputs(
-    images: Float32Array,
+    images: Float32Array | null,
     order: ArrayLike<number>,
     prefixLengths: ArrayLike<number>,
   ): void {
@@ -236,7 +240,7 @@ export class AimGpuModel {
     for (const s of Array.from(prefixLengths))
       if (!Number.isInteger(s) || s < 0 || s > K)
         throw new RangeError(`AIM model: prefix length ${s} outside 0…${K}`);
-    this.inputs.images.upload(images);
+    if (images) this.inputs.images.upload(images);
     this.inputs.order.upload(ordered);
     this.inputs.prefixLengths.upload(Array.from(prefixLengths));
   }

@@ -5,7 +5,7 @@
  * kernel wrappers allocate for themselves when a step's dispatches are prepared.
  *
  * Everything is allocated once, before the first step, and nothing is allocated during a
- * step (apart from an 8-byte readback), so the sum is the steady-state allocation of a
+ * step (the loss and norm are read back through a ring of buffers made once), so the sum is the steady-state allocation of a
  * training run — what the device must hold, not counting the driver's own overhead.
  *
  * Categories:
@@ -16,7 +16,10 @@
  *  - gradientScratch: the backward's gradient buffers shared by all blocks, and d loss / d pred;
  *  - inputs: images, patch order, prefix lengths and the two sin-cos position tables;
  *  - kernelScratch: storage buffers owned by prepared dispatches (attention Δ, LayerNorm and
- *    column-sum partial sums, the loss's target count, the gradient norm's partial sums).
+ *    column-sum partial sums, the loss's target count, the gradient norm's partial sums, the
+ *    batch augmentation's rows);
+ *  - dataset: the run's images on the GPU and the augmentation's coefficient and
+ *    normalisation tables and per-image records (only when `dataBuffers` are given).
  * Uniform buffers (16–32 bytes per dispatch, a few KiB in all) are not counted.
  *
  * `modelBytes` (parameters + gradients + activations + gradientScratch + inputs) is exactly
@@ -48,7 +51,8 @@ export const MEMORY_CATEGORIES = [
   'gradientScratch',
   'inputs',
   'kernelScratch',
-] as const satisfies readonly (BufferRole | 'kernelScratch')[];
+  'dataset',
+] as const satisfies readonly (BufferRole | 'kernelScratch' | 'dataset')[];
 
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
 
@@ -76,6 +80,12 @@ export interface TrainingMemory {
 export interface MemoryOptions {
   /** ml-aim's trunk alone (AimGpuModel's `trunkOnly`): no head, gradients, optimizer. */
   trunkOnly?: boolean;
+  /**
+   * Storage buffers the Trainer adds beside the model: the run's images on the GPU and the
+   * augmentation's tables and rows (src/training/gpuBatches.ts gpuBatchBuffers). They depend
+   * on the dataset, so an estimate without them counts the model and optimizer only.
+   */
+  dataBuffers?: readonly BufferEstimate[];
 }
 
 /** The allocator that allocates nothing: it lists each buffer's label, bytes and role. */
@@ -109,7 +119,11 @@ export function trainingBuffers(
   const { parameters } = allocateModel(counter, c, batch, opts);
   if (opts.trunkOnly) return counter.buffers;
   allocateOptimizerState(counter, parameters.specs);
-  return [...counter.buffers, ...kernelScratch(c, batch, parameters.specs)];
+  return [
+    ...counter.buffers,
+    ...kernelScratch(c, batch, parameters.specs),
+    ...(opts.dataBuffers ?? []),
+  ];
 }
 
 /**
@@ -188,7 +202,7 @@ export function estimateTrainingMemory(
     batch,
     bytes,
     modelBytes,
-    totalBytes: modelBytes + bytes.optimizer + bytes.kernelScratch,
+    totalBytes: modelBytes + bytes.optimizer + bytes.kernelScratch + bytes.dataset,
     largestBuffer: { label: largest.label, bytes: largest.bytes },
     buffers: list.length,
   };

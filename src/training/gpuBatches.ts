@@ -12,11 +12,14 @@ import type { AugmentParams } from '../data/augment';
 import { evalGeometry, NORMALISATION_TABLE } from '../data/batch';
 import type { ImageDataset, RgbImages } from '../data/dataset';
 import { resampleCoefficients, type CropBox } from '../data/resize';
+import type { GpuCapabilities } from '../gpu/capabilities';
 import type { GpuContext } from '../gpu/context';
 import { releaseDispatch, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import {
+  augmentRowsShape,
   imageChunkPlan,
+  type ImageChunkPlan,
   MAX_IMAGE_CHUNKS,
   prepareAugment,
   SAMPLE_WORDS,
@@ -27,7 +30,8 @@ import {
 class CoefficientTables {
   private readonly parts: Int32Array[] = [];
   private readonly at = new Map<string, { offset: number; taps: number }>();
-  private length = 0;
+  /** i32 values of all tables. */
+  length = 0;
   maxTaps = 1;
 
   /** The table for inSize → outSize if it was added (uploaded tables only). */
@@ -70,6 +74,76 @@ class CoefficientTables {
   }
 }
 
+/** How a dataset would be laid out on the GPU (null: it stays on the CPU path). */
+export interface GpuBatchPlan {
+  chunkPlan: ImageChunkPlan;
+  imageBytes: number;
+  images: number;
+  height: number;
+  tables: CoefficientTables;
+}
+
+/**
+ * The GPU layout of `dataset` for outputs of `size`², or null when train and val differ in
+ * resolution or the images exceed the budget of imageChunkPlan (from the capabilities).
+ */
+export function planGpuBatches(
+  caps: Pick<GpuCapabilities, 'limits'>,
+  dataset: ImageDataset,
+  size: number,
+  /** Tests ask for small chunks to exercise several. */
+  imagesPerChunk?: number,
+): GpuBatchPlan | null {
+  const { train, val } = dataset;
+  if (train.height !== val.height || train.width !== val.width) return null;
+  const { height, width } = train;
+  const imageBytes = height * width * 3;
+  const images = train.count + val.count;
+  const fits = imageChunkPlan(caps, imageBytes, images);
+  if (!fits) return null;
+  const perChunk = Math.min(fits.imagesPerChunk, imagesPerChunk ?? Infinity);
+  const chunkPlan = { imagesPerChunk: perChunk, chunks: Math.ceil(images / perChunk) };
+  if (chunkPlan.chunks > MAX_IMAGE_CHUNKS) return null;
+  // Every table a batch can point at: each crop side → size, and evalView's two resizes.
+  const tables = new CoefficientTables();
+  for (let n = 1; n <= Math.max(height, width); n++) tables.table(n, size);
+  const g = evalGeometry(height, width, size);
+  tables.table(height, g.resizedHeight);
+  tables.table(width, g.resizedWidth);
+  return { chunkPlan, imageBytes, images, height, tables };
+}
+
+/**
+ * The storage buffers GpuBatches.create allocates for `plan` (for src/model/memory.ts):
+ * 'dataset' for the images and tables, 'kernelScratch' for the dispatches' own rows buffer.
+ */
+export function gpuBatchBuffers(
+  plan: GpuBatchPlan,
+  size: number,
+  batch: number,
+): { label: string; bytes: number; category: 'dataset' | 'kernelScratch' }[] {
+  const { chunkPlan, imageBytes, images } = plan;
+  const chunks = Array.from({ length: chunkPlan.chunks }, (_, c) => {
+    const count = Math.min(chunkPlan.imagesPerChunk, images - c * chunkPlan.imagesPerChunk);
+    return {
+      label: `image chunk ${c}`,
+      bytes: 4 * Math.ceil((count * imageBytes) / 4),
+      category: 'dataset' as const,
+    };
+  });
+  return [
+    ...chunks,
+    { label: 'augment coefficients', bytes: 4 * plan.tables.length, category: 'dataset' },
+    { label: 'normalisation table', bytes: 4 * 768, category: 'dataset' },
+    { label: 'augment records', bytes: 4 * batch * SAMPLE_WORDS, category: 'dataset' },
+    {
+      label: 'augment rows',
+      bytes: 4 * augmentRowsShape({ batch, height: plan.height, size }).reduce((a, b) => a * b),
+      category: 'kernelScratch',
+    },
+  ];
+}
+
 export class GpuBatches {
   private constructor(
     private readonly dataset: ImageDataset,
@@ -98,28 +172,15 @@ export class GpuBatches {
     out: Tensor<'f32'>,
     opts: { imagesPerChunk?: number } = {},
   ): Promise<GpuBatches | null> {
+    const planned = planGpuBatches(ctx.capabilities, dataset, size, opts.imagesPerChunk);
+    if (!planned) return null;
     const { train, val } = dataset;
-    if (train.height !== val.height || train.width !== val.width) return null;
-    const { height, width } = train;
-    const imageBytes = height * width * 3;
-    const count = train.count + val.count;
-    const fits = imageChunkPlan(ctx.capabilities, imageBytes, count);
-    if (!fits) return null;
-    // (Tests ask for small chunks to exercise several.)
-    const perChunk = Math.min(fits.imagesPerChunk, opts.imagesPerChunk ?? Infinity);
-    const plan = { imagesPerChunk: perChunk, chunks: Math.ceil(count / perChunk) };
-    if (plan.chunks > MAX_IMAGE_CHUNKS) return null;
+    const { chunkPlan: plan, imageBytes, tables } = planned;
     const pixels = new Uint8Array((train.count + val.count) * imageBytes);
     pixels.set(train.pixels.subarray(0, train.count * imageBytes));
     pixels.set(val.pixels.subarray(0, val.count * imageBytes), train.count * imageBytes);
     const chunks = uploadImageChunks(ctx, pixels, imageBytes, plan);
-
-    // Every table a batch can point at: each crop side → size, and evalView's two resizes.
-    const tables = new CoefficientTables();
-    for (let n = 1; n <= Math.max(height, width); n++) tables.table(n, size);
-    const g = evalGeometry(height, width, size);
-    tables.table(height, g.resizedHeight);
-    tables.table(width, g.resizedWidth);
+    const { height, width } = train;
     const allTables = tables.concat();
     const coefficients = Tensor.fromArray(
       ctx,
@@ -152,6 +213,11 @@ export class GpuBatches {
       samples,
       dispatches,
     );
+  }
+
+  /** Bytes of the storage buffers this owns (images, tables, records; not the dispatches' rows). */
+  get bytes(): number {
+    return this.owned.reduce((n, t) => n + t.byteLength, 0);
   }
 
   /** Records for training images `indices` with the choices `params` (drawTrainParams). */

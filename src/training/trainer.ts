@@ -2,22 +2,35 @@
  * The training loop's engine, the same in a Web Worker and in Node (headless runs). One
  * optimizer step, top to bottom:
  *
- *   1. the step's images (EpochSampler) are augmented and normalised on the CPU (trainBatch);
- *   2. each sample draws its prefix length S ~ U{1 … K−1} (S = 1 for the causal baseline);
- *   3. one GPU submission records the model's forward and backward, the global gradient
- *      norm and clip scale, and AdamW with this step's learning rate;
+ *   1. the step's images (EpochSampler) get their random crops and flips drawn on the CPU
+ *      (drawTrainParams), and each sample its prefix length S ~ U{1 … K−1} (S = 1 for the
+ *      causal baseline) — the RNG stream of the CPU path, unchanged;
+ *   2. one GPU submission records the batch's augmentation (src/training/gpuBatches.ts; on
+ *      the CPU instead when colour jitter is on or the images exceed the GPU budget), the
+ *      model's forward and backward, the global gradient norm and clip scale, AdamW with this
+ *      step's learning rate, and the copy of the loss and norm into a reused readback buffer;
+ *   3. while the GPU runs it, step N+1's draws (and, on the CPU path, its pixels) are made;
  *   4. the loss and the gradient norm are read back; a NaN/Inf stops the run (AdamW has
  *      already skipped the update on the GPU, so the parameters are still the last good ones).
+ *
+ * Step N+1's draws are made ahead, so `rng` is then past them: a checkpoint stores the
+ * state from before them (`rngStateBeforeAhead`), and restoring drops them.
  */
 import type { ImageDataset } from '../data/dataset';
-import { evalBatch, trainBatch } from '../data/batch';
+import { drawTrainParams, evalBatch, trainBatch } from '../data/batch';
 import {
   AIM_V1_AUGMENTATION,
   AIM_V1_AUGMENTATION_NO_JITTER,
   type AugmentOptions,
+  type AugmentParams,
 } from '../data/augment';
 import type { GpuContext } from '../gpu/context';
-import { releaseDispatch, runDispatches, type PreparedDispatch } from '../gpu/dispatch';
+import {
+  recordDispatch,
+  releaseDispatch,
+  runDispatches,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import type { Tensor } from '../gpu/tensor';
 import { createAdamWStep, prepareAdamW, writeAdamWStep, type AdamWStep } from '../kernels/adamw';
 import { prepareGradNorm } from '../kernels/gradNorm';
@@ -31,6 +44,8 @@ import { ChunkLossAccumulator } from './chunkLoss';
 import { predictionImages, type PredictionImage } from './predictions';
 import { Rng } from './rng';
 import { EpochSampler } from './sampler';
+import { GpuBatches } from './gpuBatches';
+import { DeferredErrorScopes, ScalarReadbackRing } from './stepSubmission';
 import { DEFAULT_WARMUP, learningRate } from './schedule';
 import { modelConfigFor, validateSettings, type RunSettings } from './settings';
 
@@ -47,6 +62,18 @@ export interface EvalMetrics {
   step: number;
   valLoss: number;
   chunkLoss: number[];
+}
+
+/** One step's inputs as drawn on the CPU, before they are written to the GPU. */
+interface StepInputs {
+  step: number;
+  indices: Uint32Array | number[];
+  /** The GPU path's crops and flips, or the CPU path's finished images. */
+  augment: AugmentParams[] | Float32Array;
+  prefix: number[];
+  lr: number;
+  /** The RNG state before these draws (what a checkpoint taken before this step stores). */
+  rngStateBefore: number;
 }
 
 /** A NaN or Inf appeared; the run must stop (the last update was skipped on the GPU). */
@@ -69,6 +96,10 @@ export class Trainer {
   private readonly sampler: EpochSampler;
   private readonly augment: AugmentOptions;
   private readonly stepDispatches: PreparedDispatch[];
+  /** Step N+1's inputs, drawn while step N ran (null: none drawn ahead). */
+  private ahead: StepInputs | null = null;
+  private readonly readback: ScalarReadbackRing;
+  private readonly errorScopes: DeferredErrorScopes;
 
   private constructor(
     readonly ctx: GpuContext,
@@ -81,6 +112,8 @@ export class Trainer {
     private readonly gradNormDispatches: PreparedDispatch[],
     private readonly scalars: { norm: Tensor<'f32'>; clipScale: Tensor<'f32'> },
     readonly rng: Rng,
+    /** The dataset on the GPU, or null: batches are assembled on the CPU. */
+    private readonly gpuBatches: GpuBatches | null,
   ) {
     this.positions = numPatches(config);
     this.order = patchOrder(
@@ -92,7 +125,10 @@ export class Trainer {
     this.sampler = new EpochSampler(dataset.train.count, settings.seed);
     const base = settings.colorJitter ? AIM_V1_AUGMENTATION : AIM_V1_AUGMENTATION_NO_JITTER;
     this.augment = { ...base, scale: [settings.cropScaleMin, 1] };
+    this.readback = new ScalarReadbackRing(ctx.device, 2);
+    this.errorScopes = new DeferredErrorScopes(ctx.device);
     this.stepDispatches = [
+      ...(gpuBatches?.dispatches ?? []),
       ...model.forwardDispatches,
       ...model.backwardDispatches,
       ...gradNormDispatches,
@@ -132,6 +168,16 @@ export class Trainer {
         clipScale,
       }),
     };
+    // Colour jitter's HSV rounding has no exact f32 form on the GPU (gpuBatches.ts).
+    const gpuBatches = settings.colorJitter
+      ? null
+      : await GpuBatches.create(
+          ctx,
+          dataset,
+          config.imageSize,
+          settings.batch,
+          model.inputs.images,
+        );
     const trainer = new Trainer(
       ctx,
       settings,
@@ -143,6 +189,7 @@ export class Trainer {
       gradNormDispatches,
       { norm, clipScale },
       new Rng(settings.seed),
+      gpuBatches,
     );
     if (opts.checkpoint) await trainer.restore(opts.checkpoint);
     else {
@@ -161,6 +208,11 @@ export class Trainer {
     return this.stepDispatches;
   }
 
+  /** Bytes of the dataset on the GPU (images, augmentation tables and records); 0 on the CPU path. */
+  get dataBytes(): number {
+    return this.gpuBatches?.bytes ?? 0;
+  }
+
   /** Bytes of the optimizer state (AdamW moments) and the step's scalars. */
   get optimizerBytes(): number {
     let bytes = this.scalars.norm.byteLength + this.scalars.clipScale.byteLength;
@@ -169,24 +221,23 @@ export class Trainer {
   }
 
   /**
-   * The CPU half of a step: the step's images (sampled, augmented, normalised) and each
-   * sample's prefix length, uploaded; this step's learning rate set. Returns the learning rate.
+   * The CPU half of a step: `step`'s images (sampled; their crops and flips drawn, or on the
+   * CPU path augmented and normalised) and each sample's prefix length, in the RNG order of
+   * the CPU path; and the step's learning rate. Nothing is written to the GPU.
    */
-  loadStep(): number {
+  private drawStep(step: number): StepInputs {
     const { batch } = this.settings;
-    const indices = this.sampler.indices(this.step, batch);
-    const images = trainBatch(
-      this.dataset.train,
-      indices,
-      this.config.imageSize,
-      this.augment,
-      this.rng.uniform,
-    );
+    const rngStateBefore = this.rng.getState();
+    const indices = this.sampler.indices(step, batch);
+    const { train } = this.dataset;
+    const size = this.config.imageSize;
+    const augment = this.gpuBatches
+      ? drawTrainParams(train, indices, size, this.augment, this.rng.uniform)
+      : trainBatch(train, indices, size, this.augment, this.rng.uniform).images;
     const K = this.positions;
     const prefix = Array.from({ length: batch }, () =>
       this.settings.prefix ? this.rng.int(1, K - 1) : 1,
     );
-    this.model.setInputs(images.images, this.order, prefix);
     const lr = learningRate(
       {
         peakLr: this.settings.lr,
@@ -194,10 +245,26 @@ export class Trainer {
         warmupFraction: this.settings.warmupFraction,
         warmupStartLr: DEFAULT_WARMUP.warmupStartLr,
       },
-      this.step,
+      step,
     );
-    writeAdamWStep(this.ctx, this.adamw.step, this.step + 1, lr);
-    return lr;
+    return { step, indices, augment, prefix, lr, rngStateBefore };
+  }
+
+  /**
+   * The step's inputs written to the GPU (drawn now, or taken from those drawn ahead) and
+   * this step's learning rate set. Returns the learning rate.
+   */
+  loadStep(): number {
+    const inputs = this.ahead?.step === this.step ? this.ahead : this.drawStep(this.step);
+    this.ahead = null;
+    if (inputs.augment instanceof Float32Array) {
+      this.model.setInputs(inputs.augment, this.order, inputs.prefix);
+    } else {
+      this.gpuBatches!.writeTrain(inputs.indices, inputs.augment);
+      this.model.setInputs(null, this.order, inputs.prefix);
+    }
+    writeAdamWStep(this.ctx, this.adamw.step, this.step + 1, inputs.lr);
+    return inputs.lr;
   }
 
   /** One optimizer step (see the header). Throws NonFiniteError without updating on NaN/Inf. */
@@ -205,10 +272,18 @@ export class Trainer {
     const started = performance.now();
     const { batch } = this.settings;
     const lr = this.loadStep();
-    await runDispatches(this.ctx, this.stepDispatches);
-    const [trainLoss, gradNorm] = await this.readScalars([
-      this.model.outputs.loss,
-      this.scalars.norm,
+    let slot: GPUBuffer | undefined;
+    this.errorScopes.submit(`training step ${this.step + 1}`, (encoder) => {
+      const pass = encoder.beginComputePass({ label: 'training step' });
+      for (const dispatch of this.stepDispatches) recordDispatch(pass, dispatch);
+      pass.end();
+      slot = this.readback.record(encoder, [this.model.outputs.loss, this.scalars.norm]);
+    });
+    // The GPU runs this step while the CPU draws the next (queue writes wait behind it).
+    if (this.step + 1 < this.settings.steps) this.ahead = this.drawStep(this.step + 1);
+    const [[trainLoss, gradNorm]] = await Promise.all([
+      this.readback.read(slot!),
+      this.errorScopes.check(),
     ]);
     if (!Number.isFinite(trainLoss)) throw new NonFiniteError(this.step, 'loss');
     if (!Number.isFinite(gradNorm))
@@ -230,12 +305,21 @@ export class Trainer {
     const prefix = new Array<number>(batch).fill(1);
     for (let i = 0; i < batches; i++) {
       const indices = Array.from({ length: batch }, (_, k) => (i * batch + k) % val.count);
-      this.model.setInputs(
-        evalBatch(val, indices, this.config.imageSize).images,
-        this.order,
-        prefix,
-      );
-      await runDispatches(this.ctx, this.model.forwardDispatches);
+      if (this.gpuBatches) {
+        this.gpuBatches.writeEval(indices);
+        this.model.setInputs(null, this.order, prefix);
+        await runDispatches(this.ctx, [
+          ...this.gpuBatches.dispatches,
+          ...this.model.forwardDispatches,
+        ]);
+      } else {
+        this.model.setInputs(
+          evalBatch(val, indices, this.config.imageSize).images,
+          this.order,
+          prefix,
+        );
+        await runDispatches(this.ctx, this.model.forwardDispatches);
+      }
       acc.add(await this.model.outputs.perPosition.download(), batch);
     }
     const { chunkLoss, loss } = acc.result();
@@ -251,7 +335,10 @@ export class Trainer {
     const val = this.dataset.val;
     const indices = Array.from({ length: batch }, (_, k) => k % val.count);
     const images = evalBatch(val, indices, this.config.imageSize).images;
-    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1));
+    // Every position's prediction, not only the counted ones the training step computes.
+    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1), {
+      headRows: 'all',
+    });
     await runDispatches(this.ctx, this.model.forwardDispatches);
     const pred = await this.model.outputs.pred.download();
     return predictionImages(
@@ -283,7 +370,8 @@ export class Trainer {
       params,
       optimizer: { expAvg, expAvgSq },
       step: this.step,
-      rngState: this.rng.getState(),
+      // Draws made ahead for the next step are not part of this state.
+      rngState: this.ahead?.rngStateBefore ?? this.rng.getState(),
       modelConfig: this.config,
       runConfig: this.settings,
     });
@@ -310,6 +398,7 @@ export class Trainer {
     }
     this.step = c.step;
     this.rng.setState(c.rngState);
+    this.ahead = null;
   }
 
   destroy(): void {
@@ -322,28 +411,9 @@ export class Trainer {
     }
     this.scalars.norm.destroy();
     this.scalars.clipScale.destroy();
+    this.readback.destroy();
+    this.gpuBatches?.destroy();
     this.model.destroy();
-  }
-
-  /** Reads several one-value tensors with one copy and one map. */
-  private async readScalars(tensors: Tensor<'f32'>[]): Promise<number[]> {
-    const { device } = this.ctx;
-    const staging = device.createBuffer({
-      label: 'step scalars readback',
-      size: 4 * tensors.length,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    try {
-      await this.ctx.submit('read step scalars', (encoder) => {
-        tensors.forEach((t, i) => encoder.copyBufferToBuffer(t.buffer, 0, staging, 4 * i, 4));
-      });
-      await staging.mapAsync(GPUMapMode.READ);
-      const values = Array.from(new Float32Array(staging.getMappedRange().slice(0)));
-      staging.unmap();
-      return values;
-    } finally {
-      staging.destroy();
-    }
   }
 
   private async firstNonFiniteGradient(): Promise<string> {
