@@ -12,7 +12,8 @@
 // register micro-tile (rows ty + 8a, dims tx + 8e of an 8×8 invocation grid). The workgroup
 // walks the key blocks its queries can see (the loop stops at max(S_b, q0 + BLOCK_Q)):
 //   1. load K and V ([d][key], keys padded to BLOCK_K + 1 so that the column walk of
-//      step 3 hits distinct banks);
+//      step 3 and the transposed stores hit distinct banks); Q and dO are stored once,
+//      also transposed, with rows padded to BLOCK_Q + 1 for the same reason;
 //   2. S = Q·Kᵀ and dP = dO·Vᵀ as register micro-tiles (rows ty + 8a, keys tx + 8c), then
 //      dS, written to shared memory ([key][row]);
 //   3. dQ += dS·K.
@@ -33,6 +34,7 @@ override BLOCK_K: u32 = 8u;
 
 override PADDED_DIM: u32 = (HEAD_DIM + 7u) / 8u * 8u;
 override KEY_STRIDE: u32 = BLOCK_K + 1u;
+override ROW_STRIDE: u32 = BLOCK_Q + 1u;
 override ROWS: u32 = (BLOCK_Q + 7u) / 8u; // query rows per invocation
 override KEYS: u32 = (BLOCK_K + 7u) / 8u; // keys per invocation (step 2)
 override DIMS: u32 = PADDED_DIM / 8u; // gradient columns per invocation
@@ -47,10 +49,10 @@ const THREADS: u32 = 64u;
 @group(0) @binding(5) var<storage, read_write> dQkv: array<f32>;
 @group(0) @binding(6) var<uniform> params: AttentionParams;
 
-var<workgroup> queryTile: array<f32, PADDED_DIM * BLOCK_Q>; // [d][row]
-var<workgroup> gradOutTile: array<f32, PADDED_DIM * BLOCK_Q>; // [d][row]
+var<workgroup> queryTile: array<f32, PADDED_DIM * ROW_STRIDE>; // [d][row]
+var<workgroup> gradOutTile: array<f32, PADDED_DIM * ROW_STRIDE>; // [d][row]
 var<workgroup> keyTile: array<f32, PADDED_DIM * KEY_STRIDE>; // [d][key]
-var<workgroup> valueTile: array<f32, PADDED_DIM * BLOCK_K>; // [d][key]
+var<workgroup> valueTile: array<f32, PADDED_DIM * KEY_STRIDE>; // [d][key]
 var<workgroup> gradScoreTile: array<f32, BLOCK_K * BLOCK_Q>; // [key][row]
 var<workgroup> rowLse: array<f32, BLOCK_Q>;
 var<workgroup> rowDelta: array<f32, BLOCK_Q>;
@@ -73,12 +75,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let r = idx / PADDED_DIM;
     let d = idx % PADDED_DIM;
     let i = q0 + r;
-    queryTile[d * BLOCK_Q + r] = loadQkv(tokenBase, 0u, i, d);
+    queryTile[d * ROW_STRIDE + r] = loadQkv(tokenBase, 0u, i, d);
     var g = 0.0;
     if (i < seqLen && d < HEAD_DIM) {
       g = dOut[gradOutBase + i * modelDim + d];
     }
-    gradOutTile[d * BLOCK_Q + r] = g;
+    gradOutTile[d * ROW_STRIDE + r] = g;
   }
   if (tid < BLOCK_Q) {
     let i = min(q0 + tid, seqLen - 1u);
@@ -94,7 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let c = idx / PADDED_DIM;
       let d = idx % PADDED_DIM;
       keyTile[d * KEY_STRIDE + c] = loadQkv(tokenBase, 1u, k0 + c, d);
-      valueTile[d * BLOCK_K + c] = loadQkv(tokenBase, 2u, k0 + c, d);
+      valueTile[d * KEY_STRIDE + c] = loadQkv(tokenBase, 2u, k0 + c, d);
     }
     workgroupBarrier();
 
@@ -107,13 +109,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       var vv = array<f32, 4>();
       for (var a = 0u; a < ROWS; a++) {
         let r = min(ty + 8u * a, BLOCK_Q - 1u);
-        qv[a] = queryTile[d * BLOCK_Q + r];
-        gv[a] = gradOutTile[d * BLOCK_Q + r];
+        qv[a] = queryTile[d * ROW_STRIDE + r];
+        gv[a] = gradOutTile[d * ROW_STRIDE + r];
       }
       for (var c = 0u; c < KEYS; c++) {
         let key = min(tx + 8u * c, BLOCK_K - 1u);
         kv[c] = keyTile[d * KEY_STRIDE + key];
-        vv[c] = valueTile[d * BLOCK_K + key];
+        vv[c] = valueTile[d * KEY_STRIDE + key];
       }
       for (var a = 0u; a < ROWS; a++) {
         for (var c = 0u; c < KEYS; c++) {

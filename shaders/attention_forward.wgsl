@@ -18,7 +18,10 @@
 //      share of Σ exp; meanwhile the V block is loaded into the buffer K occupied;
 //   4. O (a register micro-tile: rows ty + 8a, dims tx + 8e) is rescaled and += P·V.
 // The shares of Σ exp are combined once at the end. Shared tiles are laid out so that the
-// invocations of one row of the 8×8 grid read consecutive words (no bank conflicts).
+// invocations of one row of the 8×8 grid read consecutive words (no bank conflicts), and the
+// transposed Q and K tiles have a padded row stride (BLOCK + 1 words) so that their stores —
+// consecutive invocations write consecutive d, i.e. one word per row of the tile — hit
+// distinct banks instead of one (32-way conflicts at a stride of 32).
 // Key blocks that every query of the block must ignore (all keys ≥ S_b and > the last
 // query) are skipped: the loop stops at max(S_b, q0 + BLOCK_Q).
 //
@@ -41,6 +44,8 @@ override PADDED_DIM: u32 = (HEAD_DIM + 7u) / 8u * 8u;
 override ROWS: u32 = (BLOCK_Q + 7u) / 8u; // query rows per invocation
 override KEYS: u32 = (BLOCK_K + 7u) / 8u; // keys per invocation (scores)
 override DIMS: u32 = PADDED_DIM / 8u; // output columns per invocation
+override Q_STRIDE: u32 = BLOCK_Q + 1u; // queryTile row stride (padded: see the header)
+override K_STRIDE: u32 = BLOCK_K + 1u; // keyValueTile row stride while it holds K
 
 const THREADS: u32 = 64u;
 // Scores of masked pairs. Finite, so that max/exp of a fully masked row never make NaN.
@@ -52,8 +57,8 @@ const MASKED: f32 = -3.0e38;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(4) var<uniform> params: AttentionParams;
 
-var<workgroup> queryTile: array<f32, PADDED_DIM * BLOCK_Q>; // [d][row]
-var<workgroup> keyValueTile: array<f32, PADDED_DIM * BLOCK_K>; // K as [d][key], then V as [key][d]
+var<workgroup> queryTile: array<f32, PADDED_DIM * Q_STRIDE>; // [d][row]
+var<workgroup> keyValueTile: array<f32, PADDED_DIM * K_STRIDE>; // K as [d][key], then V as [key][d]
 var<workgroup> probTile: array<f32, BLOCK_K * BLOCK_Q>; // [key][row]
 var<workgroup> rowShares: array<f32, BLOCK_Q * 8u>; // [row][tx]: per-invocation max, then sum
 
@@ -71,7 +76,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   for (var idx = tid; idx < BLOCK_Q * PADDED_DIM; idx += THREADS) {
     let r = idx / PADDED_DIM;
     let d = idx % PADDED_DIM;
-    queryTile[d * BLOCK_Q + r] = loadQkv(tokenBase, 0u, q0 + r, d);
+    queryTile[d * Q_STRIDE + r] = loadQkv(tokenBase, 0u, q0 + r, d);
   }
 
   var acc = array<f32, 32>(); // O micro-tile [a][e], unnormalised
@@ -86,7 +91,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var idx = tid; idx < BLOCK_K * PADDED_DIM; idx += THREADS) {
       let c = idx / PADDED_DIM;
       let d = idx % PADDED_DIM;
-      keyValueTile[d * BLOCK_K + c] = loadQkv(tokenBase, 1u, k0 + c, d);
+      keyValueTile[d * K_STRIDE + c] = loadQkv(tokenBase, 1u, k0 + c, d);
     }
     workgroupBarrier();
 
@@ -95,10 +100,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       var qv = array<f32, 4>();
       var kv = array<f32, 4>();
       for (var a = 0u; a < ROWS; a++) {
-        qv[a] = queryTile[d * BLOCK_Q + min(ty + 8u * a, BLOCK_Q - 1u)];
+        qv[a] = queryTile[d * Q_STRIDE + min(ty + 8u * a, BLOCK_Q - 1u)];
       }
       for (var c = 0u; c < KEYS; c++) {
-        kv[c] = keyValueTile[d * BLOCK_K + min(tx + 8u * c, BLOCK_K - 1u)];
+        kv[c] = keyValueTile[d * K_STRIDE + min(tx + 8u * c, BLOCK_K - 1u)];
       }
       for (var a = 0u; a < ROWS; a++) {
         for (var c = 0u; c < KEYS; c++) {

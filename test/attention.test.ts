@@ -1,3 +1,4 @@
+import { ADAPTER_PROFILE_NAMES, adapterProfile } from '../src/gpu/adapterProfiles';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
 import {
@@ -347,6 +348,11 @@ describe('attention wrappers', () => {
   });
 
   it('every head dim 1…128 fits 16 KiB of workgroup memory and the register tiles', () => {
+    // 16 KiB is WebGPU's guaranteed minimum, so it fits every adapter profile's limit too.
+    for (const name of ADAPTER_PROFILE_NAMES)
+      expect(adapterProfile(name).limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(
+        16384,
+      );
     for (let dh = 1; dh <= 128; dh++) {
       const blocks = attentionBlockSizes(dh);
       const dims = paddedHeadDim(dh) / 8;

@@ -77,10 +77,10 @@ export function attentionWorkgroupBytes(
   const d = paddedHeadDim(headDim);
   const floats =
     kernel === 'forward'
-      ? d * q + d * k + k * q + 8 * q // Q, K/V, P, row shares
+      ? d * (q + 1) + d * (k + 1) + k * q + 8 * q // Q, K/V (padded strides), P, row shares
       : kernel === 'dkdv'
         ? 2 * d * k + 2 * d * (q + 1) + 2 * q * k + 2 * q // K, V, Q, dO, P, dS, L, Δ
-        : 2 * d * q + d * (k + 1) + d * k + k * q + 2 * q; // Q, dO, K, V, dS, L, Δ
+        : 2 * d * (q + 1) + 2 * d * (k + 1) + k * q + 2 * q; // Q, dO, K, V (padded), dS, L, Δ
   return 4 * floats;
 }
 
