@@ -141,7 +141,11 @@ export class Trainer {
     ctx: GpuContext,
     settings: RunSettings,
     dataset: ImageDataset,
-    opts: { checkpoint?: Uint8Array } = {},
+    opts: {
+      checkpoint?: Uint8Array;
+      /** Where batches are assembled: 'gpu' (the default) where it can be, else the CPU. */
+      batches?: 'gpu' | 'cpu';
+    } = {},
   ): Promise<Trainer> {
     const problems = validateSettings(settings);
     if (problems.length) throw new RangeError(problems.join(' '));
@@ -169,15 +173,16 @@ export class Trainer {
       }),
     };
     // Colour jitter's HSV rounding has no exact f32 form on the GPU (gpuBatches.ts).
-    const gpuBatches = settings.colorJitter
-      ? null
-      : await GpuBatches.create(
-          ctx,
-          dataset,
-          config.imageSize,
-          settings.batch,
-          model.inputs.images,
-        );
+    const gpuBatches =
+      settings.colorJitter || opts.batches === 'cpu'
+        ? null
+        : await GpuBatches.create(
+            ctx,
+            dataset,
+            config.imageSize,
+            settings.batch,
+            model.inputs.images,
+          );
     const trainer = new Trainer(
       ctx,
       settings,
