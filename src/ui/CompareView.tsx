@@ -46,7 +46,11 @@ export function CompareView() {
   const gpuReady = usePlayground((s) => s.gpuPhase === 'ready');
   const { id, runs } = useComparisonRuns();
   const [playing, setPlaying] = useState(false);
-  const problems = settingsProblems({ settings, datasetKind, userDataset });
+  const limits = usePlayground((s) => s.capabilities?.limits);
+  const problems = useMemo(
+    () => settingsProblems({ settings, datasetKind, userDataset }, limits),
+    [settings, datasetKind, userDataset, limits],
+  );
   const present = ORDERINGS.filter((o) => runs[o]);
   const reference = present.length ? runs[present[0]]!.settings : settings;
 

@@ -7,6 +7,7 @@
  * "Copy link" puts it on the clipboard.
  */
 import { useMemo, useState } from 'react';
+import { usePlayground } from './store';
 import { parameterCount, PRESETS, type PresetName } from '../model/config';
 import type { Ordering } from '../model/orderings';
 import {
@@ -109,9 +110,10 @@ export function SettingsPanel({
   const linkProblems = useSettings((s) => s.linkProblems);
   const datasetKind = useSettings((s) => s.datasetKind);
   const userDataset = useSettings((s) => s.userDataset);
+  const limits = usePlayground((s) => s.capabilities?.limits);
   const problems = useMemo(
-    () => settingsProblems({ settings, datasetKind, userDataset }),
-    [settings, datasetKind, userDataset],
+    () => settingsProblems({ settings, datasetKind, userDataset }, limits),
+    [settings, datasetKind, userDataset, limits],
   );
   const fields = useMemo(() => fieldProblems(settings), [settings]);
   const [copied, setCopied] = useState<string>();

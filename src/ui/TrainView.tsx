@@ -16,20 +16,34 @@ import {
   stopRun,
   useSession,
 } from './runDriver';
-import { isActive } from './runRecords';
+import { SETTING_KEYS, type RunSettings } from '../training/settings';
+import { isActive, type RunRecord } from './runRecords';
 import { useRuns } from './runsStore';
 import { RunStatus } from './RunStatus';
 import { datasetChoice, settingsProblems, useSettings } from './settingsStore';
 import { usePlayground } from './store';
 
-/** The Train view's run: the one started here, else the newest run trained outside a comparison. */
-export function useActiveRun() {
+/** Two settings objects configure the same run. */
+function sameSettings(a: RunSettings, b: RunSettings): boolean {
+  return SETTING_KEYS.every((key) => a[key] === b[key]);
+}
+
+/**
+ * The Train view's run: the one running or paused here, else the run started here, else the
+ * newest run trained outside a comparison — but a finished, stopped or failed run only while
+ * the settings are still its settings. The panel must never show one configuration's run (its
+ * status, its failure, its "Continue") beside another configuration's settings and link.
+ */
+export function useActiveRun(): RunRecord | undefined {
   const id = useSession((s) => s.activeRunId);
+  const settings = useSettings((s) => s.settings);
   return useRuns((s) => {
-    if (id) return s.records[id];
+    const shown = (r: RunRecord | undefined) =>
+      r !== undefined && (isActive(r) || sameSettings(r.settings, settings));
+    if (id && shown(s.records[id])) return s.records[id];
     for (let i = s.order.length - 1; i >= 0; i--) {
       const r = s.records[s.order[i]];
-      if (r && !r.compare) return r;
+      if (r && !r.compare && shown(r)) return r;
     }
     return undefined;
   });
@@ -42,7 +56,11 @@ export function TrainControls({ disabledReason }: { disabledReason?: string }) {
   const datasetKind = useSettings((s) => s.datasetKind);
   const userDataset = useSettings((s) => s.userDataset);
   const gpuReady = usePlayground((s) => s.gpuPhase === 'ready');
-  const problems = settingsProblems({ settings, datasetKind, userDataset });
+  const limits = usePlayground((s) => s.capabilities?.limits);
+  const problems = useMemo(
+    () => settingsProblems({ settings, datasetKind, userDataset }, limits),
+    [settings, datasetKind, userDataset, limits],
+  );
   const active = run !== undefined && isActive(run);
   const canTrain = gpuReady && !active && problems.length === 0 && !disabledReason;
   const train = () => {
@@ -131,6 +149,7 @@ export function TrainView() {
       lines.unshift({ label: `step ${first.step}`, colour: '#7f7f7f', chunkLoss: first.chunkLoss });
     return lines;
   }, [run]);
+  // The run shown (if any) has these settings, or is running with them locked.
   const shown = run?.settings ?? settings;
   return (
     <div className="view" data-testid="train-view">
@@ -159,7 +178,8 @@ export function TrainView() {
           />
         </div>
       </section>
-      {run && <PredictionGrid run={run} />}
+      {/* Keyed by run: one run's predictions never stay under another's. */}
+      {run && <PredictionGrid key={run.id} run={run} />}
       <section className="panel" aria-labelledby="order-title">
         <h3 id="order-title">The {shown.ordering} ordering on validation images</h3>
         <p className="muted small">

@@ -4,11 +4,13 @@
  * always a link that reproduces this configuration.
  */
 import { create } from 'zustand';
+import type { GpuCapabilities } from '../gpu/capabilities';
 import { PRESETS, type PresetName } from '../model/config';
 import { validateSettings, withPreset, type RunSettings } from '../training/settings';
 import { workerApi } from '../worker/client';
 import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
+import { adapterFitProblems } from './adapterFit';
 import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
 
 export const TABS = ['train', 'compare', 'runs', 'inference', 'gpu'] as const;
@@ -112,8 +114,10 @@ export function datasetChoice(
 /** Everything that stops the current settings from running, as sentences. */
 export function settingsProblems(
   s: Pick<SettingsState, 'datasetKind' | 'userDataset' | 'settings'>,
+  limits?: GpuCapabilities['limits'],
 ): string[] {
   const problems = validateSettings(s.settings);
+  if (limits) problems.push(...adapterFitProblems(s.settings, limits));
   if (s.datasetKind === 'user' && !s.userDataset)
     problems.push('Choose your image folder, .zip or CIFAR-10 files first.');
   return problems;
