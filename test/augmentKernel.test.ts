@@ -18,6 +18,7 @@ import { imageChunkPlan, MAX_IMAGE_CHUNKS } from '../src/kernels/augment';
 import { runDispatches } from '../src/gpu/dispatch';
 import { mulberry32 } from '../src/reference/random';
 import { GpuBatches } from '../src/training/gpuBatches';
+import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 import { testGpu } from './gpuContext';
 
 function randomSet(count: number, height: number, width: number, seed: number): RgbImages {
@@ -211,5 +212,23 @@ describe('imageChunkPlan (whether a dataset goes on the GPU)', () => {
     expect(plan.imagesPerChunk * image).toBeLessThanOrEqual(256 * 2 ** 20);
     // ImageNet-sized sets (7.5 GB at 224 px) stay on the CPU path.
     expect(imageChunkPlan(limits(2 ** 40), image, 50_000)).toBeNull();
+  });
+});
+
+describe('the browser kernel cases of the augmentation (e2e/kernels.spec.ts) pass here too', () => {
+  for (const c of KERNEL_CASES.filter((k) => k.name.startsWith('augment'))) {
+    it(c.name, async () => {
+      const ctx = await testGpu();
+      const inputs = c.inputs();
+      expect(c.grade(inputs, await c.run(ctx, inputs))).toBe(0);
+    });
+  }
+  it('grade fails a batch that differs by one value', async () => {
+    const c = KERNEL_CASES.find((k) => k.name.startsWith('augment eval'))!;
+    const ctx = await testGpu();
+    const inputs = c.inputs();
+    const outputs = await c.run(ctx, inputs);
+    outputs.out[7] += 2 ** -10;
+    expect(c.grade(inputs, outputs)).toBeGreaterThan(1);
   });
 });

@@ -32,6 +32,7 @@ import {
   layerNormReference,
 } from '../reference/layernorm';
 import { runOnce } from '../gpu/dispatch';
+import { augmentCase } from './augmentCases';
 
 export type CaseData = Record<string, number[]>;
 
@@ -305,6 +306,9 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
   layerNormCase('LayerNorm fwd+bwd R=37 D=192', 37, 192),
   layerNormCase('LayerNorm fwd+bwd R=5 D=257', 5, 257),
+  // Crops along the borders of 13×6 images, odd batch, images in four chunk buffers.
+  augmentCase('augment train batch 5 of 13×6 → 6', 'train', 5, 13, 6, 6, [4, 0, 3, 3, 1], 31),
+  augmentCase('augment eval batch 3 of 7×12 → 5', 'eval', 5, 7, 12, 5, [2, 4, 0], 32),
 ];
 
 export function kernelCase(name: string): KernelCase {
