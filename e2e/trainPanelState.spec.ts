@@ -117,6 +117,12 @@ test('settings that cannot fit this GPU disable Train before a run starts, and s
   await expect(problems).toContainText('more than this GPU allows in one buffer');
   await expect(problems).toContainText(/A batch of \d+ or less fits\./);
   await expect(page.getByTestId('train')).toBeDisabled();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: 'e2e-artifacts/train-does-not-fit-1280.png' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await problems.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'e2e-artifacts/train-does-not-fit-390.png' });
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   // The advice is right: the batch it names fits, one more does not.
   const fits = Number((await problems.textContent())!.match(/A batch of (\d+) or less/)![1]);

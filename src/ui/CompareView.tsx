@@ -13,7 +13,8 @@ import { downloadText } from './download';
 import { ErrorNotice } from './ErrorNotice';
 import { formatNumber } from '../util/format';
 import { OrderingView } from './OrderingView';
-import type { RunRecord } from './runRecords';
+import { isActive, type RunRecord } from './runRecords';
+import { stopRun } from './runDriver';
 import { useRuns } from './runsStore';
 import { datasetChoice, settingsProblems, useSettings } from './settingsStore';
 import { usePlayground } from './store';
@@ -90,9 +91,18 @@ export function CompareView() {
     );
   };
 
-  const begin = () => {
+  // The worker trains one run at a time: a Train run going on must be stopped first, and only
+  // once the user agrees (its checkpoint is saved; it can be continued later).
+  const trainRun = useRuns((s) =>
+    s.order.map((runId) => s.records[runId]).find((r) => r && !r.compare && isActive(r)),
+  );
+  const [confirming, setConfirming] = useState(false);
+  const begin = async (stopTrainRunFirst: boolean) => {
+    setConfirming(false);
     const dataset = datasetChoice({ settings, datasetKind, userDataset });
-    if (dataset) void start(settings, dataset);
+    if (!dataset) return;
+    if (stopTrainRunFirst) await stopRun();
+    void start(settings, dataset);
   };
 
   return (
@@ -125,8 +135,8 @@ export function CompareView() {
         <div className="controls">
           <button
             type="button"
-            onClick={begin}
-            disabled={running || !gpuReady || problems.length > 0}
+            onClick={() => (trainRun ? setConfirming(true) : void begin(false))}
+            disabled={running || confirming || !gpuReady || problems.length > 0}
             data-testid="compare-start"
           >
             Train all four orderings
@@ -150,6 +160,37 @@ export function CompareView() {
             Export comparison (JSON)
           </button>
         </div>
+        {confirming && trainRun && (
+          <div
+            className="notice warn-notice"
+            role="alertdialog"
+            aria-labelledby="compare-confirm"
+            data-testid="compare-confirm"
+          >
+            <p id="compare-confirm">
+              “{trainRun.name}” is training in the Train tab (step {trainRun.step}). The GPU trains
+              one run at a time: comparing stops it and keeps its checkpoint, so you can continue it
+              later from the Train or Runs tab.
+            </p>
+            <div className="controls">
+              <button
+                type="button"
+                onClick={() => void begin(true)}
+                data-testid="compare-confirm-stop"
+              >
+                Stop it and compare
+              </button>
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => setConfirming(false)}
+                data-testid="compare-confirm-cancel"
+              >
+                Keep training
+              </button>
+            </div>
+          </div>
+        )}
         {problems.length > 0 && <p className="bad">Fix the settings first: {problems[0]}</p>}
         <table className="results" data-testid="compare-table" data-running={running}>
           <thead>

@@ -4,6 +4,7 @@
  */
 import { useMemo } from 'react';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { useCompare } from './compareStore';
 import { ErrorNotice } from './ErrorNotice';
 import { OrderingView } from './OrderingView';
 import { PredictionGrid } from './PredictionGrid';
@@ -62,7 +63,8 @@ export function TrainControls({ disabledReason }: { disabledReason?: string }) {
     [settings, datasetKind, userDataset, limits],
   );
   const active = run !== undefined && isActive(run);
-  const canTrain = gpuReady && !active && problems.length === 0 && !disabledReason;
+  const comparing = useCompare((s) => s.running);
+  const canTrain = gpuReady && !active && !comparing && problems.length === 0 && !disabledReason;
   const train = () => {
     const dataset = datasetChoice({ settings, datasetKind, userDataset });
     if (dataset) void startRun(settings, dataset);
@@ -126,6 +128,11 @@ export function TrainControls({ disabledReason }: { disabledReason?: string }) {
           </button>
         )}
       {disabledReason && <span className="muted">{disabledReason}</span>}
+      {comparing && !disabledReason && (
+        <span className="muted" data-testid="train-blocked-by-compare">
+          The orderings comparison is training; stop it in Compare orderings to train here.
+        </span>
+      )}
     </div>
   );
 }

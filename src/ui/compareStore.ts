@@ -40,6 +40,8 @@ async function sequential(id: string, settings: RunSettings, dataset: DatasetCho
     const runId = await startRun({ ...settings, ordering }, dataset, {
       name: `compare · ${ordering}`,
       compare: { id, ordering },
+      // A comparison's runs are not the Train view's run (issue 15, defect 6).
+      activate: false,
     });
     if (!runId) throw new Error(`the ${ordering} run could not start`);
     await waitForEnd(runId);
@@ -55,12 +57,14 @@ async function interleaved(id: string, settings: RunSettings, dataset: DatasetCh
       useCompare.setState({ current: ordering });
       const existing = ids.get(ordering);
       if (existing) {
-        if (!(await resumeFromCheckpoint(existing, { start: false })))
+        if (!(await resumeFromCheckpoint(existing, { start: false, activate: false })))
           throw new Error(`the ${ordering} run could not be resumed from its checkpoint`);
       } else {
         const runId = await startRun({ ...settings, ordering }, dataset, {
           name: `compare · ${ordering}`,
           compare: { id, ordering },
+          // A comparison's runs are not the Train view's run (issue 15, defect 6).
+          activate: false,
           start: false,
         });
         if (!runId) throw new Error(`the ${ordering} run could not start`);
