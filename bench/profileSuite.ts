@@ -292,7 +292,13 @@ async function profileCase(
     seed: 1,
   });
   const gpu = as === 'this' ? undefined : ROOFLINE_GPUS[as];
+  const started = performance.now();
+  const note = (what: string) =>
+    console.error(
+      `bench profile ${c.preset} B=${c.batch} as ${as}: ${what} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
   const trainer = await Trainer.create(ctx, s, dataset);
+  note('Trainer ready');
   try {
     const assembly: number[] = [];
     for (let r = 0; r < 2; r++) {
@@ -302,6 +308,7 @@ async function profileCase(
     }
     const structure = stepStructure(trainer.dispatches, gpu);
     const encode = encodeMs(ctx, trainer.dispatches);
+    note(`structure done; ${hostSteps >= 2 ? `${hostSteps} host steps next` : 'no host steps'}`);
     const host = hostSteps >= 2 ? await measureHost(ctx, trainer, hostSteps) : undefined;
     const { totals } = structure;
     const maxDispatches = PROFILE_GOALS.maxDispatches[c.preset];
