@@ -199,27 +199,54 @@ async function measureHost(ctx: GpuContext, trainer: Trainer, steps: number) {
     originalSubmit(buffers);
     record.end = performance.now();
     const submitted = submits.push(record);
+    for (const b of copiedSinceSubmit) lastWrite.set(b, submitted);
+    copiedSinceSubmit = [];
     void queue.onSubmittedWorkDone().then(() => doneBy(performance.now(), submitted));
   };
-  // The queue runs in order, so a readback's map resolving proves every earlier submission
-  // done: that time is seen before the awaiting code continues, unlike onSubmittedWorkDone's.
+  // Marks the first `submitted` submissions done by `time` (the earliest evidence wins).
   const doneBy = (time: number, submitted: number) => {
     for (const s of submits.slice(0, submitted)) s.done = Math.min(s.done ?? Infinity, time);
   };
   ctx.device.createBuffer = (descriptor: GPUBufferDescriptor) => {
-    const buffer = originalCreateBuffer(descriptor);
-    if (descriptor.usage & GPUBufferUsage.MAP_READ) {
-      count('mapReadBuffers');
-      const originalMap = buffer.mapAsync.bind(buffer);
-      buffer.mapAsync = (...mapArgs: Parameters<GPUBuffer['mapAsync']>) => {
-        const submitted = submits.length;
-        const mapped = originalMap(...mapArgs);
-        void mapped.then(() => doneBy(performance.now(), submitted));
-        return mapped;
-      };
-    }
-    return buffer;
+    if (descriptor.usage & GPUBufferUsage.MAP_READ) count('mapReadBuffers');
+    return originalCreateBuffer(descriptor);
   };
+  // A readback's mapAsync resolving proves done the submission that last wrote that buffer
+  // (copyBufferToBuffer into it) and, the queue running in order, every one before it. Patched
+  // on the prototypes: the Trainer's readback buffers may predate this measurement.
+  const lastWrite = new WeakMap<GPUBuffer, number>();
+  let copiedSinceSubmit: GPUBuffer[] = [];
+  const probe = originalCreateBuffer({
+    size: 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const bufferPrototype = Object.getPrototypeOf(probe) as GPUBuffer;
+  probe.destroy();
+  const encoderPrototype = Object.getPrototypeOf(
+    ctx.device.createCommandEncoder(),
+  ) as GPUCommandEncoder;
+  const originalMap = Object.getOwnPropertyDescriptor(bufferPrototype, 'mapAsync')!;
+  const originalCopy = Object.getOwnPropertyDescriptor(encoderPrototype, 'copyBufferToBuffer')!;
+  const mapAsync = originalMap.value as GPUBuffer['mapAsync'];
+  const copy = originalCopy.value as (this: GPUCommandEncoder, ...args: unknown[]) => void;
+  Object.defineProperty(bufferPrototype, 'mapAsync', {
+    ...originalMap,
+    value: function (this: GPUBuffer, ...mapArgs: Parameters<GPUBuffer['mapAsync']>) {
+      const written = lastWrite.get(this);
+      const mapped = mapAsync.apply(this, mapArgs);
+      if (written !== undefined) void mapped.then(() => doneBy(performance.now(), written));
+      return mapped;
+    },
+  });
+  Object.defineProperty(encoderPrototype, 'copyBufferToBuffer', {
+    ...originalCopy,
+    value: function (this: GPUCommandEncoder, ...args: unknown[]) {
+      // (source, destination, size) or (source, sourceOffset, destination, …)
+      const destination = (typeof args[1] === 'number' ? args[2] : args[1]) as GPUBuffer;
+      copiedSinceSubmit.push(destination);
+      return copy.apply(this, args);
+    },
+  });
   ctx.device.pushErrorScope = (filter: GPUErrorFilter) => {
     count('errorScopes');
     originalPush(filter);
@@ -247,6 +274,8 @@ async function measureHost(ctx: GpuContext, trainer: Trainer, steps: number) {
     delete (queue as { submit?: unknown }).submit;
     delete (ctx.device as { createBuffer?: unknown }).createBuffer;
     delete (ctx.device as { pushErrorScope?: unknown }).pushErrorScope;
+    Object.defineProperty(bufferPrototype, 'mapAsync', originalMap);
+    Object.defineProperty(encoderPrototype, 'copyBufferToBuffer', originalCopy);
   }
   // Idle gaps: a submission found the queue drained (every earlier one done) before it began.
   const gapsByStep = new Map<number, number>();
