@@ -249,6 +249,9 @@ test('bad inputs: each refused with a message, nothing cached, the page keeps wo
   await expect(page.getByTestId('error-notice')).toContainText(
     'notes.png could not be read as an image',
   );
+  // The user's picture is at fault, not the model (issue 15, defect 7).
+  await expect(page.getByTestId('error-notice')).toContainText('This image could not be read.');
+  await expect(page.getByTestId('error-notice')).not.toContainText('This model cannot be used');
   // …and the page still classifies a real one.
   await page.getByTestId('classify-input').setInputFiles({
     name: 'stripes.png',

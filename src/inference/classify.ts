@@ -16,7 +16,6 @@ import {
   pooledUnitVectors,
   type KnnBank,
 } from './knnProbe';
-import { ModelFileError } from './modelPlan';
 import type { ModelFiles } from './modelSources';
 import type { OnnxModelSession } from './onnxSession';
 import { preprocessForAim } from './preprocess';
@@ -27,6 +26,17 @@ import { rankScores, topK } from './topK';
 const KNN_BATCH = 32;
 
 /** The model the worker holds, with what has been learnt about it since it was loaded. */
+/** The picture to classify is not an image the browser can decode: the user's file, not the model. */
+export class ImageFileError extends Error {
+  override readonly name = 'ImageFileError';
+  constructor(
+    message: string,
+    readonly remedy: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface LoadedSession {
   model: OnnxModelSession;
   files: ModelFiles;
@@ -54,7 +64,10 @@ export async function classifyImage(
   try {
     decoded = await decodeImageInBrowser(bytes, name);
   } catch (error) {
-    throw new ModelFileError(`${name} could not be read as an image: ${(error as Error).message}`);
+    throw new ImageFileError(
+      `${name} could not be read as an image: ${(error as Error).message}`,
+      'Choose a PNG, JPEG, WebP, GIF or BMP picture; the model is fine and stays loaded.',
+    );
   }
   const { plan } = s.files;
   const crop = plan.input.height;

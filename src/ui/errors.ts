@@ -13,6 +13,9 @@ export function explainError(e: SerializedError): Explained {
   const text = `${e.name}: ${e.message}`;
   if (e.name === 'ModelFileError')
     return { headline: 'This model cannot be used.', advice: e.remedy ?? e.message };
+  // Before the dataset rule below, whose /image/ would claim it.
+  if (e.name === 'ImageFileError')
+    return { headline: 'This image could not be read.', advice: e.remedy ?? e.message };
   if (e.name === 'OnnxSessionError')
     return { headline: 'onnxruntime could not run this model.', advice: e.remedy ?? e.message };
   if (e.name === 'CacheFullError')
