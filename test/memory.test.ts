@@ -14,6 +14,7 @@ import { makeProceduralDataset } from '../src/data/procedural';
 import type { GpuContext } from '../src/gpu/context';
 import { PRESETS, type AimConfig } from '../src/model/config';
 import { AimGpuModel } from '../src/model/gpuModel';
+import { paramSize, paramSpecs } from '../src/model/params';
 import {
   estimateTrainingMemory,
   memoryLimitProblems,
@@ -174,9 +175,9 @@ describe('estimateTrainingMemory equals what AimGpuModel allocates', () => {
     const model = await AimGpuModel.create(ctx, AWKWARD, 5);
     rec.stop();
     try {
-      // Without a Trainer there is no optimizer state and no gradient-norm scratch.
+      // Without a Trainer there is no optimizer state, no gradient-norm or AdamW scratch.
       const expected = trainingBuffers(AWKWARD, 5).filter(
-        (b) => b.category !== 'optimizer' && !/^gradNorm|^reduceSum/.test(b.label),
+        (b) => b.category !== 'optimizer' && !/^gradNorm|^reduceSum|^adamw/.test(b.label),
       );
       const buffers = storageBuffers(rec.created);
       expect(model.bytes).toBe(estimateTrainingMemory(AWKWARD, 5).modelBytes);
@@ -184,7 +185,7 @@ describe('estimateTrainingMemory equals what AimGpuModel allocates', () => {
       expect(buffers.length).toBe(expected.length);
       expect(sum(buffers)).not.toBe(
         trainingBuffers(AWKWARD, 4)
-          .filter((b) => b.category !== 'optimizer' && !/^gradNorm|^reduceSum/.test(b.label))
+          .filter((b) => b.category !== 'optimizer' && !/^gradNorm|^reduceSum|^adamw/.test(b.label))
           .reduce((n, b) => n + b.bytes, 0),
       );
     } finally {
@@ -216,9 +217,22 @@ describe('estimates at the benchmark sizes (computed, nothing allocated)', () =>
     const tiny = estimateTrainingMemory(PRESETS['aim-tiny'], 256);
     const small = estimateTrainingMemory(PRESETS['aim-small'], 256);
     for (const m of [tiny, small]) console.log(JSON.stringify(m));
-    // 4.83 M and 34.2 M parameters: 4 bytes each for the values, the gradients, and twice for AdamW.
-    expect(tiny.bytes.parameters).toBe(4 * 4_830_448);
+    // 4.83 M and 34.2 M parameters: 4 bytes each for the values, the gradients, and twice for
+    // AdamW — each tensor's slot of its arena padded to a multiple of 256 bytes.
+    const padded = (c: AimConfig) =>
+      paramSpecs(c).reduce((n, s) => n + Math.ceil((4 * paramSize(s)) / 256) * 256, 0);
+    expect(paramSpecs(PRESETS['aim-tiny']).reduce((n, s) => n + paramSize(s), 0)).toBe(4_830_448);
+    expect(tiny.bytes.parameters).toBe(padded(PRESETS['aim-tiny']));
+    // The padding is less than 256 bytes per tensor.
+    const tinyTensors = paramSpecs(PRESETS['aim-tiny']).length;
+    expect(tiny.bytes.parameters - 4 * 4_830_448).toBeLessThan(256 * tinyTensors);
+    expect(tiny.bytes.gradients).toBe(tiny.bytes.parameters);
     expect(small.bytes.optimizer).toBe(2 * small.bytes.parameters + 8);
+    // aim-small's 137 MB of parameters do not fit one 128 MiB binding: its arenas are split.
+    expect(
+      trainingBuffers(PRESETS['aim-small'], 256).filter((b) => /^parameters arena/.test(b.label))
+        .length,
+    ).toBe(3);
     // The largest buffer of aim-small: the head's fc1 output [256·64, 4·512] f32 = 128 MiB,
     // exactly WebGPU's default maxStorageBufferBindingSize — so it still fits a default device.
     expect(small.largestBuffer).toEqual({

@@ -31,6 +31,13 @@ export interface DispatchCost {
 }
 
 /**
+ * What a binding of a prepared dispatch is given: a whole buffer (uniforms, scratch) or a
+ * byte range of one — `tensor.binding`, which is how every tensor is bound, so a view into an
+ * arena and a tensor with a buffer of its own are bound alike.
+ */
+export type BindingResource = GPUBuffer | GPUBufferBinding;
+
+/**
  * The cost of a streaming kernel over `values` f32 values: `read` and `written` values and
  * `flops` operations per value (a cost is a lower bound on traffic, as the roofline wants).
  */
@@ -52,7 +59,7 @@ export function streamCost(
 export function createDispatch(
   ctx: GpuContext,
   kernel: Kernel,
-  buffers: readonly GPUBuffer[],
+  buffers: readonly BindingResource[],
   workgroups: readonly [number, number?, number?],
   owned: GPUBuffer[] = [],
   cost?: DispatchCost,
@@ -67,7 +74,10 @@ export function createDispatch(
   const bindGroup = ctx.device.createBindGroup({
     label: `${kernel.name} bindings`,
     layout: kernel.pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: buffers.map((b, binding) => ({
+      binding,
+      resource: 'buffer' in b ? b : { buffer: b },
+    })),
   });
   const dispatch: PreparedDispatch = {
     name: kernel.name,

@@ -1,6 +1,10 @@
 /**
- * A GPU tensor: one storage buffer, a shape and a dtype, row-major and contiguous.
- * Upload/download go through the queue and a MAP_READ staging buffer.
+ * A GPU tensor: a shape and a dtype, row-major and contiguous, in a storage buffer of its own
+ * or at a byte offset inside a shared one (a view: the parameter, gradient and AdamW-moment
+ * arenas hold every tensor of their kind in one buffer, so the optimizer can treat the whole
+ * model as a few flat ranges). Kernels bind `tensor.binding` — {buffer, offset, size} — so a
+ * view and a whole buffer are bound the same way. Upload/download go through the queue and
+ * a MAP_READ staging buffer.
  */
 import type { GpuContext } from './context';
 
@@ -24,6 +28,8 @@ export class Tensor<D extends DType = DType> {
     readonly buffer: GPUBuffer,
     readonly shape: readonly number[],
     readonly dtype: D,
+    /** Where the tensor's first value sits in `buffer` (0 unless it is a view into an arena). */
+    readonly byteOffset = 0,
   ) {}
 
   get size(): number {
@@ -32,6 +38,14 @@ export class Tensor<D extends DType = DType> {
 
   get byteLength(): number {
     return this.size * BYTES_PER_ELEMENT[this.dtype];
+  }
+
+  /**
+   * What a kernel binds: the tensor's bytes of its buffer (at least 4, as WebGPU needs; a
+   * view's slot in an arena is padded to make room for them).
+   */
+  get binding(): GPUBufferBinding {
+    return { buffer: this.buffer, offset: this.byteOffset, size: Math.max(4, this.byteLength) };
   }
 
   /** A zero-filled tensor. Buffers are padded to 4 bytes and at least 4 bytes long (WebGPU needs both). */
@@ -82,7 +96,28 @@ export class Tensor<D extends DType = DType> {
         `view: [${shape.join(',')}] does not have the ${this.size} values of [${this.shape.join(',')}]`,
       );
     }
-    return new Tensor(this.ctx, this.buffer, [...shape], this.dtype);
+    return new Tensor(this.ctx, this.buffer, [...shape], this.dtype, this.byteOffset);
+  }
+
+  /**
+   * A tensor of `shape` whose values start `byteOffset` bytes into this tensor's buffer (a
+   * slot of an arena). The offset must be a multiple of the device's
+   * minStorageBufferOffsetAlignment, as every storage binding's is. Like `view`, it does not
+   * own the buffer.
+   */
+  slice(byteOffset: number, shape: readonly number[], label = 'view'): Tensor<D> {
+    const alignment = this.ctx.device.limits.minStorageBufferOffsetAlignment;
+    const start = this.byteOffset + byteOffset;
+    if (!Number.isInteger(byteOffset) || byteOffset < 0 || start % alignment !== 0)
+      throw new RangeError(
+        `${label}: byte offset ${start} is not a multiple of minStorageBufferOffsetAlignment (${alignment})`,
+      );
+    const bytes = Math.max(4, numel(shape) * BYTES_PER_ELEMENT[this.dtype]);
+    if (start + bytes > this.byteOffset + Math.max(4, this.byteLength))
+      throw new RangeError(
+        `${label}: [${shape.join(',')}] at byte ${byteOffset} does not fit in [${this.shape.join(',')}]`,
+      );
+    return new Tensor(this.ctx, this.buffer, [...shape], this.dtype, start);
   }
 
   upload(data: ArrayFor<D> | readonly number[]): void {
@@ -94,7 +129,7 @@ export class Tensor<D extends DType = DType> {
     const typed = ArrayBuffer.isView(data) ? data : makeTyped(this.dtype, data);
     this.ctx.device.queue.writeBuffer(
       this.buffer,
-      0,
+      this.byteOffset,
       typed.buffer,
       typed.byteOffset,
       typed.byteLength,
@@ -112,7 +147,7 @@ export class Tensor<D extends DType = DType> {
     });
     try {
       await this.ctx.submit(`download ${this.buffer.label}`, (encoder) => {
-        encoder.copyBufferToBuffer(this.buffer, 0, staging, 0, bytes);
+        encoder.copyBufferToBuffer(this.buffer, this.byteOffset, staging, 0, bytes);
       });
       await staging.mapAsync(GPUMapMode.READ);
       const copy = staging.getMappedRange().slice(0, this.byteLength);
@@ -123,6 +158,7 @@ export class Tensor<D extends DType = DType> {
     }
   }
 
+  /** Frees the buffer — the whole buffer, also when called on a view of it. */
   destroy(): void {
     this.buffer.destroy();
   }

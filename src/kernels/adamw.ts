@@ -1,25 +1,33 @@
 /**
- * AdamW on the GPU (`shaders/adamw.wgsl`, a flat kernel), torch.optim.AdamW semantics,
- * optionally reading the global-norm clip scale written by `prepareGradNorm` (no CPU round
- * trip).
+ * AdamW on the GPU (`shaders/adamw.wgsl`), torch.optim.AdamW semantics, optionally reading
+ * the global-norm clip scale written by `prepareGradNorm` (no CPU round trip).
  *
- * Parameters are given as ranges: a whole tensor (one dispatch per parameter tensor), or
- * slices of a flat parameter buffer (one dispatch per slice, e.g. one slice with decay and
- * one without). All dispatches read one step uniform — lr, lr/(1 − β1^t), sqrt(1 − β2^t),
- * eps, the β's — that `writeAdamWStep` rewrites with queue.writeBuffer, so bind groups are
- * built once:
+ * Parameters are given as ranges: a whole tensor, or slices of one (e.g. one slice with decay
+ * and one without). Ranges whose four tensors (param, grad, exp_avg, exp_avg_sq) lie in the
+ * same four buffers at the same offsets — the parameter, gradient and moment arenas
+ * (src/model/allocation.ts) — share ONE dispatch: a table lists their blocks of ≤ ADAMW_BLOCK
+ * values, each with its range's weight decay, so the whole model is one dispatch per arena
+ * buffer instead of one per tensor. All dispatches read one step uniform — lr,
+ * lr/(1 − β1^t), sqrt(1 − β2^t), eps, the β's — that `writeAdamWStep` rewrites with
+ * queue.writeBuffer, so bind groups are built once:
  *
  *   const step = createAdamWStep(ctx);
  *   const dispatches = await prepareAdamW(ctx, { params, step, clipScale });
  *   each step: writeAdamWStep(ctx, step, t, lr(t)); record [...gradNorm, ...dispatches]
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type PreparedDispatch, streamCost } from '../gpu/dispatch';
+import {
+  createDispatch,
+  foldedGrid,
+  streamCost,
+  type BindingResource,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
-import { packUniform, uniformBuffer } from '../gpu/uniforms';
+import { packUniform } from '../gpu/uniforms';
 import type { AdamWHyperparameters } from '../reference/adamw';
 import { requireDistinct, requireDtype, requireOneValue, requireSameSize } from './checks';
-import { flatGridFor, flatKernel } from './flat';
+import { FLAT_WORKGROUP, flatKernel } from './flat';
 
 export type { AdamWHyperparameters } from '../reference/adamw';
 
@@ -155,7 +163,8 @@ function checkOverlaps(params: readonly AdamWParam[], ranges: readonly Range[]):
   const byBuffer = new Map<GPUBuffer, Array<Range & { index: number }>>();
   params.forEach((p, index) => {
     const list = byBuffer.get(p.param.buffer) ?? [];
-    list.push({ ...ranges[index], index });
+    // Positions in the whole buffer: views of one arena must not overlap either.
+    list.push({ ...ranges[index], offset: p.param.byteOffset / 4 + ranges[index].offset, index });
     byBuffer.set(p.param.buffer, list);
   });
   for (const list of byBuffer.values()) {
@@ -170,9 +179,86 @@ function checkOverlaps(params: readonly AdamWParam[], ranges: readonly Range[]):
   }
 }
 
+/** Values one table entry (one workgroup) covers: 4 per invocation (PER_THREAD in adamw.wgsl). */
+export const ADAMW_BLOCK = 4 * FLAT_WORKGROUP;
+
+/** Bytes of one table entry (first value, count, weight decay, padding). */
+export const ADAMW_TABLE_ENTRY_BYTES = 16;
+
+/** Table entries of ranges of these lengths: ⌈length / ADAMW_BLOCK⌉ each (what memory.ts counts). */
+export function adamWTableEntries(lengths: readonly number[]): number {
+  return lengths.reduce((n, length) => n + Math.ceil(length / ADAMW_BLOCK), 0);
+}
+
+/** Ranges that one dispatch updates: same four buffers, and values at the same positions. */
+interface AdamWGroup {
+  bindings: [BindingResource, BindingResource, BindingResource, BindingResource];
+  buffers: readonly GPUBuffer[];
+  /** One dispatch per range when the four tensors' offsets differ (bound as views). */
+  shared: boolean;
+  entries: Array<{ start: number; count: number; weightDecay: number }>;
+  values: number;
+}
+
+function groupRanges(params: readonly AdamWParam[], ranges: readonly Range[]): AdamWGroup[] {
+  const groups: AdamWGroup[] = [];
+  params.forEach((p, i) => {
+    const tensors = [p.param, p.grad, p.expAvg, p.expAvgSq];
+    const buffers = tensors.map((t) => t.buffer);
+    const shared = tensors.every((t) => t.byteOffset === p.param.byteOffset);
+    let group = shared
+      ? groups.find((g) => g.shared && g.buffers.every((b, k) => b === buffers[k]))
+      : undefined;
+    if (!group) {
+      group = {
+        // A shared group binds the whole buffers (values at their position in the buffer);
+        // a lone range with unequal offsets binds its four views (positions in the tensor).
+        bindings: shared
+          ? [buffers[0], buffers[1], buffers[2], buffers[3]]
+          : [p.param.binding, p.grad.binding, p.expAvg.binding, p.expAvgSq.binding],
+        buffers,
+        shared,
+        entries: [],
+        values: 0,
+      };
+      groups.push(group);
+    }
+    const base = (shared ? p.param.byteOffset / 4 : 0) + ranges[i].offset;
+    const { length } = ranges[i];
+    for (let start = 0; start < length; start += ADAMW_BLOCK)
+      group.entries.push({
+        start: base + start,
+        count: Math.min(ADAMW_BLOCK, length - start),
+        weightDecay: p.weightDecay,
+      });
+    group.values += length;
+  });
+  return groups.filter((g) => g.entries.length > 0);
+}
+
+function tableBuffer(ctx: GpuContext, label: string, group: AdamWGroup): GPUBuffer {
+  const bytes = new ArrayBuffer(group.entries.length * ADAMW_TABLE_ENTRY_BYTES);
+  const view = new DataView(bytes);
+  group.entries.forEach(({ start, count, weightDecay }, i) => {
+    const at = i * ADAMW_TABLE_ENTRY_BYTES;
+    view.setUint32(at, start, true);
+    view.setUint32(at + 4, count, true);
+    view.setFloat32(at + 8, weightDecay, true);
+  });
+  const buffer = ctx.device.createBuffer({
+    label,
+    size: bytes.byteLength,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
+  ctx.device.queue.writeBuffer(buffer, 0, bytes);
+  return buffer;
+}
+
 /**
- * One AdamW dispatch per parameter range, all reading `step` (set it with writeAdamWStep
- * before each recording). Releasing the dispatches frees their range uniforms, not the step.
+ * The AdamW dispatches of `params`: one per group of ranges in the same four buffers at the
+ * same offsets (one per arena buffer for a model; one per range for tensors of their own),
+ * all reading `step` (set it with writeAdamWStep before each recording). Releasing the
+ * dispatches frees their block tables, not the step.
  */
 export async function prepareAdamW(
   ctx: GpuContext,
@@ -185,29 +271,18 @@ export async function prepareAdamW(
 
   const constants = clipScale ? { HAS_CLIP_SCALE: 1 } : undefined;
   const kernel = await flatKernel(ctx, { shader: 'adamw', constants });
-  const clip = clipScale?.buffer ?? ctx.placeholder('read');
-  return params.map((p, i) => {
-    const rangeUniform = uniformBuffer(ctx, `${kernel.name} range ${i}`, [
-      ['u32', ranges[i].offset],
-      ['u32', ranges[i].length],
-      ['f32', p.weightDecay],
-    ]);
+  const clip = clipScale?.binding ?? ctx.placeholder('read');
+  const limit = opts.gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
+  return groupRanges(params, ranges).map((group, g) => {
+    const table = tableBuffer(ctx, `adamw blocks ${g}`, group);
     return createDispatch(
       ctx,
       kernel,
-      [
-        p.param.buffer,
-        p.grad.buffer,
-        p.expAvg.buffer,
-        p.expAvgSq.buffer,
-        step.buffer,
-        rangeUniform,
-        clip,
-      ],
-      flatGridFor(ctx, ranges[i].length, opts.gridLimit),
-      [rangeUniform],
+      [...group.bindings, step.buffer, table, clip],
+      foldedGrid(group.entries.length, limit),
+      [table],
       // Reads parameter, gradient and both moments; writes all but the gradient.
-      streamCost(ranges[i].length, { read: 4, written: 3, flops: 16 }),
+      streamCost(group.values, { read: 4, written: 3, flops: 16 }),
     );
   });
 }

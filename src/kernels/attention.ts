@@ -12,7 +12,7 @@
  * may attend key j iff j < S_b or j ≤ i (S_b ≥ T: bidirectional; 0 or 1: causal).
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type DispatchCost, type PreparedDispatch, runOnce } from '../gpu/dispatch';
+import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import type { AttentionShape } from '../reference/attention';
@@ -202,7 +202,7 @@ export async function prepareAttentionForward(
     createDispatch(
       ctx,
       kernel,
-      [qkv.buffer, prefixLengths.buffer, out.buffer, lse.buffer, params],
+      [qkv.binding, prefixLengths.binding, out.binding, lse.binding, params],
       [Math.ceil(s.seqLen / blocks.query), s.heads, s.batch],
       [params],
       // S = QKᵀ and O = PV; reads Q, K, V, writes O and lse.
@@ -257,12 +257,19 @@ export async function prepareAttentionBackward(
   ]);
   const dkdvParams = paramsUniform(ctx, `${dkdv.name} params`, s);
   const dqParams = paramsUniform(ctx, `${dq.name} params`, s);
-  const shared = [qkv.buffer, dOut.buffer, lse.buffer, delta, prefixLengths.buffer, dQkv.buffer];
+  const shared = [
+    qkv.binding,
+    dOut.binding,
+    lse.binding,
+    delta,
+    prefixLengths.binding,
+    dQkv.binding,
+  ];
   return [
     createDispatch(
       ctx,
       preprocess,
-      [dOut.buffer, out.buffer, delta, preprocessParams],
+      [dOut.binding, out.binding, delta, preprocessParams],
       flatGridFor(ctx, rows),
       [preprocessParams],
       // Δ = rowsum(dO ∘ O).

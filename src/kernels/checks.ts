@@ -56,13 +56,30 @@ export function requireOneValue(op: string, what: string, t: Tensor | undefined)
 /** A buffer, or a tensor standing for its buffer. */
 export type Bound = Tensor | GPUBuffer;
 
-function bufferOf(b: Bound): GPUBuffer {
-  return 'buffer' in b ? b.buffer : b;
+/** The bytes a buffer or a tensor (a view into an arena: only its own slot) is bound to. */
+function extentOf(b: Bound): { buffer: GPUBuffer; start: number; end: number } {
+  if ('buffer' in b) {
+    const { buffer, offset = 0, size = 0 } = b.binding;
+    return { buffer, start: offset, end: offset + size };
+  }
+  return { buffer: b, start: 0, end: b.size };
+}
+
+function sameBuffer(a: Bound, b: Bound): boolean {
+  return extentOf(a).buffer === extentOf(b).buffer;
+}
+
+function overlap(a: Bound, b: Bound): boolean {
+  const x = extentOf(a);
+  const y = extentOf(b);
+  return x.buffer === y.buffer && x.start < y.end && y.start < x.end;
 }
 
 /**
- * Every output's buffer differs from every other named buffer, inputs and other outputs
- * alike: a dispatch that writes a buffer it also reads (or writes twice) races. Entries left
+ * Every output's buffer differs from every input's: a dispatch that writes a buffer it also
+ * reads races (and WebGPU refuses a buffer bound both read-only and writable in one
+ * dispatch). Outputs must not overlap one another (written twice), but may be disjoint
+ * views of one arena (a LayerNorm's dweight and dbias in the gradient arena). Entries left
  * undefined (optional tensors not given) are skipped.
  */
 export function requireDistinct(
@@ -70,11 +87,15 @@ export function requireDistinct(
   outputs: Readonly<Record<string, Bound | undefined>>,
   inputs: Readonly<Record<string, Bound | undefined>> = {},
 ): void {
-  const all = [...Object.entries(outputs), ...Object.entries(inputs)];
-  for (const [name, t] of Object.entries(outputs)) {
+  const outs = Object.entries(outputs);
+  for (const [name, t] of outs) {
     if (!t) continue;
-    for (const [other, u] of all) {
-      if (u && other !== name && bufferOf(t) === bufferOf(u))
+    for (const [other, u] of outs) {
+      if (u && other !== name && overlap(t, u))
+        throw new RangeError(`${op}: ${name} must not be the same buffer as ${other}`);
+    }
+    for (const [other, u] of Object.entries(inputs)) {
+      if (u && sameBuffer(t, u))
         throw new RangeError(`${op}: ${name} must not be the same buffer as ${other}`);
     }
   }

@@ -4,7 +4,13 @@
  * partials ([⌈R/256⌉, N], then [⌈R/65536⌉, N], ...), which the returned dispatches own.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type DispatchCost, type PreparedDispatch, runOnce } from '../gpu/dispatch';
+import {
+  createDispatch,
+  runOnce,
+  type BindingResource,
+  type DispatchCost,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
@@ -73,7 +79,7 @@ export async function prepareColumnSum(
     : partialKernel;
 
   const dispatches: PreparedDispatch[] = [];
-  let input = x.buffer;
+  let input: BindingResource = x.binding;
   for (let p = 0; p < passes.length; p++) {
     const passRows = passes[p];
     const chunks = Math.ceil(passRows / COLUMN_SUM_TILE.chunkRows);
@@ -81,10 +87,11 @@ export async function prepareColumnSum(
     const kernel = last ? lastKernel : partialKernel;
     const params = uniformU32(ctx, `${kernel.name} pass ${p} params`, [passRows, cols]);
     const owned = [params];
-    let output = out.buffer;
+    let output: BindingResource = out.binding;
     if (!last) {
-      output = Tensor.empty(ctx, [chunks, cols], 'f32', `columnSum partials ${p}`).buffer;
-      owned.push(output);
+      const partials = Tensor.empty(ctx, [chunks, cols], 'f32', `columnSum partials ${p}`).buffer;
+      owned.push(partials);
+      output = partials;
     }
     dispatches.push(
       createDispatch(

@@ -3,7 +3,7 @@
  * (y += α·x), scale (into a new buffer or in place) and fill.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type PreparedDispatch, runOnce, streamCost } from '../gpu/dispatch';
+import { createDispatch, runOnce, streamCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
 import { requireDistinct, requireSameSize } from './checks';
@@ -38,7 +38,7 @@ async function prepareElementwise(
     createDispatch(
       ctx,
       kernel,
-      [x?.buffer ?? read, y.buffer, params, b?.buffer ?? read],
+      [x?.binding ?? read, y.binding, params, b?.binding ?? read],
       flatGridFor(ctx, y.size),
       [params],
       streamCost(y.size, OP_COST[op]),
@@ -99,7 +99,7 @@ export function prepareScale(
   t: ScaleTensors,
   opts: ScaleOptions,
 ): Promise<PreparedDispatch[]> {
-  if (!t.out || t.out.buffer === t.x.buffer)
+  if (!t.out || (t.out.buffer === t.x.buffer && t.out.byteOffset === t.x.byteOffset))
     return prepareElementwise(ctx, 'scaleInPlace', t.x, opts.alpha);
   requireSameSize('scale', 'out', t.out, 'x', t.x);
   return prepareElementwise(ctx, 'scale', t.out, opts.alpha, t.x);

@@ -3,7 +3,13 @@
  * backward dx = dy·gelu'(x), for activations that are not fused into a matmul epilogue.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, type PreparedDispatch, runOnce, streamCost } from '../gpu/dispatch';
+import {
+  createDispatch,
+  runOnce,
+  streamCost,
+  type BindingResource,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import { requireDistinct, requireSameSize } from './checks';
@@ -40,9 +46,9 @@ async function prepareGelu(
     constants: opts.accumulate ? { ACCUMULATE: 1 } : undefined,
   });
   const params = uniformU32(ctx, `${kernel.name} params`, [x.size]);
-  const buffers = [x.buffer, out.buffer, params];
+  const buffers: BindingResource[] = [x.binding, out.binding, params];
   // `forward` does not reference dy, so its auto layout has no binding 3.
-  if (dy) buffers.push(dy.buffer);
+  if (dy) buffers.push(dy.binding);
   // GELU's tanh form is ~20 operations a value; the backward reads x and dy.
   const cost = streamCost(x.size, {
     read: (dy ? 2 : 1) + (opts.accumulate ? 1 : 0),

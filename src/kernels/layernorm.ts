@@ -97,7 +97,7 @@ export async function prepareLayerNormForward(
     createDispatch(
       ctx,
       kernel,
-      [x.buffer, weight.buffer, bias.buffer, y.buffer, mean.buffer, rstd.buffer, params],
+      [x.binding, weight.binding, bias.binding, y.binding, mean.binding, rstd.binding, params],
       flatGrid(ctx, rows),
       [params],
       // Mean, variance, normalise, scale, shift: ~8 operations a value.
@@ -165,12 +165,12 @@ export async function prepareLayerNormBackward(
     },
   });
   const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
-  const common = [t.dy.buffer, t.x.buffer, t.mean.buffer, t.rstd.buffer, params];
+  const common = [t.dy.binding, t.x.binding, t.mean.binding, t.rstd.binding, params];
   const dispatches = [
     createDispatch(
       ctx,
       inputKernel,
-      [...common, t.weight.buffer, t.dx.buffer],
+      [...common, t.weight.binding, t.dx.binding],
       flatGrid(ctx, rows),
       [params],
       {
@@ -195,13 +195,13 @@ export async function prepareLayerNormBackward(
       ctx,
       paramKernel,
       [
-        t.dy.buffer,
-        t.x.buffer,
-        t.mean.buffer,
-        t.rstd.buffer,
+        t.dy.binding,
+        t.x.binding,
+        t.mean.binding,
+        t.rstd.binding,
         paramParams,
-        weightPartials.buffer,
-        biasPartials.buffer,
+        weightPartials.binding,
+        biasPartials.binding,
       ],
       [Math.ceil(dim / PARAM_TILE_COLS), chunks],
       [paramParams, weightPartials.buffer, biasPartials.buffer],

@@ -9,7 +9,13 @@
  * prepared dispatches stay valid when a new batch uploads new prefix lengths.
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import {
+  createDispatch,
+  foldedGrid,
+  runOnce,
+  type BindingResource,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { PatchMseShape } from '../reference/patchMseLoss';
@@ -78,7 +84,7 @@ async function prepareRows(
   ctx: GpuContext,
   t: PatchMseLossInputs & { perPosition?: Tensor<'f32'>; gradPred?: Tensor<'f32'> },
   opts: PatchMseLossOptions,
-): Promise<{ dispatches: PreparedDispatch[]; counted: GPUBuffer }> {
+): Promise<{ dispatches: PreparedDispatch[]; counted: BindingResource }> {
   const { pred, targets, prefixLengths } = t;
   const s = patchMseShape(pred, targets, prefixLengths);
   const rows = s.batch * s.positions;
@@ -93,14 +99,15 @@ async function prepareRows(
   );
 
   const owned: GPUBuffer[] = [];
-  const counted =
-    t.countedTargets?.buffer ??
-    ctx.device.createBuffer({
-      label: 'patchMseLoss counted targets N',
-      size: 4,
-      usage: GPUBufferUsage.STORAGE,
-    });
-  if (!t.countedTargets) owned.push(counted);
+  const ownCounted = t.countedTargets
+    ? undefined
+    : ctx.device.createBuffer({
+        label: 'patchMseLoss counted targets N',
+        size: 4,
+        usage: GPUBufferUsage.STORAGE,
+      });
+  if (ownCounted) owned.push(ownCounted);
+  const counted: BindingResource = t.countedTargets?.binding ?? ownCounted!;
 
   const constants = { WRITE_LOSS: t.perPosition ? 1 : 0, WRITE_GRAD: t.gradPred ? 1 : 0 };
   const [countKernel, rowKernel] = await Promise.all([
@@ -113,7 +120,7 @@ async function prepareRows(
   const count = createDispatch(
     ctx,
     countKernel,
-    [prefixLengths.buffer, counted, uniform],
+    [prefixLengths.binding, counted, uniform],
     [1],
     [],
     { flops: s.batch, bytesRead: 4 * s.batch, bytesWritten: 4 },
@@ -124,13 +131,13 @@ async function prepareRows(
     ctx,
     rowKernel,
     [
-      prefixLengths.buffer,
+      prefixLengths.binding,
       counted,
       uniform,
-      pred.buffer,
-      targets.buffer,
-      t.perPosition?.buffer ?? write,
-      t.gradPred?.buffer ?? write,
+      pred.binding,
+      targets.binding,
+      t.perPosition?.binding ?? write,
+      t.gradPred?.binding ?? write,
     ],
     foldedGrid(rows, limit),
     [uniform, ...owned],
@@ -164,7 +171,7 @@ export async function preparePatchMseLoss(
     dispatches.push(
       ...(await prepareReduceSumOfBuffer(
         ctx,
-        { x: t.perPosition.buffer, out: t.loss.buffer, divideBy: counted },
+        { x: t.perPosition.binding, out: t.loss.binding, divideBy: counted },
         { length: t.perPosition.size, gridLimit: opts.gridLimit },
       )),
     );

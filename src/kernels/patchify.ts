@@ -110,7 +110,7 @@ export async function preparePatchify(
     createDispatch(
       ctx,
       kernel,
-      [images.buffer, order?.buffer ?? ctx.placeholder('read'), out.buffer, params],
+      [images.binding, order?.binding ?? ctx.placeholder('read'), out.binding, params],
       flatGridFor(ctx, total),
       [params],
       // A permutation: each value read once and written once (plus the order table).

@@ -63,7 +63,7 @@ export async function preparePositionalEmbeddingAdd(
   }
   if (out && out.size !== tokens.size)
     throw new RangeError(`posembed: out is ${dims(out.shape)}, expected ${dims(shape)}`);
-  const inPlace = !out || out.buffer === tokens.buffer;
+  const inPlace = !out || (out.buffer === tokens.buffer && out.byteOffset === tokens.byteOffset);
   if (inPlace) requireDistinct('posembed', { tokens }, { table, order });
   else requireDistinct('posembed', { out }, { tokens, table, order });
   const constants: Record<string, number> = {};
@@ -76,10 +76,10 @@ export async function preparePositionalEmbeddingAdd(
       ctx,
       kernel,
       [
-        inPlace ? ctx.placeholder('read') : tokens.buffer,
-        table.buffer,
-        order?.buffer ?? ctx.placeholder('read'),
-        inPlace ? tokens.buffer : out.buffer,
+        inPlace ? ctx.placeholder('read') : tokens.binding,
+        table.binding,
+        order?.binding ?? ctx.placeholder('read'),
+        inPlace ? tokens.binding : out.binding,
         params,
       ],
       flatGridFor(ctx, tokens.size),

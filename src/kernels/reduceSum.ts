@@ -8,7 +8,13 @@
  * buffer, and can divide the final sum by a count held on the GPU (mean losses).
  */
 import type { GpuContext } from '../gpu/context';
-import { createDispatch, foldedGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
+import {
+  createDispatch,
+  foldedGrid,
+  runOnce,
+  type BindingResource,
+  type PreparedDispatch,
+} from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernels';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer } from '../gpu/uniforms';
@@ -31,12 +37,25 @@ export function reducePassLengths(n: number): number[] {
   return lengths;
 }
 
-/** Raw buffers, so that callers can reduce slices of their own scratch buffers. */
+/**
+ * Raw buffers or bindings (a tensor's `binding`), so that callers can reduce slices of their
+ * own scratch buffers.
+ */
 export interface BlockSumBuffers {
-  x: GPUBuffer;
-  out: GPUBuffer;
+  x: BindingResource;
+  out: BindingResource;
   /** Every block sum is divided by divideBy[0] (a count computed on the GPU). */
-  divideBy?: GPUBuffer;
+  divideBy?: BindingResource;
+}
+
+/** Bytes a binding covers (a whole buffer's size, or the binding's size). */
+function boundBytes(b: BindingResource): number {
+  return 'buffer' in b ? (b.size ?? b.buffer.size - (b.offset ?? 0)) : b.size;
+}
+
+/** The buffer behind a binding (for the distinctness check). */
+function bufferOf(b: BindingResource): GPUBuffer {
+  return 'buffer' in b ? b.buffer : b;
 }
 
 export interface BlockSumOptions {
@@ -61,13 +80,17 @@ export async function prepareBlockSums(
   { x, out, divideBy }: BlockSumBuffers,
   opts: BlockSumOptions,
 ): Promise<PreparedDispatch[]> {
-  requireDistinct('reduceSum', { out }, { x, divideBy });
+  requireDistinct(
+    'reduceSum',
+    { out: bufferOf(out) },
+    { x: bufferOf(x), divideBy: divideBy && bufferOf(divideBy) },
+  );
   const n = opts.length;
   const outOffset = opts.outOffset ?? 0;
   const blocks = Math.max(1, Math.ceil(n / REDUCE_BLOCK));
-  if ((outOffset + blocks) * 4 > out.size) {
+  if ((outOffset + blocks) * 4 > boundBytes(out)) {
     throw new RangeError(
-      `reduceSum: ${blocks} block sums at offset ${outOffset} do not fit in a ${out.size}-byte output`,
+      `reduceSum: ${blocks} block sums at offset ${outOffset} do not fit in a ${boundBytes(out)}-byte output`,
     );
   }
   const constants: Record<string, number> = {};
@@ -134,7 +157,7 @@ export async function prepareReduceSum(
   requireOneValue('reduceSum', 'divideBy', divideBy);
   return prepareReduceSumOfBuffer(
     ctx,
-    { x: x.buffer, out: out.buffer, divideBy: divideBy?.buffer },
+    { x: x.binding, out: out.binding, divideBy: divideBy?.binding },
     { ...opts, length: x.size, outOffset: outIndex },
   );
 }
@@ -150,7 +173,7 @@ export async function prepareReduceSumOfBuffer(
 ): Promise<PreparedDispatch[]> {
   const lengths = reducePassLengths(opts.length);
   const dispatches: PreparedDispatch[] = [];
-  let input = x;
+  let input: BindingResource = x;
   let length = opts.length;
   for (let pass = 0; pass < lengths.length; pass++) {
     const last = pass === lengths.length - 1;

@@ -18,12 +18,67 @@ export type BufferRole =
   'parameters' | 'gradients' | 'optimizer' | 'activations' | 'gradientScratch' | 'inputs';
 
 /**
- * Allocates one buffer per call. `F` is what an f32 buffer is to the caller (a Tensor on the
- * GPU, a size record in the counter), `U` a u32 one.
+ * Where every tensor of an arena starts: at a multiple of 256 bytes, the largest value WebGPU
+ * allows for minStorageBufferOffsetAlignment, so a view is bindable on every device (and the
+ * layout, hence the memory estimate, is the same on all of them).
+ */
+export const ARENA_ALIGNMENT = 256;
+
+/**
+ * The largest arena buffer: a model whose tensors need more gets several (aim-small's 34 M
+ * parameters, 137 MB, would not fit WebGPU's default 128 MiB maxStorageBufferBindingSize).
+ * 64 MiB keeps every arena below the largest activation of the presets. A tensor larger than
+ * this gets a buffer of its own size.
+ */
+export const ARENA_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Where a tensor of an arena lives: which buffer, and at which byte. */
+export interface ArenaSlot {
+  buffer: number;
+  byteOffset: number;
+}
+
+export interface ArenaLayout {
+  /** Bytes of each buffer. */
+  bufferBytes: number[];
+  /** One slot per tensor, in order. */
+  slots: ArenaSlot[];
+}
+
+/**
+ * Tensors of `sizes` f32/u32 values, in order, each at an ARENA_ALIGNMENT-aligned offset (its
+ * slot padded to the next multiple: at least 4 bytes, as a binding needs), in as few buffers
+ * of at most ARENA_MAX_BYTES as that order allows. The padding is zero and nothing writes it
+ * (kernels bind each tensor's own bytes).
+ */
+export function arenaLayout(sizes: readonly number[]): ArenaLayout {
+  const bufferBytes: number[] = [];
+  const slots: ArenaSlot[] = [];
+  for (const size of sizes) {
+    const bytes = Math.ceil(Math.max(4, 4 * size) / ARENA_ALIGNMENT) * ARENA_ALIGNMENT;
+    const last = bufferBytes.length - 1;
+    if (last < 0 || bufferBytes[last] + bytes > ARENA_MAX_BYTES) bufferBytes.push(0);
+    const buffer = bufferBytes.length - 1;
+    slots.push({ buffer, byteOffset: bufferBytes[buffer] });
+    bufferBytes[buffer] += bytes;
+  }
+  return { bufferBytes, slots };
+}
+
+/**
+ * Allocates one buffer per call (or, for an arena, a few buffers and a view per tensor).
+ * `F` is what an f32 buffer is to the caller (a Tensor on the GPU, a size record in the
+ * counter), `U` a u32 one.
  */
 export interface TensorAllocator<F, U = F> {
   f32(shape: readonly number[], label: string, role: BufferRole): F;
   u32(shape: readonly number[], label: string, role: BufferRole): U;
+  /**
+   * f32 tensors of `shapes`, as views into the buffers of `arenaLayout` (labelled
+   * `${label} arena ${i}`): parameters, gradients and AdamW's moments, so that the gradient
+   * norm and AdamW cover the whole model in a few dispatches. Same shapes, same layout.
+   */
+  f32Arena(shapes: readonly (readonly number[])[], label: string, role: BufferRole): F[];
   /** The 2-D sin-cos position table [grid², dim], filled when allocated (an input). */
   sinCosTable(grid: number, dim: number, label: string): F;
 }
@@ -168,10 +223,12 @@ export function allocateParameters<F>(
   { gradients = true } = {},
 ): ParameterTensors<F> {
   const out: ParameterTensors<F> = { specs, values: new Map(), gradients: new Map() };
-  for (const spec of specs) {
-    out.values.set(spec.name, alloc.f32(spec.shape, spec.name, 'parameters'));
-    if (gradients)
-      out.gradients.set(spec.name, alloc.f32(spec.shape, `grad ${spec.name}`, 'gradients'));
+  const shapes = specs.map((s) => s.shape);
+  const values = alloc.f32Arena(shapes, 'parameters', 'parameters');
+  specs.forEach((spec, i) => out.values.set(spec.name, values[i]));
+  if (gradients) {
+    const grads = alloc.f32Arena(shapes, 'gradients', 'gradients');
+    specs.forEach((spec, i) => out.gradients.set(spec.name, grads[i]));
   }
   return out;
 }
@@ -291,18 +348,20 @@ export function allocateModel<F, U>(
   return { inputs, parameters, trunk, head, trunkGrads: allocateTrunkGrads(alloc, c, batch) };
 }
 
-/** What the Trainer allocates for AdamW: exp_avg and exp_avg_sq per parameter, two scalars. */
+/**
+ * What the Trainer allocates for AdamW: exp_avg and exp_avg_sq per parameter, in two arenas
+ * laid out as the parameter and gradient arenas (so AdamW's table indexes all four alike),
+ * and two scalars.
+ */
 export function allocateOptimizerState<F>(
   alloc: TensorAllocator<F, unknown>,
   specs: readonly ParamSpec[],
 ): OptimizerState<F> {
   const moments = new Map<string, { expAvg: F; expAvgSq: F }>();
-  for (const { name, shape } of specs) {
-    moments.set(name, {
-      expAvg: alloc.f32(shape, `${name} exp_avg`, 'optimizer'),
-      expAvgSq: alloc.f32(shape, `${name} exp_avg_sq`, 'optimizer'),
-    });
-  }
+  const shapes = specs.map((s) => s.shape);
+  const expAvg = alloc.f32Arena(shapes, 'exp_avg', 'optimizer');
+  const expAvgSq = alloc.f32Arena(shapes, 'exp_avg_sq', 'optimizer');
+  specs.forEach(({ name }, i) => moments.set(name, { expAvg: expAvg[i], expAvgSq: expAvgSq[i] }));
   return {
     moments,
     norm: alloc.f32([1], 'gradient norm', 'optimizer'),

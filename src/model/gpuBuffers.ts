@@ -6,9 +6,9 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
-import { Tensor, type DType } from '../gpu/tensor';
+import { numel, Tensor, type DType } from '../gpu/tensor';
 import { positionalEmbeddingTable } from '../kernels/posembed';
-import type { ParameterTensors, TensorAllocator } from './allocation';
+import { arenaLayout, type ParameterTensors, type TensorAllocator } from './allocation';
 import { paramSize, type ParamSpec } from './params';
 
 /** A dispatch (or an ordered list of them) still being prepared. */
@@ -41,6 +41,15 @@ export class TensorPool implements TensorAllocator<Tensor<'f32'>, Tensor<'u32'>>
     return this.adopt(Tensor.empty(this.ctx, shape, 'u32', label));
   }
 
+  /** The arena's buffers (owned by the pool) and a view per shape (see arenaLayout). */
+  f32Arena(shapes: readonly (readonly number[])[], label: string): Tensor<'f32'>[] {
+    const { bufferBytes, slots } = arenaLayout(shapes.map(numel));
+    const buffers = bufferBytes.map((bytes, i) => this.f32([bytes / 4], `${label} arena ${i}`));
+    return slots.map(({ buffer, byteOffset }, i) =>
+      buffers[buffer].slice(byteOffset, shapes[i], label),
+    );
+  }
+
   sinCosTable(grid: number, dim: number): Tensor<'f32'> {
     return this.adopt(positionalEmbeddingTable(this.ctx, grid, grid, dim));
   }
@@ -63,8 +72,8 @@ export class TensorPool implements TensorAllocator<Tensor<'f32'>, Tensor<'u32'>>
 }
 
 /**
- * One f32 tensor per parameter and one per gradient, in ml-aim's shapes, by key (allocated
- * by allocation.ts's allocateParameters).
+ * One f32 tensor per parameter and one per gradient, in ml-aim's shapes, by key: views into
+ * the parameter and gradient arenas (allocated by allocation.ts's allocateParameters).
  */
 export class ParameterStore {
   private readonly values: ReadonlyMap<string, Tensor<'f32'>>;

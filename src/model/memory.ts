@@ -9,14 +9,16 @@
  * training run — what the device must hold, not counting the driver's own overhead.
  *
  * Categories:
- *  - parameters, gradients: one f32 tensor each per parameter (ParameterStore);
- *  - optimizer: AdamW's exp_avg and exp_avg_sq per parameter, the gradient norm and clip scale;
+ *  - parameters, gradients: one arena each (a few buffers holding every parameter's tensor at
+ *    a 256-byte-aligned offset, allocation.ts's arenaLayout; the padding is counted);
+ *  - optimizer: AdamW's exp_avg and exp_avg_sq arenas, the gradient norm and clip scale;
  *  - activations: every forward tensor the backward reads (gpuTrunk.ts / gpuHead.ts headers),
  *    plus the prediction, the targets and the losses;
  *  - gradientScratch: the backward's gradient buffers shared by all blocks, and d loss / d pred;
  *  - inputs: images, patch order, prefix lengths and the two sin-cos position tables;
  *  - kernelScratch: storage buffers owned by prepared dispatches (attention Δ, LayerNorm and
- *    column-sum partial sums, the loss's target count, the gradient norm's partial sums, the
+ *    column-sum partial sums, the loss's target count, the gradient norm's partial sums, and
+ *    the block tables of the gradient norm's and AdamW's one-dispatch-per-arena passes, the
  *    batch augmentation's rows);
  *  - dataset: the run's images on the GPU and the augmentation's coefficient and
  *    normalisation tables and per-image records (only when `dataBuffers` are given).
@@ -28,11 +30,17 @@
 import { attentionDeltaShape, attentionShape } from '../kernels/attention';
 import { columnSumPasses, COLUMN_SUM_TILE } from '../kernels/columnSum';
 import { layerNormParamPartialsShape } from '../kernels/layernorm';
-import { gradNormBlocks } from '../kernels/gradNorm';
+import {
+  GRAD_NORM_TABLE_ENTRY_BYTES,
+  gradNormBlocks,
+  gradNormTableEntries,
+} from '../kernels/gradNorm';
 import { reducePassLengths } from '../kernels/reduceSum';
+import { ADAMW_TABLE_ENTRY_BYTES, adamWTableEntries } from '../kernels/adamw';
 import {
   allocateModel,
   allocateOptimizerState,
+  arenaLayout,
   type BufferRole,
   type TensorAllocator,
 } from './allocation';
@@ -100,6 +108,17 @@ class BufferCounter implements TensorAllocator<BufferEstimate> {
 
   u32(shape: readonly number[], label: string, category: BufferRole): BufferEstimate {
     return this.f32(shape, label, category);
+  }
+
+  f32Arena(
+    shapes: readonly (readonly number[])[],
+    label: string,
+    category: BufferRole,
+  ): BufferEstimate[] {
+    for (const [i, bytes] of arenaLayout(shapes.map(count)).bufferBytes.entries())
+      this.buffers.push({ label: `${label} arena ${i}`, bytes, category });
+    // The views take no memory of their own.
+    return shapes.map(() => ({ label, bytes: 0, category }));
   }
 
   sinCosTable(grid: number, dim: number, label: string): BufferEstimate {
@@ -176,6 +195,26 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
   add('gradNorm Σg²', 1);
   const lengths = reducePassLengths(blocks);
   for (let p = 0; p < lengths.length - 1; p++) add(`reduceSum pass ${p} partials`, lengths[p]);
+  // The block tables of the one-pass optimizer: per arena buffer (the gradient and moment
+  // arenas have the parameter arena's layout), one for the gradient norm's partial sums and
+  // one for AdamW.
+  const sizes = specs.map(paramSize);
+  const perBuffer: number[][] = [];
+  arenaLayout(sizes).slots.forEach(({ buffer }, i) => (perBuffer[buffer] ??= []).push(sizes[i]));
+  gradNormTableEntries(perBuffer).forEach((entries, g) =>
+    out.push({
+      label: `gradNorm blocks ${g}`,
+      bytes: entries * GRAD_NORM_TABLE_ENTRY_BYTES,
+      category: 'kernelScratch',
+    }),
+  );
+  perBuffer.forEach((bufferSizes, g) =>
+    out.push({
+      label: `adamw blocks ${g}`,
+      bytes: adamWTableEntries(bufferSizes) * ADAMW_TABLE_ENTRY_BYTES,
+      category: 'kernelScratch',
+    }),
+  );
   return out;
 }
 
