@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context';
+import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 import { releaseDispatch, runDispatches, type PreparedDispatch } from '../src/gpu/dispatch';
 import { Tensor } from '../src/gpu/tensor';
 import { createAdamWStep, prepareAdamW, writeAdamWStep } from '../src/kernels/adamw';
@@ -361,4 +362,18 @@ describe('AdamW over arenas: the whole model in one dispatch', () => {
     norm.destroy();
     clip.destroy();
   });
+});
+
+describe('the browser kernel cases of the arena optimizer, run here', () => {
+  for (const c of KERNEL_CASES.filter((k) => k.name.startsWith('optimizer arena'))) {
+    it(c.name, async () => {
+      const ctx = await testGpu();
+      const x = c.inputs();
+      const y = await c.run(ctx, x);
+      expect(c.grade(x, y)).toBeLessThanOrEqual(1);
+      // The grade can fail: one parameter moved by 1e-4.
+      const moved = { ...y, param: y.param.map((v, i) => (i === 2 ? v + 1e-4 : v)) };
+      expect(c.grade(x, moved)).toBeGreaterThan(1);
+    });
+  }
 });

@@ -33,6 +33,7 @@ import {
 } from '../reference/layernorm';
 import { runOnce } from '../gpu/dispatch';
 import { augmentCase } from './augmentCases';
+import { optimizerArenaCase } from './optimizerCases';
 
 export type CaseData = Record<string, number[]>;
 
@@ -309,6 +310,21 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   // Crops along the borders of 13×6 images, odd batch, images in four chunk buffers.
   augmentCase('augment train batch 5 of 13×6 → 6', 'train', 5, 13, 6, 6, [4, 0, 3, 3, 1], 31),
   augmentCase('augment eval batch 3 of 7×12 → 5', 'eval', 5, 7, 12, 5, [2, 4, 0], 32),
+  // Arenas: one norm and one AdamW dispatch for tensors of 1, 3, 255 … 2049 values (block
+  // edges), a decay mask; and a NaN in the last value of the last tensor (the step skipped).
+  optimizerArenaCase(
+    'optimizer arena: norm → clip → AdamW over 9 tensors, decay mask',
+    [1, 3, 255, 256, 257, 1023, 1025, 2049, 7],
+    [1, 4, 8],
+    41,
+  ),
+  optimizerArenaCase(
+    'optimizer arena: a NaN in the last tensor skips the step',
+    [5, 1030, 1],
+    [0],
+    42,
+    0,
+  ),
 ];
 
 export function kernelCase(name: string): KernelCase {
