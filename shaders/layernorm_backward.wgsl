@@ -12,8 +12,9 @@
 //   summed over one chunk of 256 rows per workgroup: workgroup (wg.x, wg.y) covers 64
 //   columns × rows [256·wg.y, 256·wg.y + 256), as 64 column lanes × 4 row lanes (each row
 //   lane reads 64 consecutive floats of a row: coalesced), and writes
-//   weightPartials[wg.y, col], biasPartials[wg.y, col]. column_sum.wgsl then adds the
-//   chunks up; two kernels instead of float atomics, which WGSL does not have.
+//   weightPartials[wg.y, col], biasPartials[wg.y, col]. layernorm_param_reduce.wgsl then
+//   adds the chunks of both up in one dispatch; two kernels instead of float atomics,
+//   which WGSL does not have.
 //
 // The two entry points bind different variables at the same binding numbers; WGSL only
 // forbids that within one entry point's interface, and each pipeline has its own layout.

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
 import {
   layerNormBackward,
@@ -6,8 +6,10 @@ import {
   layerNormReductionDepth,
   prepareLayerNormBackward,
   prepareLayerNormForward,
+  type LayerNormVariant,
 } from '../src/kernels/layernorm';
 import { runOnce } from '../src/gpu/dispatch';
+import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 import { checkGradient, weightedSum } from '../src/reference/gradcheck';
 import {
   layerNormBackwardReference,
@@ -29,7 +31,13 @@ import { testGpu } from './gpuContext';
  * (γ_d + 4u)/2 + 4u + (δμ·rstd)²/2, |δy_i| ≤ |w_i|·(δμ·rstd + |x̂_i|·(ε_r + 2u)) + u|y_i|.
  * An off-by-one index or a wrong statistic errs by O(|w|) ≫ these (≈1e-6·|w|).
  */
-const depthOf = layerNormReductionDepth;
+/*
+ * Both variants are checked against the same references and bounds; the subgroup one (one
+ * subgroup per row, subgroupAdd) needs `subgroups`, which Dawn's SwiftShader offers (size 4).
+ */
+const VARIANTS: readonly LayerNormVariant[] = ['workgroup', 'subgroup'];
+let variant: LayerNormVariant = 'workgroup';
+const depthOf = (dim: number) => layerNormReductionDepth(dim, variant);
 type RowErrors = LayerNormRowErrors;
 
 function forwardStatErrors(x: Float32Array, rows: number, dim: number, eps: number): RowErrors {
@@ -58,7 +66,7 @@ async function checkForward(
   const x = Tensor.fromArray(ctx, [rows, dim], 'f32', data.x, 'x');
   const w = Tensor.fromArray(ctx, [dim], 'f32', data.weight, 'weight');
   const b = Tensor.fromArray(ctx, [dim], 'f32', data.bias, 'bias');
-  const out = await layerNormForward(ctx, { x, weight: w, bias: b }, { eps });
+  const out = await layerNormForward(ctx, { x, weight: w, bias: b }, { eps, variant });
   const want = layerNormReference(data.x, data.weight, data.bias, rows, dim, eps);
   const tol = layerNormForwardErrorBounds(
     data.x,
@@ -78,56 +86,61 @@ async function checkForward(
   return Math.max(...ratios);
 }
 
-describe('layernorm_forward.wgsl against the float64 reference', () => {
-  for (const dim of [1, 3, 64, 192, 257]) {
-    for (const rows of [1, 5, 130]) {
-      it(`R = ${rows}, D = ${dim}`, async () => {
-        expect(await checkForward(rows, dim, rows * 1000 + dim)).toBeLessThanOrEqual(1);
-      });
+for (const v of VARIANTS)
+  describe(`layernorm_forward (${v} variant) against the float64 reference`, () => {
+    beforeAll(async () => {
+      variant = v;
+      if (v === 'subgroup') expect((await testGpu()).capabilities.subgroups).toBe(true);
+    });
+    for (const dim of [1, 3, 33, 64, 192, 200, 257]) {
+      for (const rows of [1, 5, 130]) {
+        it(`R = ${rows}, D = ${dim}`, async () => {
+          expect(await checkForward(rows, dim, rows * 1000 + dim)).toBeLessThanOrEqual(1);
+        });
+      }
     }
-  }
-  it('wide rows: R = 3, D = 4096 (16 values per invocation)', async () => {
-    expect(await checkForward(3, 4096, 7)).toBeLessThanOrEqual(1);
-  });
-  it('R = 2, D = 1536 (aim-600M width), eps = 1e-5 (ml-l3m head)', async () => {
-    expect(await checkForward(2, 1536, 8, { eps: 1e-5 })).toBeLessThanOrEqual(1);
-  });
-  it('rows offset by 1000 (where E[x²] − E[x]² would cancel catastrophically), R = 5, D = 192', async () => {
-    expect(await checkForward(5, 192, 9, { offset: 1000 })).toBeLessThanOrEqual(1);
-  });
-  it('more than 65535 rows: the 2-D grid folds back to the right rows (R = 65537, D = 2)', async () => {
-    expect(await checkForward(65537, 2, 10)).toBeLessThanOrEqual(1);
-  });
+    it('wide rows: R = 3, D = 4096 (16 values per invocation)', async () => {
+      expect(await checkForward(3, 4096, 7)).toBeLessThanOrEqual(1);
+    });
+    it('R = 2, D = 1536 (aim-600M width), eps = 1e-5 (ml-l3m head)', async () => {
+      expect(await checkForward(2, 1536, 8, { eps: 1e-5 })).toBeLessThanOrEqual(1);
+    });
+    it('rows offset by 1000 (where E[x²] − E[x]² would cancel catastrophically), R = 5, D = 192', async () => {
+      expect(await checkForward(5, 192, 9, { offset: 1000 })).toBeLessThanOrEqual(1);
+    });
+    it('more than 65535 rows: the 2-D grid folds back to the right rows (R = 65537, D = 2)', async () => {
+      expect(await checkForward(65537, 2, 10)).toBeLessThanOrEqual(1);
+    });
 
-  it('the bound admits the exact result rounded to f32 but not a 1e-5 slip', () => {
-    const rows = 5;
-    const dim = 257;
-    const eps = 1e-6;
-    const data = inputs(rows, dim, 11);
-    const want = layerNormReference(data.x, data.weight, data.bias, rows, dim, eps);
-    const bounds = layerNormForwardErrorBounds(
-      data.x,
-      data.weight,
-      data.bias,
-      rows,
-      dim,
-      eps,
-      depthOf(dim),
-    );
-    const tol = (k: number) => bounds.y[k];
-    expect(worstRatio(Float32Array.from(want.y), want.y, tol)).toBeLessThanOrEqual(1);
-    const slipped = Float64Array.from(want.y);
-    slipped[300] += 1e-5;
-    expect(worstRatio(slipped, want.y, tol)).toBeGreaterThan(1);
-    // Row 1 normalised with row 0's statistics (a wrong row index for mean/rstd).
-    const wrong = Float64Array.from(want.y);
-    for (let i = 0; i < dim; i++) {
-      const k = dim + i;
-      wrong[k] = (data.x[k] - want.mean[0]) * want.rstd[0] * data.weight[i] + data.bias[i];
-    }
-    expect(worstRatio(wrong, want.y, tol)).toBeGreaterThan(1);
+    it('the bound admits the exact result rounded to f32 but not a 1e-5 slip', () => {
+      const rows = 5;
+      const dim = 257;
+      const eps = 1e-6;
+      const data = inputs(rows, dim, 11);
+      const want = layerNormReference(data.x, data.weight, data.bias, rows, dim, eps);
+      const bounds = layerNormForwardErrorBounds(
+        data.x,
+        data.weight,
+        data.bias,
+        rows,
+        dim,
+        eps,
+        depthOf(dim),
+      );
+      const tol = (k: number) => bounds.y[k];
+      expect(worstRatio(Float32Array.from(want.y), want.y, tol)).toBeLessThanOrEqual(1);
+      const slipped = Float64Array.from(want.y);
+      slipped[300] += 1e-5;
+      expect(worstRatio(slipped, want.y, tol)).toBeGreaterThan(1);
+      // Row 1 normalised with row 0's statistics (a wrong row index for mean/rstd).
+      const wrong = Float64Array.from(want.y);
+      for (let i = 0; i < dim; i++) {
+        const k = dim + i;
+        wrong[k] = (data.x[k] - want.mean[0]) * want.rstd[0] * data.weight[i] + data.bias[i];
+      }
+      expect(worstRatio(wrong, want.y, tol)).toBeGreaterThan(1);
+    });
   });
-});
 
 /**
  * Backward bounds, given statistics with errors (δμ, ε_r) and e_i as above, g = dy·w,
@@ -238,7 +251,7 @@ async function checkBackward(
       dweight: make([dim], prevDw, 'dweight'),
       dbias: make([dim], prevDb, 'dbias'),
     };
-    const opts = { accumulateInput: true, accumulateParams: true };
+    const opts = { accumulateInput: true, accumulateParams: true, variant };
     await runOnce(ctx, await prepareLayerNormBackward(ctx, { ...t, ...got }, opts));
     // One more addition each: u·|result|, and the previous value enters the sum's bound.
     for (const [w, prev, tol] of [
@@ -252,7 +265,7 @@ async function checkBackward(
       }
     }
   } else {
-    got = await layerNormBackward(ctx, t);
+    got = await layerNormBackward(ctx, t, { variant });
   }
   const ratio = Math.max(
     worstRatio(await got.dx.download(), want.dx, (k) => dxTol[k]),
@@ -263,115 +276,123 @@ async function checkBackward(
   return ratio;
 }
 
-describe('layernorm_backward.wgsl against the float64 reference', () => {
-  for (const dim of [1, 3, 64, 192, 257]) {
-    for (const rows of [1, 5, 130]) {
-      it(`R = ${rows}, D = ${dim}`, async () => {
-        expect(await checkBackward(rows, dim, rows * 100 + dim + 5)).toBeLessThanOrEqual(1);
-      });
+for (const v of VARIANTS)
+  describe(`layernorm_backward (${v} variant) against the float64 reference`, () => {
+    beforeAll(async () => {
+      variant = v;
+      if (v === 'subgroup') expect((await testGpu()).capabilities.subgroups).toBe(true);
+    });
+    for (const dim of [1, 3, 33, 64, 192, 200, 257]) {
+      for (const rows of [1, 5, 130]) {
+        it(`R = ${rows}, D = ${dim}`, async () => {
+          expect(await checkBackward(rows, dim, rows * 100 + dim + 5)).toBeLessThanOrEqual(1);
+        });
+      }
     }
-  }
-  it('R = 300, D = 70: two row chunks and two column tiles of parameter partials', async () => {
-    expect(await checkBackward(300, 70, 21)).toBeLessThanOrEqual(1);
-  });
-  it('R = 513, D = 3: three row chunks', async () => {
-    expect(await checkBackward(513, 3, 22)).toBeLessThanOrEqual(1);
-  });
-  it('R = 3, D = 4096, eps = 1e-5', async () => {
-    expect(await checkBackward(3, 4096, 23, { eps: 1e-5 })).toBeLessThanOrEqual(1);
-  });
-  it('accumulate: dx += …, dweight += …, dbias += … (R = 300, D = 70)', async () => {
-    expect(await checkBackward(300, 70, 24, { accumulate: true })).toBeLessThanOrEqual(1);
-  });
+    it('R = 300, D = 70: two row chunks and two column tiles of parameter partials', async () => {
+      expect(await checkBackward(300, 70, 21)).toBeLessThanOrEqual(1);
+    });
+    it('R = 513, D = 3: three row chunks', async () => {
+      expect(await checkBackward(513, 3, 22)).toBeLessThanOrEqual(1);
+    });
+    it('R = 3, D = 4096, eps = 1e-5', async () => {
+      expect(await checkBackward(3, 4096, 23, { eps: 1e-5 })).toBeLessThanOrEqual(1);
+    });
+    it('accumulate: dx += …, dweight += …, dbias += … (R = 300, D = 70)', async () => {
+      expect(await checkBackward(300, 70, 24, { accumulate: true })).toBeLessThanOrEqual(1);
+    });
 
-  it('forward then backward on the GPU with the saved statistics (R = 130, D = 257)', async () => {
-    const ctx = await testGpu();
-    const rows = 130;
-    const dim = 257;
-    const eps = 1e-6;
-    const data = inputs(rows, dim, 25);
-    const x = Tensor.fromArray(ctx, [rows, dim], 'f32', data.x, 'x');
-    const w = Tensor.fromArray(ctx, [dim], 'f32', data.weight, 'weight');
-    const b = Tensor.fromArray(ctx, [dim], 'f32', data.bias, 'bias');
-    const dy = Tensor.fromArray(ctx, [rows, dim], 'f32', data.dy, 'dy');
-    const y = Tensor.empty(ctx, [rows, dim], 'f32', 'y');
-    const mean = Tensor.empty(ctx, [rows], 'f32', 'mean');
-    const rstd = Tensor.empty(ctx, [rows], 'f32', 'rstd');
-    const dx = Tensor.empty(ctx, [rows, dim], 'f32', 'dx');
-    const dweight = Tensor.empty(ctx, [dim], 'f32', 'dweight');
-    const dbias = Tensor.empty(ctx, [dim], 'f32', 'dbias');
-    // One submission, as a training step records it.
-    await runOnce(ctx, [
-      ...(await prepareLayerNormForward(ctx, { x, weight: w, bias: b, y, mean, rstd }, { eps })),
-      ...(await prepareLayerNormBackward(ctx, {
-        dy,
-        x,
-        weight: w,
-        mean,
-        rstd,
-        dx,
-        dweight,
-        dbias,
-      })),
-    ]);
-    const { want, dxTol, dwTol, dbTol } = backwardTolerances(
-      data,
-      rows,
-      dim,
-      eps,
-      forwardStatErrors(data.x, rows, dim, eps),
-    );
-    expect(worstRatio(await dx.download(), want.dx, (k) => dxTol[k])).toBeLessThanOrEqual(1);
-    expect(worstRatio(await dweight.download(), want.dweight, (j) => dwTol[j])).toBeLessThanOrEqual(
-      1,
-    );
-    expect(worstRatio(await dbias.download(), want.dbias, (j) => dbTol[j])).toBeLessThanOrEqual(1);
-    for (const t of [x, w, b, dy, y, mean, rstd, dx, dweight, dbias]) t.destroy();
-  });
+    it('forward then backward on the GPU with the saved statistics (R = 130, D = 257)', async () => {
+      const ctx = await testGpu();
+      const rows = 130;
+      const dim = 257;
+      const eps = 1e-6;
+      const data = inputs(rows, dim, 25);
+      const x = Tensor.fromArray(ctx, [rows, dim], 'f32', data.x, 'x');
+      const w = Tensor.fromArray(ctx, [dim], 'f32', data.weight, 'weight');
+      const b = Tensor.fromArray(ctx, [dim], 'f32', data.bias, 'bias');
+      const dy = Tensor.fromArray(ctx, [rows, dim], 'f32', data.dy, 'dy');
+      const y = Tensor.empty(ctx, [rows, dim], 'f32', 'y');
+      const mean = Tensor.empty(ctx, [rows], 'f32', 'mean');
+      const rstd = Tensor.empty(ctx, [rows], 'f32', 'rstd');
+      const dx = Tensor.empty(ctx, [rows, dim], 'f32', 'dx');
+      const dweight = Tensor.empty(ctx, [dim], 'f32', 'dweight');
+      const dbias = Tensor.empty(ctx, [dim], 'f32', 'dbias');
+      // One submission, as a training step records it.
+      await runOnce(ctx, [
+        ...(await prepareLayerNormForward(
+          ctx,
+          { x, weight: w, bias: b, y, mean, rstd },
+          { eps, variant },
+        )),
+        ...(await prepareLayerNormBackward(
+          ctx,
+          { dy, x, weight: w, mean, rstd, dx, dweight, dbias },
+          { variant },
+        )),
+      ]);
+      const { want, dxTol, dwTol, dbTol } = backwardTolerances(
+        data,
+        rows,
+        dim,
+        eps,
+        forwardStatErrors(data.x, rows, dim, eps),
+      );
+      expect(worstRatio(await dx.download(), want.dx, (k) => dxTol[k])).toBeLessThanOrEqual(1);
+      expect(
+        worstRatio(await dweight.download(), want.dweight, (j) => dwTol[j]),
+      ).toBeLessThanOrEqual(1);
+      expect(worstRatio(await dbias.download(), want.dbias, (j) => dbTol[j])).toBeLessThanOrEqual(
+        1,
+      );
+      for (const t of [x, w, b, dy, y, mean, rstd, dx, dweight, dbias]) t.destroy();
+    });
 
-  it('without dweight/dbias only dx is computed (one dispatch)', async () => {
-    const ctx = await testGpu();
-    const x = Tensor.empty(ctx, [2, 3], 'f32', 'x');
-    const dy = Tensor.empty(ctx, [2, 3], 'f32', 'dy');
-    const w = Tensor.empty(ctx, [3], 'f32', 'w');
-    const mean = Tensor.empty(ctx, [2], 'f32', 'mean');
-    const rstd = Tensor.empty(ctx, [2], 'f32', 'rstd');
-    const dx = Tensor.empty(ctx, [2, 3], 'f32', 'dx');
-    const dispatches = await prepareLayerNormBackward(ctx, { dy, x, weight: w, mean, rstd, dx });
-    expect(dispatches).toHaveLength(1);
-    await runOnce(ctx, dispatches);
-    await expect(
-      prepareLayerNormBackward(ctx, { dy, x, weight: w, mean, rstd, dx, dweight: w }),
-    ).rejects.toThrow(/both dweight and dbias/);
-    for (const t of [x, dy, w, mean, rstd, dx]) t.destroy();
-  });
+    it('without dweight/dbias only dx is computed (one dispatch)', async () => {
+      const ctx = await testGpu();
+      const x = Tensor.empty(ctx, [2, 3], 'f32', 'x');
+      const dy = Tensor.empty(ctx, [2, 3], 'f32', 'dy');
+      const w = Tensor.empty(ctx, [3], 'f32', 'w');
+      const mean = Tensor.empty(ctx, [2], 'f32', 'mean');
+      const rstd = Tensor.empty(ctx, [2], 'f32', 'rstd');
+      const dx = Tensor.empty(ctx, [2, 3], 'f32', 'dx');
+      const dispatches = await prepareLayerNormBackward(ctx, { dy, x, weight: w, mean, rstd, dx });
+      expect(dispatches).toHaveLength(1);
+      await runOnce(ctx, dispatches);
+      await expect(
+        prepareLayerNormBackward(ctx, { dy, x, weight: w, mean, rstd, dx, dweight: w }),
+      ).rejects.toThrow(/both dweight and dbias/);
+      for (const t of [x, dy, w, mean, rstd, dx]) t.destroy();
+    });
 
-  it('the dx bound fails on a gradient that ignores the mean(g·x̂) term', () => {
-    const rows = 5;
-    const dim = 64;
-    const eps = 1e-6;
-    const data = inputs(rows, dim, 26);
-    const { want, dxTol } = backwardTolerances(
-      data,
-      rows,
-      dim,
-      eps,
-      roundedStats(data, rows, dim, eps).errs,
-    );
-    // Drop one term of the formula: dx' = rstd·(g − mean(g)).
-    const ones = new Float64Array(dim).fill(1);
-    const { rstd } = layerNormReference(data.x, ones, ones, rows, dim, eps);
-    const wrong = new Float64Array(rows * dim);
-    for (let r = 0; r < rows; r++) {
-      let sumG = 0;
-      for (let i = 0; i < dim; i++) sumG += data.dy[r * dim + i] * data.weight[i];
-      for (let i = 0; i < dim; i++)
-        wrong[r * dim + i] = rstd[r] * (data.dy[r * dim + i] * data.weight[i] - sumG / dim);
-    }
-    expect(worstRatio(wrong, want.dx, (k) => dxTol[k])).toBeGreaterThan(1);
-    expect(worstRatio(Float32Array.from(want.dx), want.dx, (k) => dxTol[k])).toBeLessThanOrEqual(1);
+    it('the dx bound fails on a gradient that ignores the mean(g·x̂) term', () => {
+      const rows = 5;
+      const dim = 64;
+      const eps = 1e-6;
+      const data = inputs(rows, dim, 26);
+      const { want, dxTol } = backwardTolerances(
+        data,
+        rows,
+        dim,
+        eps,
+        roundedStats(data, rows, dim, eps).errs,
+      );
+      // Drop one term of the formula: dx' = rstd·(g − mean(g)).
+      const ones = new Float64Array(dim).fill(1);
+      const { rstd } = layerNormReference(data.x, ones, ones, rows, dim, eps);
+      const wrong = new Float64Array(rows * dim);
+      for (let r = 0; r < rows; r++) {
+        let sumG = 0;
+        for (let i = 0; i < dim; i++) sumG += data.dy[r * dim + i] * data.weight[i];
+        for (let i = 0; i < dim; i++)
+          wrong[r * dim + i] = rstd[r] * (data.dy[r * dim + i] * data.weight[i] - sumG / dim);
+      }
+      expect(worstRatio(wrong, want.dx, (k) => dxTol[k])).toBeGreaterThan(1);
+      expect(worstRatio(Float32Array.from(want.dx), want.dx, (k) => dxTol[k])).toBeLessThanOrEqual(
+        1,
+      );
+    });
   });
-});
 
 describe('LayerNorm reference backward: float64 central differences', () => {
   for (const [rows, dim, eps] of [
@@ -422,4 +443,13 @@ describe('layerNorm wrapper: bad input', () => {
     ).rejects.toThrow(/y must not be the same buffer as x/);
     for (const t of [x, w3, w4, mean, rstd]) t.destroy();
   });
+});
+
+describe('the LayerNorm browser kernel cases, run here', () => {
+  for (const c of KERNEL_CASES.filter((k) => k.name.startsWith('LayerNorm'))) {
+    it(c.name, async () => {
+      const inputs = c.inputs();
+      expect(c.grade(inputs, await c.run(await testGpu(), inputs))).toBeLessThanOrEqual(1);
+    });
+  }
 });

@@ -25,7 +25,12 @@ import { patchMseLossBackwardReference, patchMseLossReference } from '../referen
 import { attentionBackward, attentionBlockSizes, attentionForward } from '../kernels/attention';
 import { matmul, matmulShape, type MatmulOptions } from '../kernels/matmul';
 import { preparePatchMseLoss } from '../kernels/patchMseLoss';
-import { layerNormBackward, layerNormForward, layerNormReductionDepth } from '../kernels/layernorm';
+import {
+  layerNormBackward,
+  layerNormForward,
+  layerNormReductionDepth,
+  type LayerNormVariant,
+} from '../kernels/layernorm';
 import {
   layerNormBackwardReference,
   layerNormForwardErrorBounds,
@@ -246,7 +251,12 @@ function patchMseLossCase(
  * 1e-5 relative — test/layernorm.test.ts's derived bounds measure ≤ 0.4 of theirs, which are
  * below this at these sizes; a wrong mean or a dropped row is an O(1) change).
  */
-function layerNormCase(name: string, rows: number, dim: number): KernelCase {
+function layerNormCase(
+  name: string,
+  rows: number,
+  dim: number,
+  variant: LayerNormVariant = 'workgroup',
+): KernelCase {
   const eps = 1e-6;
   return {
     name,
@@ -261,8 +271,12 @@ function layerNormCase(name: string, rows: number, dim: number): KernelCase {
       const w = Tensor.fromArray(ctx, [dim], 'f32', x.weight, 'weight');
       const b = Tensor.fromArray(ctx, [dim], 'f32', x.bias, 'bias');
       const dy = Tensor.fromArray(ctx, [rows, dim], 'f32', x.dy, 'dy');
-      const { y, mean, rstd } = await layerNormForward(ctx, { x: xt, weight: w, bias: b }, { eps });
-      const grads = await layerNormBackward(ctx, { dy, x: xt, weight: w, mean, rstd });
+      const { y, mean, rstd } = await layerNormForward(
+        ctx,
+        { x: xt, weight: w, bias: b },
+        { eps, variant },
+      );
+      const grads = await layerNormBackward(ctx, { dy, x: xt, weight: w, mean, rstd }, { variant });
       const out = {
         y: Array.from(await y.download()),
         dx: Array.from(await grads.dx.download()),
@@ -274,7 +288,7 @@ function layerNormCase(name: string, rows: number, dim: number): KernelCase {
       return out;
     },
     grade: (x, got) => {
-      const depth = layerNormReductionDepth(dim);
+      const depth = layerNormReductionDepth(dim, variant);
       const bound = layerNormForwardErrorBounds(x.x, x.weight, x.bias, rows, dim, eps, depth);
       const want = layerNormReference(x.x, x.weight, x.bias, rows, dim, eps);
       const ref = layerNormBackwardReference(x.dy, x.x, x.weight, rows, dim, eps);
@@ -307,6 +321,8 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
   layerNormCase('LayerNorm fwd+bwd R=37 D=192', 37, 192),
   layerNormCase('LayerNorm fwd+bwd R=5 D=257', 5, 257),
+  layerNormCase('LayerNorm fwd+bwd, subgroup variant, R=37 D=200', 37, 200, 'subgroup'),
+  layerNormCase('LayerNorm fwd+bwd, subgroup variant, R=1 D=7', 1, 7, 'subgroup'),
   // Crops along the borders of 13×6 images, odd batch, images in four chunk buffers.
   augmentCase('augment train batch 5 of 13×6 → 6', 'train', 5, 13, 6, 6, [4, 0, 3, 3, 1], 31),
   augmentCase('augment eval batch 3 of 7×12 → 5', 'eval', 5, 7, 12, 5, [2, 4, 0], 32),

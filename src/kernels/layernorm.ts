@@ -2,16 +2,17 @@
  * LayerNorm over the last dimension (`shaders/layernorm_forward.wgsl`,
  * `shaders/layernorm_backward.wgsl`), as torch.nn.LayerNorm with weight and bias. The
  * forward saves per-row mean and rstd; the backward uses them for dx and for the weight
- * and bias gradients (per-chunk partials reduced by `column_sum`).
+ * and bias gradients (per-chunk partials, both sets summed by one layernorm_param_reduce).
  *
  * x is [..., D] viewed as [R, D]. ml-aim's trunk uses eps = 1e-6; ml-l3m's head 1e-5.
  */
+import type { GpuCapabilities } from '../gpu/capabilities';
 import type { GpuContext } from '../gpu/context';
 import { createDispatch, flatGrid, runOnce, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
-import { prepareColumnSum } from './columnSum';
+import { flatGridFor, flatKernel } from './flat';
 
 /** ml-aim's LayerNorm eps. */
 export const AIM_LAYERNORM_EPS = 1e-6;
@@ -29,6 +30,52 @@ export function layerNormParamPartialsShape(rows: number, dim: number): [number,
   return [Math.ceil(rows / PARAM_CHUNK_ROWS), dim];
 }
 
+/**
+ * 'subgroup': one subgroup per row, subgroupAdd reductions, no barriers
+ * (layernorm_*_subgroup.wgsl); 'workgroup': one workgroup per row and shared-memory trees,
+ * for adapters without subgroups. Both compute the same sums in the same two passes.
+ */
+export type LayerNormVariant = 'subgroup' | 'workgroup';
+
+/** Invocations per workgroup of the subgroup variant (a multiple of every subgroup size). */
+const SUBGROUP_WORKGROUP = 128;
+
+/** The variant for an adapter: the subgroup one wherever `subgroups` exists. */
+export function chooseLayerNormVariant(caps: GpuCapabilities): LayerNormVariant {
+  return caps.subgroups ? 'subgroup' : 'workgroup';
+}
+
+/**
+ * Rows per workgroup of the subgroup variant: one per subgroup at the adapter's smallest
+ * subgroup size (larger subgroups take several rows each; any size is correct).
+ */
+export function layerNormSubgroupRows(caps: GpuCapabilities): number {
+  const lanes = caps.adapter.subgroupMinSize ?? 32;
+  return Math.max(1, Math.floor(SUBGROUP_WORKGROUP / lanes));
+}
+
+/** Kernel constants and grid of the row kernels (forward and input gradient) of `variant`. */
+function rowKernelPlan(
+  ctx: GpuContext,
+  variant: LayerNormVariant,
+  rows: number,
+  dim: number,
+): { shaderSuffix: string; constants: Record<string, number>; grid: [number, number] } {
+  if (variant === 'workgroup')
+    return {
+      shaderSuffix: '',
+      constants: { THREADS: layerNormThreads(dim) },
+      grid: flatGrid(ctx, rows),
+    };
+  ctx.requireForChoice('layerNorm (subgroup variant)', { features: ['subgroups'] });
+  const perWorkgroup = layerNormSubgroupRows(ctx.choices);
+  return {
+    shaderSuffix: '_subgroup',
+    constants: { WORKGROUP: SUBGROUP_WORKGROUP, ROWS_PER_WORKGROUP: perWorkgroup },
+    grid: flatGrid(ctx, Math.ceil(rows / perWorkgroup)),
+  };
+}
+
 /** Invocations per row: the power of two ≥ D, between 32 and 256. */
 export function layerNormThreads(dim: number): number {
   let threads = 32;
@@ -37,12 +84,24 @@ export function layerNormThreads(dim: number): number {
 }
 
 /**
- * Additions on the longest path of the kernels' row sums: each invocation adds ⌈D/T⌉ values,
- * then log2(T) tree levels — what the f32 error bounds of the tests scale with.
+ * Additions on the longest path of the kernels' row sums — what the f32 error bounds of the
+ * tests scale with. 'workgroup': each invocation adds ⌈D/T⌉ values, then log2(T) tree
+ * levels. 'subgroup': each lane adds ⌈D/L⌉ values, then subgroupAdd combines L partials in
+ * an order the implementation picks (at most L − 1 additions deep), for the worst subgroup
+ * size L between `lanes` (default: 4 to 128, every size WebGPU allows).
  */
-export function layerNormReductionDepth(dim: number): number {
-  const threads = layerNormThreads(dim);
-  return Math.ceil(dim / threads) + Math.log2(threads);
+export function layerNormReductionDepth(
+  dim: number,
+  variant: LayerNormVariant = 'workgroup',
+  lanes: readonly [number, number] = [4, 128],
+): number {
+  if (variant === 'workgroup') {
+    const threads = layerNormThreads(dim);
+    return Math.ceil(dim / threads) + Math.log2(threads);
+  }
+  let depth = 0;
+  for (let L = lanes[0]; L <= lanes[1]; L *= 2) depth = Math.max(depth, Math.ceil(dim / L) + L - 1);
+  return depth;
 }
 
 function rowsAndDim(x: Tensor): { rows: number; dim: number } {
@@ -53,6 +112,8 @@ function rowsAndDim(x: Tensor): { rows: number; dim: number } {
 
 export interface LayerNormOptions {
   eps?: number;
+  /** Default: chooseLayerNormVariant(ctx.choices). */
+  variant?: LayerNormVariant;
 }
 
 export interface LayerNormForwardTensors {
@@ -84,9 +145,10 @@ export async function prepareLayerNormForward(
   requireDistinct('layerNorm', { y, mean, rstd }, { x, weight, bias });
   const eps = opts.eps ?? AIM_LAYERNORM_EPS;
   if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
+  const plan = rowKernelPlan(ctx, opts.variant ?? chooseLayerNormVariant(ctx.choices), rows, dim);
   const kernel = await ctx.kernels.get({
-    shader: 'layernorm_forward',
-    constants: { THREADS: layerNormThreads(dim) },
+    shader: `layernorm_forward${plan.shaderSuffix}`,
+    constants: plan.constants,
   });
   const params = uniformBuffer(ctx, `${kernel.name} params`, [
     ['u32', rows],
@@ -98,7 +160,7 @@ export async function prepareLayerNormForward(
       ctx,
       kernel,
       [x.binding, weight.binding, bias.binding, y.binding, mean.binding, rstd.binding, params],
-      flatGrid(ctx, rows),
+      plan.grid,
       [params],
       // Mean, variance, normalise, scale, shift: ~8 operations a value.
       {
@@ -129,6 +191,8 @@ export interface LayerNormBackwardOptions {
   accumulateInput?: boolean;
   /** dweight += …, dbias += … (gradient accumulation over micro-batches). */
   accumulateParams?: boolean;
+  /** The input gradient's variant; default: chooseLayerNormVariant(ctx.choices). */
+  variant?: LayerNormVariant;
 }
 
 /**
@@ -156,13 +220,11 @@ export async function prepareLayerNormBackward(
     { dy: t.dy, x: t.x, weight: t.weight, mean: t.mean, rstd: t.rstd },
   );
 
+  const plan = rowKernelPlan(ctx, opts.variant ?? chooseLayerNormVariant(ctx.choices), rows, dim);
   const inputKernel = await ctx.kernels.get({
-    shader: 'layernorm_backward',
+    shader: `layernorm_backward${plan.shaderSuffix}`,
     entryPoint: 'input_grad',
-    constants: {
-      THREADS: layerNormThreads(dim),
-      ...(opts.accumulateInput ? { ACCUMULATE: 1 } : {}),
-    },
+    constants: { ...plan.constants, ...(opts.accumulateInput ? { ACCUMULATE: 1 } : {}) },
   });
   const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
   const common = [t.dy.binding, t.x.binding, t.mean.binding, t.rstd.binding, params];
@@ -171,7 +233,7 @@ export async function prepareLayerNormBackward(
       ctx,
       inputKernel,
       [...common, t.weight.binding, t.dx.binding],
-      flatGrid(ctx, rows),
+      plan.grid,
       [params],
       {
         flops: 10 * rows * dim,
@@ -212,10 +274,31 @@ export async function prepareLayerNormBackward(
       },
     ),
   );
-  const sumOpts = { accumulate: opts.accumulateParams };
+  // Both partial sets summed over the chunks in one dispatch (layernorm_param_reduce.wgsl).
+  const reduceKernel = await flatKernel(ctx, {
+    shader: 'layernorm_param_reduce',
+    constants: opts.accumulateParams ? { ACCUMULATE: 1 } : {},
+  });
+  const reduceParams = uniformU32(ctx, `${reduceKernel.name} params`, [chunks, dim]);
   dispatches.push(
-    ...(await prepareColumnSum(ctx, { x: weightPartials, out: t.dweight }, sumOpts)),
-    ...(await prepareColumnSum(ctx, { x: biasPartials, out: t.dbias }, sumOpts)),
+    createDispatch(
+      ctx,
+      reduceKernel,
+      [
+        weightPartials.binding,
+        biasPartials.binding,
+        t.dweight.binding,
+        t.dbias.binding,
+        reduceParams,
+      ],
+      flatGridFor(ctx, dim),
+      [reduceParams],
+      {
+        flops: 2 * chunks * dim,
+        bytesRead: 4 * (2 * chunks * dim + (opts.accumulateParams ? 2 * dim : 0)),
+        bytesWritten: 4 * 2 * dim,
+      },
+    ),
   );
   return dispatches;
 }

@@ -166,13 +166,11 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
         Math.ceil(passes[p] / COLUMN_SUM_TILE.chunkRows) * cols,
       );
   };
-  // layernorm.ts backward with parameter gradients: two [chunks, dim] partials, each summed.
+  // layernorm.ts backward with parameter gradients: two [chunks, dim] partials (summed by
+  // one layernorm_param_reduce dispatch, which owns nothing).
   const layerNormBackward = (label: string, dim: number) => {
     const [chunks] = layerNormParamPartialsShape(R, dim);
-    for (const what of ['dweight', 'dbias']) {
-      add(`${label} ${what} partials`, chunks * dim);
-      columnSum(`${label} ${what}`, chunks, dim);
-    }
+    for (const what of ['dweight', 'dbias']) add(`${label} ${what} partials`, chunks * dim);
   };
 
   // Forward: the loss kernel's counted-targets N.
