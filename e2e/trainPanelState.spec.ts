@@ -134,3 +134,40 @@ test('settings that cannot fit this GPU disable Train before a run starts, and s
   await expect(page.getByTestId('train')).toBeDisabled();
   expect(errors).toEqual([]);
 });
+
+test('a link with an unknown view or a query string says what it did not read', async ({
+  page,
+}) => {
+  const errors = await openReady(page, '/?preset=aim-small#tab=traning&preset=aim-micro');
+  const notes = page.getByTestId('link-problems');
+  await expect(notes).toContainText('There is no “traning” view (tab=traning)');
+  await expect(notes).toContainText(
+    'The part of the address after ? (?preset=aim-small) is not read',
+  );
+  await expect(page.getByTestId('tab-train')).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByTestId('preset')).toHaveValue('aim-micro');
+  expect(errors).toEqual([]);
+});
+
+test('a run reloaded before its first checkpoint says why nothing can be resumed', async ({
+  page,
+}) => {
+  test.setTimeout(240_000);
+  await openReady(
+    page,
+    '/#tab=train&preset=aim-micro&data=procedural&steps=1000&batch=4&evalEvery=1000&evalImages=8&chunks=4&checkpointEvery=500&seed=4',
+  );
+  await page.getByTestId('train').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-phase', 'running', {
+    timeout: 150_000,
+  });
+  await page.reload();
+  await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
+  await expect(page.getByTestId('run-phase')).toHaveText(
+    'Interrupted (the tab was closed or reloaded)',
+  );
+  await expect(page.getByTestId('nothing-to-resume')).toContainText(
+    'Nothing can be resumed: the run stopped before its first checkpoint (one is saved every 500 steps)',
+  );
+  await expect(page.getByTestId('resume-checkpoint')).toHaveCount(0);
+});

@@ -58,6 +58,18 @@ test.beforeAll(async () => {
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(path);
+    // A host that answers but sends no CORS header, and one that answers every path with its
+    // app page (as a single-page app's server does for files it does not have).
+    if (path.startsWith('/no-cors/')) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      res.end('x');
+      return;
+    }
+    if (path.startsWith('/app-page/')) {
+      res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'text/html' });
+      res.end('<!doctype html><title>some app</title>');
+      return;
+    }
     let body: Buffer;
     try {
       body = readFileSync(join(MODELS, path.replace(/^\/+/, '').replace(/\.\./g, '')));
@@ -209,6 +221,18 @@ test('bad inputs: each refused with a message, nothing cached, the page keeps wo
 
   await inspectUrl(page, `${origin}/missing/`);
   await expect(notice).toContainText('404');
+
+  // Each failure names its real cause (issue 15, defect 9): a web page where a file should be
+  // is not blamed on the model; a failed cross-origin fetch names both possible causes (the
+  // browser cannot tell an unreachable host from missing CORS) and how to tell them apart.
+  await inspectUrl(page, `${origin}/app-page/`);
+  await expect(notice).toContainText('answered with a web page, not a model file');
+  await expect(notice).not.toContainText('is not an ONNX model');
+  for (const url of [`${origin}/no-cors/`, 'http://127.0.0.1:9/model.onnx']) {
+    await inspectUrl(page, url);
+    await expect(notice).toContainText('either the host did not answer');
+    await expect(notice).toContainText('if the file downloads, the host is up and CORS');
+  }
 
   await inspectUrl(page, `${origin}/truncated/`);
   await page.getByTestId('load-model').click();

@@ -75,15 +75,39 @@ export async function fetchOk(url: URL | string): Promise<Response> {
   try {
     response = await fetch(url, { mode: 'cors', credentials: 'omit' });
   } catch (error) {
-    throw new ModelFileError(
-      `could not fetch ${String(url)} (${error instanceof Error ? error.message : String(error)}); ` +
-        'the server must allow cross-origin requests (CORS)',
-    );
+    throw new ModelFileError(whyFetchFailed(url, error));
   }
   if (!response.ok) {
     throw new ModelFileError(`${String(url)} answered ${response.status} ${response.statusText}`);
   }
+  // Model files are never web pages; a single-page app's server answers any unknown path
+  // with its own index.html (status 200), which would otherwise be blamed on the model.
+  if (/^text\/html\b/i.test(response.headers.get('content-type') ?? '')) {
+    void response.body?.cancel();
+    throw new ModelFileError(
+      `${String(url)} answered with a web page, not a model file: there is probably no file at this address. Check the URL (a directory URL must end in /, and hold model.onnx).`,
+    );
+  }
   return response;
+}
+
+/**
+ * A failed fetch says only "Failed to fetch", whether the host did not answer or refused to
+ * let this page read its files (CORS). The page is cross-origin isolated (COEP require-corp),
+ * which also blocks an opaque no-cors probe, so the two cannot be told apart from here: say
+ * both, and how the user tells them apart. A same-origin URL has no CORS: the server is down.
+ */
+function whyFetchFailed(url: URL | string, error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  const sameOrigin = new URL(String(url), self.location.href).origin === self.location.origin;
+  if (sameOrigin)
+    return `could not fetch ${String(url)} (${detail}): the server did not answer. Check that it is still running.`;
+  return (
+    `could not fetch ${String(url)} (${detail}): either the host did not answer (check the ` +
+    'address and your connection), or it answered but does not let other sites read its files ' +
+    '(it must send Access-Control-Allow-Origin, CORS). Open the URL in a new tab: if the file ' +
+    'downloads, the host is up and CORS is what is missing.'
+  );
 }
 
 /** The first bytes of a Blob (a shard's tag). */

@@ -20,7 +20,7 @@ const PHASE_TEXT: Record<RunRecord['phase'], string> = {
   stopped: 'Stopped',
   finished: 'Finished',
   failed: 'Failed',
-  interrupted: 'Interrupted (the tab was closed)',
+  interrupted: 'Interrupted (the tab was closed or reloaded)',
 };
 
 /** Mean step time over the last few steps (the first steps include shader compilation). */
@@ -50,6 +50,15 @@ export function RunStatus({ run, pausing = false }: { run: RunRecord; pausing?: 
         </span>
         {run.phase === 'running' && Number.isFinite(eta) && <span>ETA {formatDuration(eta)}</span>}
       </div>
+      {run.phase === 'interrupted' && run.checkpointStep === undefined && (
+        <p className="muted small" data-testid="nothing-to-resume">
+          Nothing can be resumed: the run stopped before its first checkpoint
+          {run.settings.checkpointEvery > 0
+            ? ` (one is saved every ${run.settings.checkpointEvery} steps)`
+            : ' (with “checkpoint every” at 0, one is saved only at the end)'}
+          . Press Train to start it again.
+        </p>
+      )}
       <progress max={total} value={run.step} aria-label={`Training progress: ${pct}%`} />
       <dl className="stats">
         <div>

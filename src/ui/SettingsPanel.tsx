@@ -197,7 +197,7 @@ export function SettingsPanel({
         </ul>
       )}
       {linkProblems.length > 0 && (
-        <details className="muted">
+        <details className="muted" open data-testid="link-problems">
           <summary>Parts of the link were not understood</summary>
           <ul>
             {linkProblems.map((p) => (

@@ -37,15 +37,21 @@ interface SettingsState {
 function initial(): Pick<SettingsState, 'settings' | 'datasetKind' | 'linkProblems' | 'tab'> {
   const { settings, dataset, ignored } = decodeSettings(location.hash);
   const t = tabFromHash(location.hash);
-  const tab = (TABS as readonly string[]).includes(t ?? '') ? (t as Tab) : 'train';
+  const known = (TABS as readonly string[]).includes(t ?? '');
+  const tab = known ? (t as Tab) : 'train';
+  const problems = [...ignored];
+  if (t !== undefined && !known)
+    problems.push(`There is no “${t}” view (tab=${t}); the Train view is shown instead.`);
+  // Settings live after the #; a query string is never read, so say so rather than ignore it.
+  if (location.search)
+    problems.push(
+      `The part of the address after ? (${location.search}) is not read: settings go after #, as in #preset=aim-micro.`,
+    );
   // A link cannot carry the user's files: fall back to the embedded data and say so.
-  const problems =
-    dataset === 'user'
-      ? [
-          ...ignored,
-          'This link used the sender’s own image files; the embedded dataset is selected instead.',
-        ]
-      : ignored;
+  if (dataset === 'user')
+    problems.push(
+      'This link used the sender’s own image files; the embedded dataset is selected instead.',
+    );
   return {
     settings,
     datasetKind: dataset === 'user' ? 'fashion-mnist' : dataset,
