@@ -1,7 +1,8 @@
 // Last step of global gradient-norm clipping (torch.nn.utils.clip_grad_norm_):
-//   norm      = sqrt(S),  S = Σ over all gradient tensors of Σ g²  (S computed beforehand by
-//               reduce_sum.wgsl: per-tensor sums of squares into one partials buffer, then a
-//               tree reduction of the partials; see src/kernels/gradNorm.ts)
+//   norm      = sqrt(S),  S = Σ over all gradient tensors of Σ g²  (S computed beforehand:
+//               grad_norm_partials.wgsl writes a sum of squares per block of ≤ 1024 values of
+//               each tensor — one dispatch per gradient arena buffer — then reduce_sum.wgsl
+//               sums the partials as a tree; see src/kernels/gradNorm.ts)
 //   clipScale = min(1, maxNorm / (norm + 1e-6))        when norm is finite,
 //   clipScale = norm (NaN or ±Inf)                      otherwise,
 // and, with COUNT_NON_FINITE, nonFiniteSteps[0] += 1 for a non-finite norm.
