@@ -1,120 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/gpu/tensor';
-import {
-  matmul,
-  matmulOutputShape,
-  matmulShape,
-  MATMUL_TILES,
-  type MatmulOptions,
-  type MatmulTensors,
-  type MatmulTile,
-} from '../src/kernels/matmul';
-import {
-  epilogueReference,
-  gammaF32,
-  matmulAbsReference,
-  matmulReference,
-} from '../src/reference/matmul';
+import { matmul, matmulShape, MATMUL_TILES } from '../src/kernels/matmul';
+import { gammaF32, matmulAbsReference, matmulReference } from '../src/reference/matmul';
 import { randomF32 } from '../src/reference/random';
 import { worstRatio } from './compare';
 import { testGpu } from './gpuContext';
-
-const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
-
-/**
- * Runs op(A)·op(B) (+ epilogue) on the GPU and returns max error / tolerance (≤ 1 passes).
- * Tolerance: the product obeys |ĉ − c| ≤ γ_K·Σ|a||b| for any summation order (Higham §3.1).
- * GELU's slope is ≤ 1.13 in magnitude, so the product's error grows by at most 1.13 through
- * it; erfc's approximation (fractional error 1.2e-7) and the few f32 roundings of the
- * epilogue add ≤ 4 ulp-scale relative error, covered by 6e-7·(|c| + |terms|).
- */
-/** Which epilogue inputs a case uses; the test makes seeded data for each. */
-interface MatmulCase {
-  transA?: boolean;
-  transB?: boolean;
-  bias?: boolean;
-  activation?: MatmulOptions['activation'];
-  residual?: boolean;
-  accumulate?: boolean;
-  tile?: MatmulTile;
-}
-
-async function checkMatmul(
-  aShape: number[],
-  bShape: number[],
-  seed: number,
-  opts: MatmulCase = {},
-) {
-  const ctx = await testGpu();
-  const s = matmulShape(aShape, bShape, opts);
-  const outShape = matmulOutputShape(s, aShape.length === 3);
-  const aData = randomF32(size(aShape), seed);
-  const bData = randomF32(size(bShape), seed + 1);
-  const a = Tensor.fromArray(ctx, aShape, 'f32', aData, 'A');
-  const b = Tensor.fromArray(ctx, bShape, 'f32', bData, 'B');
-  const extras: Tensor<'f32'>[] = [];
-  const make = (shape: number[], data: Float32Array, label: string) => {
-    const t = Tensor.fromArray(ctx, shape, 'f32', data, label);
-    extras.push(t);
-    return t;
-  };
-  const biasData = randomF32(s.n, seed + 2);
-  const residualData = randomF32(size(outShape), seed + 3);
-  const previousData = randomF32(size(outShape), seed + 4);
-  const auxData = randomF32(size(outShape), seed + 5, -3, 3);
-  const tensors: Omit<MatmulTensors, 'c'> & { c?: Tensor<'f32'> } = { a, b };
-  const gpuOpts: MatmulOptions = {
-    transA: opts.transA,
-    transB: opts.transB,
-    activation: opts.activation,
-    accumulate: opts.accumulate,
-    tile: opts.tile,
-  };
-  if (opts.bias) tensors.bias = make([s.n], biasData, 'bias');
-  if (opts.residual) tensors.residual = make(outShape, residualData, 'residual');
-  if (opts.accumulate) tensors.c = make(outShape, previousData, 'C (previous)');
-  if (opts.activation && opts.activation !== 'none') {
-    tensors.aux = make(
-      outShape,
-      opts.activation === 'gelu-grad' ? auxData : new Float32Array(size(outShape)),
-      'aux',
-    );
-  }
-  const c = await matmul(ctx, tensors, gpuOpts);
-  const got = await c.download();
-  const product = matmulReference(aData, bData, s);
-  const absDot = matmulAbsReference(aData, bData, s);
-  const { c: want, preActivation } = epilogueReference(product, s.n, {
-    bias: opts.bias ? biasData : undefined,
-    activation: opts.activation,
-    aux: auxData,
-    residual: opts.residual ? residualData : undefined,
-    previous: opts.accumulate ? previousData : undefined,
-  });
-  const gamma = gammaF32(s.k);
-  const hasEpilogue = Boolean(
-    opts.bias || opts.residual || opts.accumulate || (opts.activation ?? 'none') !== 'none',
-  );
-  const tol = (i: number) =>
-    1.13 * gamma * absDot[i] +
-    (hasEpilogue ? 6e-7 * (Math.abs(want[i]) + Math.abs(product[i]) + 1) : 0) +
-    1e-30;
-  const ratio = worstRatio(got, want, tol);
-  let auxRatio = 0;
-  if (preActivation) {
-    const gotPre = await tensors.aux!.download();
-    auxRatio = worstRatio(
-      gotPre,
-      preActivation,
-      (i) => gamma * absDot[i] + 2e-7 * (Math.abs(preActivation[i]) + 1),
-    );
-  }
-  for (const t of [a, b, c, ...extras]) if (t !== c || !opts.accumulate) t.destroy();
-  return Math.max(ratio, auxRatio);
-}
+import { checkMatmul, size, type MatmulCase } from './matmulCheck';
 
 for (const tile of ['large', 'small'] as const) {
   const t = MATMUL_TILES[tile].tile;
+  const tk = MATMUL_TILES[tile].specialize.TILE_K;
   describe(`matmul.wgsl (${tile} tiles, ${t}×${t}): shapes against the float64 reference`, () => {
     const shapes: Array<[string, number[], number[]]> = [
       ['1×1×1', [1, 1], [1, 1]],
@@ -126,12 +21,14 @@ for (const tile of ['large', 'small'] as const) {
       ['large K: 9×11×4099', [9, 4099], [4099, 11]],
       ['batched 3×19×23×29', [3, 19, 29], [3, 29, 23]],
       ['batched with shared B 5×7×33×9', [5, 7, 9], [9, 33]],
+      // Tile multiples everywhere: the ALIGNED variant, without bounds checks.
+      [`aligned ${2 * t}×${t}×${5 * tk}`, [2 * t, 5 * tk], [5 * tk, t]],
+      [`aligned batched 2×${t}×${2 * t}×${3 * tk}`, [2, t, 3 * tk], [2, 3 * tk, 2 * t]],
     ];
     for (const [name, aShape, bShape] of shapes) {
       it(name, async () => {
-        expect(await checkMatmul(aShape, bShape, size(aShape) + 17, { tile })).toBeLessThanOrEqual(
-          1,
-        );
+        const { ratio } = await checkMatmul(aShape, bShape, size(aShape) + 17, { tile });
+        expect(ratio).toBeLessThanOrEqual(1);
       });
     }
   });
@@ -167,10 +64,29 @@ for (const tile of ['large', 'small'] as const) {
         [7, 6],
         { bias: true, residual: true, accumulate: true },
       ],
+      [
+        `aligned Aᵀ·B + accumulate ${t}×${t}×${4 * tk}`,
+        [4 * tk, t],
+        [4 * tk, t],
+        { transA: true, accumulate: true },
+      ],
+      [
+        `aligned A·Bᵀ + bias + GELU ${t}×${2 * t}×${2 * tk}`,
+        [t, 2 * tk],
+        [2 * t, 2 * tk],
+        { transB: true, bias: true, activation: 'gelu' },
+      ],
+      [
+        `aligned GELU gradient + residual ${t}×${t}×${tk}`,
+        [t, tk],
+        [tk, t],
+        { activation: 'gelu-grad', residual: true },
+      ],
     ];
     cases.forEach(([name, aShape, bShape, opts], i) => {
       it(name, async () => {
-        expect(await checkMatmul(aShape, bShape, 5 + i, { ...opts, tile })).toBeLessThanOrEqual(1);
+        const { ratio } = await checkMatmul(aShape, bShape, 5 + i, { ...opts, tile });
+        expect(ratio).toBeLessThanOrEqual(1);
       });
     });
   });

@@ -61,7 +61,10 @@ function matmulCase(
   aShape: number[],
   bShape: number[],
   seed: number,
-  opts: Pick<MatmulOptions, 'transA' | 'transB'> & { bias?: boolean; gelu?: boolean } = {},
+  opts: Pick<MatmulOptions, 'transA' | 'transB' | 'splitK' | 'tile'> & {
+    bias?: boolean;
+    gelu?: boolean;
+  } = {},
 ): KernelCase {
   const s = matmulShape(aShape, bShape, opts);
   return {
@@ -79,7 +82,13 @@ function matmulCase(
       const c = await matmul(
         ctx,
         { a, b, bias, aux },
-        { transA: opts.transA, transB: opts.transB, activation: opts.gelu ? 'gelu' : 'none' },
+        {
+          transA: opts.transA,
+          transB: opts.transB,
+          activation: opts.gelu ? 'gelu' : 'none',
+          splitK: opts.splitK,
+          tile: opts.tile,
+        },
       );
       const out = { c: Array.from(await c.download()) };
       for (const t of [a, b, c, bias, aux]) t?.destroy();
@@ -316,6 +325,19 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     bias: true,
     gelu: true,
   }),
+  // Split-K (partials + reduce) with K not a multiple of the ranges, and the epilogue after
+  // the reduce; the aligned variant (no bounds checks) on whole 64×64 tiles.
+  matmulCase('matmul split-K Aᵀ·B 19×23×1001 into 7', [1001, 19], [1001, 23], 25, {
+    transA: true,
+    splitK: 7,
+  }),
+  matmulCase('matmul split-K A·Bᵀ + bias + GELU 33×70×300 into 3', [33, 300], [70, 300], 26, {
+    transB: true,
+    bias: true,
+    gelu: true,
+    splitK: 3,
+  }),
+  matmulCase('matmul aligned 64×128×64', [64, 64], [64, 128], 27, { tile: 'small' }),
   attentionCase('attention fwd+bwd B=3 T=17 H=2 dh=32, S = 1, 16, 5', 3, 17, 2, 32, [1, 16, 5]),
   attentionCase('attention fwd+bwd B=1 T=64 H=1 dh=64, bidirectional', 1, 64, 1, 64, [64]),
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),

@@ -7,38 +7,24 @@
  * (stored [N,K] when transB, i.e. a PyTorch Linear weight). A leading batch dimension on A
  * (and optionally B) batches the product; a 2-D B is shared by the whole batch.
  */
-import type { GpuCapabilities } from '../gpu/capabilities';
 import type { GpuContext } from '../gpu/context';
 import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { MatmulShape } from '../reference/matmul';
 import { dims, requireDistinct, requireShape, requireSize } from './checks';
+import { MATMUL_TILES, matmulPlan, splitKPartialsShape, type MatmulTile } from './matmulPlan';
+import { prepareSplitKReduce } from './matmulSplitK';
 
 export type { MatmulShape } from '../reference/matmul';
-
-/**
- * Tile configurations of matmul.wgsl (PER_THREAD and TILE_K are specialised; 16×16
- * invocations per workgroup in both). 'large': 128×128 outputs a workgroup, 8×8 an invocation
- * — the register-blocked GPU configuration. 'small': 64×64, 4×4 — four times as many
- * workgroups for products too small to fill a GPU with 128×128 tiles, and the configuration
- * CPU adapters (SwiftShader) run fastest: 64 accumulators per invocation spill there.
- */
-export const MATMUL_TILES = {
-  large: { tile: 128, specialize: { PER_THREAD: 8, TILE_K: 8 } },
-  small: { tile: 64, specialize: { PER_THREAD: 4, TILE_K: 16 } },
-} as const;
-
-export type MatmulTile = keyof typeof MATMUL_TILES;
-
-/** Below this many 128×128 workgroups a product uses 64×64 tiles (more workgroups in flight). */
-const LARGE_TILE_MIN_WORKGROUPS = 128;
-
-export function chooseMatmulTile(caps: GpuCapabilities, s: MatmulShape): MatmulTile {
-  if (caps.adapter.isFallbackAdapter) return 'small';
-  const large = Math.ceil(s.m / 128) * Math.ceil(s.n / 128) * s.batch;
-  return large >= LARGE_TILE_MIN_WORKGROUPS ? 'large' : 'small';
-}
+export {
+  chooseMatmulTile,
+  MATMUL_TILES,
+  matmulPlan,
+  matmulScratchShape,
+  matmulSplitKCapacity,
+  type MatmulTile,
+} from './matmulPlan';
 
 export interface MatmulTensors {
   /** op(A) is [M, K] (stored [K, M] with transA), optionally with a leading batch dimension. */
@@ -56,6 +42,11 @@ export interface MatmulTensors {
   aux?: Tensor<'f32'>;
   /** C's shape, added after the activation. Must not be C itself. */
   residual?: Tensor<'f32'>;
+  /**
+   * Split-K scratch shared by the split products of a step (at least the values of
+   * `matmulScratchShape`); a split product given none allocates and owns its own.
+   */
+  partials?: Tensor<'f32'>;
 }
 
 export interface MatmulOptions {
@@ -67,6 +58,12 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Tile configuration; chosen from the adapter and the shape when absent. */
   tile?: MatmulTile;
+  /**
+   * Split K over several workgroups (matmulSplitK.ts) — `true`: when the output tiles would
+   * not fill the adapter (chooseSplitK; the weight gradients); a number: into that many
+   * K-ranges at most (tests). A split adds a reduce dispatch and needs a partials buffer.
+   */
+  splitK?: boolean | number;
 }
 
 export function matmulShape(
@@ -127,7 +124,7 @@ export function matmulCost(
   };
 }
 
-/** C = epilogue(op(A)·op(B)) (see the header); one dispatch. */
+/** C = epilogue(op(A)·op(B)) (see the header); one dispatch, or two when K is split. */
 export async function prepareMatmul(
   ctx: GpuContext,
   t: MatmulTensors,
@@ -145,15 +142,36 @@ export async function prepareMatmul(
     throw new RangeError(`matmul: activation '${activation}' needs an aux tensor`);
   if (t.aux) requireSize('matmul', 'aux', t.aux, outSize, dims(outShape));
   requireDistinct('matmul', { c }, { a, b, residual: t.residual, aux: t.aux });
+  if (t.partials)
+    requireDistinct(
+      'matmul',
+      { partials: t.partials },
+      { a, b, c, residual: t.residual, aux: t.aux },
+    );
 
+  const plan = matmulPlan(ctx.choices, s, opts);
+  const tile = MATMUL_TILES[plan.tile];
+  const { split } = plan;
+  const splitting = split.splits > 1;
   const constants: Record<string, number> = {};
   if (s.transA) constants.TRANS_A = 1;
   if (s.transB) constants.TRANS_B = 1;
-  if (t.bias) constants.HAS_BIAS = 1;
-  if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
-  if (t.residual) constants.ADD_RESIDUAL = 1;
-  if (opts.accumulate) constants.ACCUMULATE = 1;
-  const tile = MATMUL_TILES[opts.tile ?? chooseMatmulTile(ctx.choices, s)];
+  if (splitting) constants.SPLIT_K = 1;
+  else {
+    if (t.bias) constants.HAS_BIAS = 1;
+    if (activation !== 'none') constants.ACTIVATION = activation === 'gelu' ? 1 : 2;
+    if (t.residual) constants.ADD_RESIDUAL = 1;
+    if (opts.accumulate) constants.ACCUMULATE = 1;
+  }
+  // No bounds checks when every tile is whole: M, N multiples of the tile, each K-range of TILE_K.
+  const tileK = tile.specialize.TILE_K;
+  if (
+    s.m % tile.tile === 0 &&
+    s.n % tile.tile === 0 &&
+    s.k % tileK === 0 &&
+    split.kChunk % tileK === 0
+  )
+    constants.ALIGNED = 1;
   const kernel = await ctx.kernels.get({
     shader: 'matmul',
     constants,
@@ -168,25 +186,54 @@ export async function prepareMatmul(
     s.m * s.k,
     s.broadcastB ? 0 : s.k * s.n,
     s.m * s.n,
+    split.kChunk,
   ]);
   const read = ctx.placeholder('read');
+  const write = ctx.placeholder('write');
+  const grid: [number, number, number] = [
+    Math.ceil(s.n / tile.tile),
+    Math.ceil(s.m / tile.tile),
+    s.batch * split.splits,
+  ];
+  if (!splitting) {
+    return [
+      createDispatch(
+        ctx,
+        kernel,
+        [
+          a.binding,
+          b.binding,
+          c.binding,
+          uniform,
+          t.bias?.binding ?? read,
+          t.residual?.binding ?? read,
+          t.aux?.binding ?? write,
+        ],
+        grid,
+        [uniform],
+        matmulCost(s, t, opts),
+      ),
+    ];
+  }
+  const partialsShape = splitKPartialsShape(s, split);
+  const owned = !t.partials;
+  const partials = t.partials ?? Tensor.empty(ctx, partialsShape, 'f32', 'matmul split-K partials');
+  if (partials.size < partialsShape.reduce((x, y) => x * y, 1))
+    throw new RangeError(
+      `matmul: partials ${dims(partials.shape)} cannot hold the split product's ${dims(partialsShape)}`,
+    );
+  const partialCost = matmulCost(s, {}, {});
+  partialCost.bytesWritten = 4 * partialsShape.reduce((x, y) => x * y, 1);
   return [
     createDispatch(
       ctx,
       kernel,
-      [
-        a.binding,
-        b.binding,
-        c.binding,
-        uniform,
-        t.bias?.binding ?? read,
-        t.residual?.binding ?? read,
-        t.aux?.binding ?? ctx.placeholder('write'),
-      ],
-      [Math.ceil(s.n / tile.tile), Math.ceil(s.m / tile.tile), s.batch],
-      [uniform],
-      matmulCost(s, t, opts),
+      [a.binding, b.binding, partials.binding, uniform, read, read, write],
+      grid,
+      owned ? [uniform, partials.buffer] : [uniform],
+      partialCost,
     ),
+    ...(await prepareSplitKReduce(ctx, { ...t, partials }, s, split, opts)),
   ];
 }
 

@@ -5,11 +5,14 @@
  * fill_in_parameter_sizes / fill_in_activation_sizes serve both its malloc and its report).
  *
  * What each buffer holds and why it is saved is told in gpuTrunk.ts and gpuHead.ts. The
- * walk imports nothing from the GPU runtime or the kernels, so the UI can count a preset's
- * memory without them. Kernels' own scratch (allocated when a dispatch is prepared) is not
+ * walk imports nothing from the GPU runtime or the kernels (but the pure matmulPlan.ts, which
+ * sizes the split-K scratch), so the UI can count a preset's memory without them. Kernels'
+ * own scratch (allocated when a dispatch is prepared) is not
  * here: memory.ts counts it.
  */
 import type { Tensor } from '../gpu/tensor';
+import { matmulSplitKCapacity, weightGradientShape } from '../kernels/matmulPlan';
+import type { MatmulShape } from '../reference/matmul';
 import { gridSize, numPatches, patchValues, type AimConfig } from './config';
 import { paramSpecs, trunkParamSpecs, type ParamSpec } from './params';
 
@@ -141,6 +144,11 @@ export interface TrunkGradBuffers<F = F32> {
   dattn: F;
   dqkv: F;
   dpre: F;
+  /**
+   * The split-K partials every split weight-gradient matmul of the step shares (they run one
+   * after another), sized for any adapter (matmulPlan.ts matmulSplitKCapacity).
+   */
+  splitKPartials: F;
 }
 
 export interface HeadBlockBuffers<F = F32> {
@@ -264,6 +272,13 @@ export function allocateTrunk<F>(
   };
 }
 
+/** Every weight gradient's product (trunk and head) over at most `rows` rows. */
+function weightGradientShapes(c: AimConfig, rows: number): MatmulShape[] {
+  return paramSpecs(c)
+    .filter((p) => p.kind === 'linear' || p.kind === 'conv')
+    .map((p) => weightGradientShape(p.shape, rows));
+}
+
 export function allocateTrunkGrads<F>(
   alloc: TensorAllocator<F, unknown>,
   c: AimConfig,
@@ -278,6 +293,10 @@ export function allocateTrunkGrads<F>(
     dattn: scratch([R, D], 'trunk d attention'),
     dqkv: scratch([R, 3 * D], 'trunk d qkv'),
     dpre: scratch([R, c.mlpRatio * D], 'trunk d pre-activation'),
+    splitKPartials: scratch(
+      [Math.max(1, matmulSplitKCapacity(weightGradientShapes(c, R)))],
+      'split-K partials',
+    ),
   };
 }
 

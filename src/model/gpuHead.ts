@@ -172,8 +172,13 @@ export async function prepareHeadBackward(
   const out: PendingDispatches[] = [
     prepareMatmul(
       ctx,
-      { a: h.dpred, b: h.headNorm.y, c: store.grad('head.proj_out.weight') },
-      { transA: true, accumulate },
+      {
+        a: h.dpred,
+        b: h.headNorm.y,
+        c: store.grad('head.proj_out.weight'),
+        partials: trunkGrads.splitKPartials,
+      },
+      { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: h.dpred, out: store.grad('head.proj_out.bias') }, { accumulate }),
     prepareMatmul(ctx, { a: h.dpred, b: store.param('head.proj_out.weight'), c: h.dn }),
@@ -188,7 +193,7 @@ export async function prepareHeadBackward(
         store,
         { norm: key('norm'), fc1: key('mlp.fc1.weight'), fc2: key('mlp.fc2.weight') },
         { residual: b.residual, norm: b.norm, pre: b.pre, act: b.act },
-        { stream: h.stream, dpre: h.dpre, dh: h.dn },
+        { stream: h.stream, dpre: h.dpre, dh: h.dn, splitKPartials: trunkGrads.splitKPartials },
         opts,
       ),
     );
@@ -205,8 +210,13 @@ export async function prepareHeadBackward(
   out.push(
     prepareMatmul(
       ctx,
-      { a: h.stream, b: h.postNorm.y, c: store.grad('head.proj_in.weight') },
-      { transA: true, accumulate },
+      {
+        a: h.stream,
+        b: h.postNorm.y,
+        c: store.grad('head.proj_in.weight'),
+        partials: trunkGrads.splitKPartials,
+      },
+      { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: h.stream, out: store.grad('head.proj_in.bias') }, { accumulate }),
     prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: dz }),

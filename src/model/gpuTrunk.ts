@@ -141,10 +141,15 @@ export async function prepareMlpHalfBackward(
   store: ParameterStore,
   names: { norm: string; fc1: string; fc2: string },
   saved: { residual: Tensor<'f32'>; norm: NormBuffers; pre: Tensor<'f32'>; act: Tensor<'f32'> },
-  scratch: { stream: Tensor<'f32'>; dpre: Tensor<'f32'>; dh: Tensor<'f32'> },
+  scratch: {
+    stream: Tensor<'f32'>;
+    dpre: Tensor<'f32'>;
+    dh: Tensor<'f32'>;
+    splitKPartials: Tensor<'f32'>;
+  },
   { accumulate }: BackwardOptions,
 ): Promise<PreparedDispatch[]> {
-  const { stream, dpre, dh } = scratch;
+  const { stream, dpre, dh, splitKPartials: partials } = scratch;
   return gather([
     // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the matmul's epilogue.
     prepareMatmul(
@@ -154,13 +159,13 @@ export async function prepareMlpHalfBackward(
     ),
     prepareMatmul(
       ctx,
-      { a: stream, b: saved.act, c: store.grad(names.fc2) },
-      { transA: true, accumulate },
+      { a: stream, b: saved.act, c: store.grad(names.fc2), partials },
+      { transA: true, accumulate, splitK: true },
     ),
     prepareMatmul(
       ctx,
-      { a: dpre, b: saved.norm.y, c: store.grad(names.fc1) },
-      { transA: true, accumulate },
+      { a: dpre, b: saved.norm.y, c: store.grad(names.fc1), partials },
+      { transA: true, accumulate, splitK: true },
     ),
     prepareMatmul(ctx, { a: dpre, b: store.param(names.fc1), c: dh }),
     prepareLayerNormBackward(
@@ -213,8 +218,13 @@ export async function prepareTrunkBackward(
       prepareMatmul(ctx, { a: g.stream, b: store.param(key('attn.proj.weight')), c: g.dattn }),
       prepareMatmul(
         ctx,
-        { a: g.stream, b: b.attn, c: store.grad(key('attn.proj.weight')) },
-        { transA: true, accumulate },
+        {
+          a: g.stream,
+          b: b.attn,
+          c: store.grad(key('attn.proj.weight')),
+          partials: g.splitKPartials,
+        },
+        { transA: true, accumulate, splitK: true },
       ),
       prepareAttentionBackward(
         ctx,
@@ -230,8 +240,13 @@ export async function prepareTrunkBackward(
       ),
       prepareMatmul(
         ctx,
-        { a: g.dqkv, b: b.ln1.y, c: store.grad(key('attn.qkv.weight')) },
-        { transA: true, accumulate },
+        {
+          a: g.dqkv,
+          b: b.ln1.y,
+          c: store.grad(key('attn.qkv.weight')),
+          partials: g.splitKPartials,
+        },
+        { transA: true, accumulate, splitK: true },
       ),
       prepareMatmul(ctx, { a: g.dqkv, b: store.param(key('attn.qkv.weight')), c: g.dh }),
       prepareLayerNormBackward(
@@ -269,8 +284,13 @@ export async function prepareTrunkBackward(
     ),
     prepareMatmul(
       ctx,
-      { a: g.dh, b: t.patches, c: store.gradMatrix(`${pre}.proj.weight`) },
-      { transA: true, accumulate },
+      {
+        a: g.dh,
+        b: t.patches,
+        c: store.gradMatrix(`${pre}.proj.weight`),
+        partials: g.splitKPartials,
+      },
+      { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: g.dh, out: store.grad(`${pre}.proj.bias`) }, { accumulate }),
   );
