@@ -1,7 +1,13 @@
 import { expect, test } from '@playwright/test';
 import { DEFAULT_SETTINGS } from '../src/training/settings';
 import { alignSeries, toCsv } from '../src/ui/charts/chartData';
-import { configDifferences, parseRunsExport, type RunRecord } from '../src/ui/runRecords';
+import {
+  configDifferences,
+  mergeImportedRuns,
+  parseRunsExport,
+  uniqueRunName,
+  type RunRecord,
+} from '../src/ui/runRecords';
 import { debiasedEma } from '../src/ui/smoothing';
 import { decodeSettings, encodeSettings } from '../src/ui/urlSettings';
 
@@ -92,4 +98,65 @@ test('the runs table lists only the settings in which runs differ; imports are c
   );
   // A run imported from elsewhere cannot be running here.
   expect(imported.phase).toBe('stopped');
+});
+
+test('re-importing a run is one row, the further copy wins; default names do not repeat', () => {
+  const base = (id: string, step: number, extra: Partial<RunRecord> = {}): RunRecord => ({
+    id,
+    name: 'aim-micro · raster · seed 0',
+    createdAt: 1000,
+    colour: '#000000',
+    settings: { ...DEFAULT_SETTINGS },
+    dataset: { kind: 'fashion-mnist' },
+    phase: 'stopped',
+    step,
+    metrics: [],
+    evals: [],
+    ...extra,
+  });
+  // The kept run went on after it was exported: importing the old export changes nothing.
+  const kept = { a: base('a', 30) };
+  let merged = mergeImportedRuns(kept, [base('a', 7)]);
+  expect(merged.changed).toBe(0);
+  expect(Object.keys(merged.records)).toEqual(['a']);
+  expect(merged.records.a.step).toBe(30);
+  // A copy that got further (trained elsewhere) replaces it, still one row.
+  merged = mergeImportedRuns(kept, [base('a', 40)]);
+  expect(merged.changed).toBe(1);
+  expect(Object.keys(merged.records)).toEqual(['a']);
+  expect(merged.records.a.step).toBe(40);
+  // A run going on here is never replaced.
+  merged = mergeImportedRuns({ a: base('a', 5, { phase: 'running' }) }, [base('a', 40)]);
+  expect(merged.records.a.phase).toBe('running');
+  // Another run that shares the id (created at another time) is kept beside it.
+  merged = mergeImportedRuns(kept, [base('a', 3, { createdAt: 2000 })]);
+  expect(Object.keys(merged.records).sort()).toEqual(['a', 'a-imported-1']);
+
+  expect(uniqueRunName('x', {})).toBe('x');
+  expect(uniqueRunName('aim-micro · raster · seed 0', kept)).toBe(
+    'aim-micro · raster · seed 0 (2)',
+  );
+  const two = { ...kept, b: base('b', 1, { name: 'aim-micro · raster · seed 0 (2)' }) };
+  expect(uniqueRunName('aim-micro · raster · seed 0', two)).toBe('aim-micro · raster · seed 0 (3)');
+});
+
+test('how often a run was evaluated or checkpointed is not what it "differs in"', () => {
+  const run = (id: string, change: Partial<RunRecord['settings']>): RunRecord => ({
+    id,
+    name: id,
+    createdAt: 0,
+    colour: '#000000',
+    settings: { ...DEFAULT_SETTINGS, ...change },
+    dataset: { kind: 'fashion-mnist' },
+    phase: 'finished',
+    step: 1,
+    metrics: [],
+    evals: [],
+  });
+  const diffs = configDifferences([
+    run('a', { evalImages: 64, checkpointEvery: 10, evalEvery: 5 }),
+    run('b', { evalImages: 512, checkpointEvery: 200, evalEvery: 100, seed: 3 }),
+  ]);
+  expect(diffs.get('a')).toEqual(['seed=0']);
+  expect(diffs.get('b')).toEqual(['seed=3']);
 });

@@ -23,6 +23,11 @@ interface SettingBase<T> {
   /** What it does, shown as the control's tooltip and in the CLI's usage. */
   help: string;
   default: T;
+  /**
+   * Only how a run is watched (evaluation cadence and size, checkpoint cadence), not what it
+   * learns: the runs table leaves these out of what runs "differ in".
+   */
+  bookkeeping?: boolean;
   /** The AIM v1 recipe's value (ml-aim / ml-l3m), where the paper has one. */
   paper?: T;
   /** The headless CLI's flag, without the dashes. */
@@ -266,6 +271,7 @@ export const SETTINGS_SCHEMA = {
     units: 'steps',
     flag: 'eval-every',
     testId: 'eval-every',
+    bookkeeping: true,
     panel: 'more',
   }),
   evalImages: number({
@@ -279,6 +285,7 @@ export const SETTINGS_SCHEMA = {
     units: 'images',
     flag: 'eval-images',
     testId: 'eval-images',
+    bookkeeping: true,
     panel: 'more',
   }),
   chunks: number({
@@ -308,6 +315,7 @@ export const SETTINGS_SCHEMA = {
     hint: 'steps; 0: only at the end',
     flag: 'checkpoint-every',
     testId: 'checkpoint-every',
+    bookkeeping: true,
     panel: 'more',
   }),
 } satisfies Record<string, SettingSpec>;

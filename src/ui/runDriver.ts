@@ -17,7 +17,7 @@ import {
   type RunPhase,
   type SerializedError,
 } from '../worker/protocol';
-import { colourFor, newRunId, type RunRecord } from './runRecords';
+import { colourFor, newRunId, uniqueRunName, type RunRecord } from './runRecords';
 import { persistNow, useRuns } from './runsStore';
 
 /** The run the Train view controls (the worker trains one run at a time). */
@@ -143,7 +143,10 @@ export async function startRun(
   const id = newRunId();
   const record: RunRecord = {
     id,
-    name: opts.name ?? `${settings.preset} · ${settings.ordering} · seed ${settings.seed}`,
+    name: uniqueRunName(
+      opts.name ?? `${settings.preset} · ${settings.ordering} · seed ${settings.seed}`,
+      runs.records,
+    ),
     createdAt: Date.now(),
     colour: colourFor(runs.order.length),
     settings: { ...settings },

@@ -10,6 +10,7 @@ import {
   DEFAULT_SETTINGS,
   defaultsFor,
   SETTING_KEYS,
+  SETTINGS_SCHEMA,
   type RunSettings,
 } from '../training/settings';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
@@ -82,6 +83,8 @@ export function configDifferences(runs: readonly RunRecord[]): Map<string, strin
   const out = new Map<string, string[]>(runs.map((r) => [r.id, []]));
   if (runs.length < 2) return out;
   for (const key of SETTING_KEYS) {
+    // How often a run was evaluated or checkpointed does not change what it learned.
+    if (SETTINGS_SCHEMA[key].bookkeeping) continue;
     const values = new Set(runs.map((r) => String(r.settings[key])));
     if (values.size < 2) continue;
     for (const r of runs) out.get(r.id)!.push(`${key}=${String(r.settings[key])}`);
@@ -90,6 +93,41 @@ export function configDifferences(runs: readonly RunRecord[]): Map<string, strin
   if (datasets.size > 1)
     for (const r of runs) out.get(r.id)!.push(`data=${datasetLabel(r.dataset)}`);
   return out;
+}
+
+/**
+ * Imported records merged into the kept ones. The same run (same id and creation time) is
+ * one row however often it is exported and imported: the copy that got further wins, and a
+ * run going on here is never replaced. Another run that happens to share an id gets a new id.
+ * Returns the merged records and the number of rows added or updated.
+ */
+export function mergeImportedRuns(
+  records: Readonly<Record<string, RunRecord>>,
+  incoming: readonly RunRecord[],
+): { records: Record<string, RunRecord>; changed: number } {
+  const out = { ...records };
+  let changed = 0;
+  for (const r of incoming) {
+    const existing = out[r.id];
+    if (existing && existing.createdAt === r.createdAt) {
+      if (isActive(existing) || r.step <= existing.step) continue;
+      out[r.id] = { ...r };
+      changed++;
+      continue;
+    }
+    let id = r.id;
+    for (let n = 1; out[id]; n++) id = `${r.id}-imported-${n}`;
+    out[id] = { ...r, id };
+    changed++;
+  }
+  return { records: out, changed };
+}
+
+/** `base`, or `base (2)`, `base (3)`… — the first that no kept run is named. */
+export function uniqueRunName(base: string, records: Readonly<Record<string, RunRecord>>): string {
+  const taken = new Set(Object.values(records).map((r) => r.name));
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base} (${n})`)) return `${base} (${n})`;
 }
 
 export interface RunsExport {

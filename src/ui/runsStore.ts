@@ -6,7 +6,7 @@
 import { create } from 'zustand';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 import { deleteRecord, isQuotaError, loadRecords, saveRecords } from './runPersistence';
-import { isActive, type RunRecord } from './runRecords';
+import { isActive, mergeImportedRuns, type RunRecord } from './runRecords';
 
 export interface RunsState {
   loaded: boolean;
@@ -141,23 +141,12 @@ export const useRuns = create<RunsState>((set, get) => ({
   },
 
   importRecords: (incoming) => {
-    let added = 0;
-    const records = { ...get().records };
-    const order = [...get().order];
-    for (const r of incoming) {
-      // Importing the same export twice keeps one copy; a clash of ids with another run gets a new id.
-      const existing = records[r.id];
-      if (existing && JSON.stringify(existing) === JSON.stringify(r)) continue;
-      const id = existing ? `${r.id}-imported-${added}` : r.id;
-      records[id] = { ...r, id };
-      order.push(id);
-      dirty.add(id);
-      added++;
-    }
-    order.sort((a, b) => records[a].createdAt - records[b].createdAt);
+    const { records, changed } = mergeImportedRuns(get().records, incoming);
+    for (const id of Object.keys(records)) if (records[id] !== get().records[id]) dirty.add(id);
+    const order = Object.keys(records).sort((x, y) => records[x].createdAt - records[y].createdAt);
     set({ records, order });
     schedulePersist(true);
-    return added;
+    return changed;
   },
 
   toggleSelected: (id) =>
