@@ -171,3 +171,18 @@ test('a run reloaded before its first checkpoint says why nothing can be resumed
   );
   await expect(page.getByTestId('resume-checkpoint')).toHaveCount(0);
 });
+
+test('changing the preset says which settings follow it', async ({ page }) => {
+  const errors = await openReady(page, '/#tab=train&preset=aim-micro&batch=8');
+  await expect(page.getByTestId('head-depth')).toHaveValue('1');
+  await page.getByTestId('preset').selectOption('aim-tiny');
+  await expect(page.getByTestId('preset-note')).toHaveText(
+    'aim-tiny sets its own head depth 4 (was 1).',
+  );
+  await expect(page.getByTestId('head-depth')).toHaveValue('4');
+  await expect(page.getByTestId('batch')).toHaveValue('8');
+  // The note is about that change only: the next edit clears it.
+  await page.getByTestId('batch').fill('16');
+  await expect(page.getByTestId('preset-note')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

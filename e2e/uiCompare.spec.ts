@@ -49,13 +49,15 @@ test('compare orderings trains all four and exports the per-chunk lines', async 
     for (const v of cells.slice(1)) expect(v).toBeGreaterThan(0);
   }
 
-  const json = JSON.parse(
-    await text(
-      Promise.all([page.waitForEvent('download'), page.getByTestId('compare-export').click()]).then(
-        ([d]) => d,
-      ),
-    ),
+  const [exported] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('compare-export').click(),
+  ]);
+  // Named for what it holds, not an id (issue 15, defect 11).
+  expect(exported.suggestedFilename()).toMatch(
+    /^compare-orderings-aim-micro-seed5-sequential-\d{4}-\d{2}-\d{2}\.json$/,
   );
+  const json = JSON.parse(await text(Promise.resolve(exported)));
   expect(json.format).toBe('aim-playground-comparison');
   expect(json.runs.map((r: { settings: { ordering: string } }) => r.settings.ordering)).toEqual(
     ORDERINGS,

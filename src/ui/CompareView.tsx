@@ -85,7 +85,8 @@ export function CompareView() {
       runs: ORDERINGS.map((o) => runs[o]).filter(Boolean),
     };
     downloadText(
-      `${id ?? 'comparison'}.json`,
+      // A name that says what it is: the preset, the seed, the schedule and the day.
+      `compare-orderings-${reference.preset}-seed${reference.seed}-${mode}-${new Date().toISOString().slice(0, 10)}.json`,
       JSON.stringify(payload, null, 1),
       'application/json',
     );

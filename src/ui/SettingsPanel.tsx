@@ -108,6 +108,7 @@ export function SettingsPanel({
   const set = useSettings((s) => s.set);
   const setPreset = useSettings((s) => s.setPreset);
   const linkProblems = useSettings((s) => s.linkProblems);
+  const presetNote = useSettings((s) => s.presetNote);
   const datasetKind = useSettings((s) => s.datasetKind);
   const userDataset = useSettings((s) => s.userDataset);
   const limits = usePlayground((s) => s.capabilities?.limits);
@@ -161,6 +162,11 @@ export function SettingsPanel({
             {config.depth}
             {params !== undefined && <>, {formatCount(params)} parameters</>}
           </small>
+          {presetNote && (
+            <small className="notice-inline" role="status" data-testid="preset-note">
+              {presetNote}
+            </small>
+          )}
         </div>
       </fieldset>
       <DatasetPicker disabled={locked} />

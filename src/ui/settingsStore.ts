@@ -6,7 +6,13 @@
 import { create } from 'zustand';
 import type { GpuCapabilities } from '../gpu/capabilities';
 import { PRESETS, type PresetName } from '../model/config';
-import { validateSettings, withPreset, type RunSettings } from '../training/settings';
+import {
+  PRESET_FOLLOWERS,
+  settingNoun,
+  validateSettings,
+  withPreset,
+  type RunSettings,
+} from '../training/settings';
 import { workerApi } from '../worker/client';
 import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
@@ -25,6 +31,8 @@ interface SettingsState {
   userError?: SerializedError;
   /** Parts of the link that were not understood. */
   linkProblems: string[];
+  /** What the last preset change set for the user (settings that follow the preset). */
+  presetNote?: string;
   tab: Tab;
   set: <K extends keyof RunSettings>(key: K, value: RunSettings[K]) => void;
   setPreset: (preset: PresetName) => void;
@@ -70,12 +78,22 @@ export const useSettings = create<SettingsState>((set, get) => ({
   userLoading: false,
 
   set: (key, value) => {
-    set((s) => ({ settings: { ...s.settings, [key]: value } }));
+    set((s) => ({ settings: { ...s.settings, [key]: value }, presetNote: undefined }));
     writeUrl(get());
   },
   setPreset: (preset) => {
-    // The head depth follows the preset unless the user changes it afterwards.
-    set((s) => ({ settings: withPreset(s.settings, preset) }));
+    // The head depth follows the preset unless the user changes it afterwards; say so rather
+    // than change a value silently.
+    set((s) => {
+      const settings = withPreset(s.settings, preset);
+      const changed = PRESET_FOLLOWERS.filter((key) => settings[key] !== s.settings[key]).map(
+        (key) => `${settingNoun(key)} ${String(settings[key])} (was ${String(s.settings[key])})`,
+      );
+      const presetNote = changed.length
+        ? `${preset} sets its own ${changed.join(', ')}.`
+        : undefined;
+      return { settings, presetNote };
+    });
     writeUrl(get());
   },
   setAll: (settings, dataset) => {
