@@ -48,20 +48,22 @@ export interface LayoutCase {
   bShape: [number, number];
   transA?: boolean;
   transB?: boolean;
+  /** Split K as the model's weight gradients do (split only where the adapter needs it). */
+  splitK?: boolean;
   epilogue: Epilogue;
   baseline?: string;
 }
 
-type CaseOptions = Pick<LayoutCase, 'transA' | 'transB' | 'baseline'> & Epilogue;
+type CaseOptions = Pick<LayoutCase, 'transA' | 'transB' | 'splitK' | 'baseline'> & Epilogue;
 
 function layout(
   id: string,
   what: string,
   aShape: [number, number],
   bShape: [number, number],
-  { transA, transB, baseline, ...epilogue }: CaseOptions = {},
+  { transA, transB, splitK, baseline, ...epilogue }: CaseOptions = {},
 ): LayoutCase {
-  return { id, what, aShape, bShape, transA, transB, epilogue, baseline };
+  return { id, what, aShape, bShape, transA, transB, splitK, epilogue, baseline };
 }
 
 /**
@@ -103,13 +105,17 @@ export function layoutCases(rows: number, width: number): LayoutCase[] {
       activation: 'gelu-grad',
       baseline: 'fc1:AB',
     }),
-    layout('fc1-wgrad:AtB', 'dW1 = dHᵀ·X (K = M)', [M, F], [M, D], { transA: true }),
+    layout('fc1-wgrad:AtB', 'dW1 = dHᵀ·X (K = M)', [M, F], [M, D], { transA: true, splitK: true }),
     layout('fc1-wgrad:AtB+accumulate', 'dW1 += dHᵀ·X', [M, F], [M, D], {
       transA: true,
+      splitK: true,
       accumulate: true,
       baseline: 'fc1-wgrad:AtB',
     }),
-    layout('fc2-wgrad:AtB', 'dW2 = dYᵀ·H (K = M)', [M, D], [M, F], { transA: true }),
+    layout('fc2-wgrad:AtB', 'dW2 = dYᵀ·H (K = M)', [M, D], [M, F], {
+      transA: true,
+      splitK: true,
+    }),
   ];
 }
 
@@ -159,15 +165,16 @@ function upload(ctx: GpuContext, c: LayoutCase, seed: number): Prepared {
     transB: c.transB,
     activation: e.activation ?? 'none',
     accumulate: e.accumulate,
+    splitK: c.splitK,
   };
   return { s, a, b, c: out, epilogue, opts, tensors, data };
 }
 
 /** Runs the case once from its initial state and grades sampled elements of C (and aux). */
-async function check(ctx: GpuContext, c: LayoutCase, p: Prepared, dispatch: PreparedDispatch) {
+async function check(ctx: GpuContext, c: LayoutCase, p: Prepared, dispatches: PreparedDispatch[]) {
   const { s, data } = p;
   if (data.previous) p.c.upload(data.previous); // accumulate: start again from C₀
-  await submitMany(ctx, 'bench layout check', [dispatch], 1);
+  await submitMany(ctx, 'bench layout check', dispatches, 1);
   const positions = samplePositions(s.m, s.n);
   const flat = positions.map(([i, j]) => i * s.n + j);
   const got = await readElements(ctx, p.c.buffer, flat);
@@ -235,12 +242,12 @@ export async function runLayoutsSuite(
     for (const [n, c] of layoutCases(rows, preset.width).entries()) {
       const base = { name: 'layout', impl: 'aim-wgsl', preset: presetName, case: c.id };
       let p: Prepared | undefined;
-      let dispatch: PreparedDispatch | undefined;
+      let dispatches: PreparedDispatch[] = [];
       try {
         p = upload(ctx, c, 100 * n + 1);
-        [dispatch] = await prepareMatmul(ctx, { a: p.a, b: p.b, c: p.c, ...p.epilogue }, p.opts);
-        const r = await timeDispatches(ctx, `bench layout ${presetName} ${c.id}`, [dispatch], plan);
-        const result = await check(ctx, c, p, dispatch);
+        dispatches = await prepareMatmul(ctx, { a: p.a, b: p.b, c: p.c, ...p.epilogue }, p.opts);
+        const r = await timeDispatches(ctx, `bench layout ${presetName} ${c.id}`, dispatches, plan);
+        const result = await check(ctx, c, p, dispatches);
         msById.set(c.id, r.ms);
         const baselineMs = c.baseline ? msById.get(c.baseline) : undefined;
         const { m, n: cols, k } = p.s;
@@ -263,15 +270,16 @@ export async function runLayoutsSuite(
           warmup: plan.warmup,
           trials: plan.trials,
           check: result,
-          kernel: dispatch.name,
-          workgroups: dispatch.workgroups,
+          // A split product is two dispatches: the partial products, then the reduce.
+          kernel: dispatches.map((d) => d.name).join(' → '),
+          workgroups: dispatches[0].workgroups,
         });
         if (!result.ok) failures++;
       } catch (error) {
         failures++;
         emit({ ...base, adapter: env.adapter, error: message(error) });
       } finally {
-        if (dispatch) releaseDispatch(dispatch);
+        for (const d of dispatches) releaseDispatch(d);
         for (const t of p?.tensors ?? []) t.destroy();
       }
     }
