@@ -20,16 +20,25 @@
 // 65535 use a 2-D grid folded back as wg.y·groups.x + wg.x; surplus workgroups return.
 // S_b is read through workgroupUniformLoad so that the counted / not-counted branch is
 // uniform and the barriers inside the reductions stay legal.
+//
+// GATHERED (the head ran only on the rows that count, src/model/headRows.ts): prediction
+// row m of pred / gradPred [M, P] is full row rows[m] = b·K + i, or NONE (a padding row:
+// its gradient is written 0 and nothing else). The grid covers max(B·K, M) workgroups:
+// workgroup w < M handles prediction row w; workgroup w < B·K also writes perPosition[w] = 0
+// when full row w does not count (a counted row's loss is written by the workgroup of its
+// prediction row, so no value is written twice).
 
 struct Dims {
   batch: u32,
   positions: u32, // K
   patchValues: u32, // P
   rows: u32, // B·K
+  gathered: u32, // M: prediction rows (GATHERED only)
 }
 
 override WRITE_LOSS: bool = true;
 override WRITE_GRAD: bool = false;
+override GATHERED: bool = false;
 
 @group(0) @binding(0) var<storage, read> prefixLengths: array<u32>;
 @group(0) @binding(1) var<storage, read_write> countedTargets: array<f32>;
@@ -38,13 +47,20 @@ override WRITE_GRAD: bool = false;
 @group(0) @binding(4) var<storage, read> targets: array<f32>;
 @group(0) @binding(5) var<storage, read_write> perPosition: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gradPred: array<f32>;
+@group(0) @binding(7) var<storage, read> gatheredRows: array<u32>;
 
 const THREADS: u32 = 64u;
 const NORM_EPS: f32 = 1e-6;
+const NONE: u32 = 0xffffffffu;
 
 var<workgroup> scratch: array<f32, 64>;
 var<workgroup> countScratch: array<u32, 64>;
 var<workgroup> prefixShared: u32;
+var<workgroup> rowShared: u32;
+
+fn isCounted(i: u32, prefix: u32) -> bool {
+  return i + 1u >= prefix && i + 1u < dims.positions;
+}
 
 // Σ of `value` over the workgroup as a binary tree; every invocation gets the total.
 fn workgroupSum(value: f32, lid: u32) -> f32 {
@@ -86,8 +102,32 @@ fn main(
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let row = wg.y * groups.x + wg.x;
-  if (row >= dims.rows) {
+  let w = wg.y * groups.x + wg.x;
+  var row = w; // the full row b·K + i
+  if (GATHERED) {
+    if (WRITE_LOSS && lid == 0u && w < dims.rows) {
+      if (!isCounted(w % dims.positions, prefixLengths[w / dims.positions])) {
+        perPosition[w] = 0.0;
+      }
+    }
+    if (w >= dims.gathered) {
+      return;
+    }
+    if (lid == 0u) {
+      rowShared = gatheredRows[w];
+    }
+    row = workgroupUniformLoad(&rowShared);
+  } else if (w >= dims.rows) {
+    return;
+  }
+  let P = dims.patchValues;
+  let predBase = w * P; // prediction row w (= row unless GATHERED)
+  if (row == NONE) {
+    if (WRITE_GRAD) {
+      for (var j = lid; j < P; j = j + THREADS) {
+        gradPred[predBase + j] = 0.0;
+      }
+    }
     return;
   }
   let b = row / dims.positions;
@@ -96,10 +136,8 @@ fn main(
     prefixShared = prefixLengths[b];
   }
   let prefix = workgroupUniformLoad(&prefixShared);
-  let P = dims.patchValues;
-  let predBase = row * P;
-  if (i + 1u < prefix || i + 1u >= dims.positions) {
-    if (WRITE_LOSS && lid == 0u) {
+  if (!isCounted(i, prefix)) {
+    if (WRITE_LOSS && !GATHERED && lid == 0u) {
       perPosition[row] = 0.0;
     }
     if (WRITE_GRAD) {
@@ -109,7 +147,7 @@ fn main(
     }
     return;
   }
-  let targetBase = predBase + P; // patch i + 1 of the same sample is the next row
+  let targetBase = (row + 1u) * P; // patch i + 1 of the same sample is the next full row
 
   var sum = 0.0;
   for (var j = lid; j < P; j = j + THREADS) {

@@ -37,6 +37,7 @@ import {
   layerNormReference,
 } from '../reference/layernorm';
 import { runOnce } from '../gpu/dispatch';
+import { gatheredPatchMseLossCase, gatherRowsCase } from './headRowCases';
 import { augmentCase } from './augmentCases';
 import { optimizerArenaCase } from './optimizerCases';
 
@@ -341,6 +342,21 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   attentionCase('attention fwd+bwd B=3 T=17 H=2 dh=32, S = 1, 16, 5', 3, 17, 2, 32, [1, 16, 5]),
   attentionCase('attention fwd+bwd B=1 T=64 H=1 dh=64, bidirectional', 1, 64, 1, 64, [64]),
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
+  gatheredPatchMseLossCase(
+    'patch MSE loss on gathered rows B=3 K=17 P=48, S = 1, 16, 7',
+    3,
+    17,
+    48,
+    [1, 16, 7],
+  ),
+  gatherRowsCase(
+    'gather rows 9 of 7×33, two absent',
+    7,
+    33,
+    [6, 0, 0xffffffff, 3, 3, 1, 0xffffffff, 5, 2],
+    false,
+  ),
+  gatherRowsCase('gather rows += 4 of 5×1, one absent', 5, 1, [4, 0xffffffff, 0, 2], true),
   layerNormCase('LayerNorm fwd+bwd R=37 D=192', 37, 192),
   layerNormCase('LayerNorm fwd+bwd R=5 D=257', 5, 257),
   layerNormCase('LayerNorm fwd+bwd, subgroup variant, R=37 D=200', 37, 200, 'subgroup'),

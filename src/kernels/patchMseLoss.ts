@@ -31,16 +31,29 @@ import { prepareReduceSumOfBuffer } from './reduceSum';
 
 export type { PatchMseShape };
 
-/** Validates pred [B,K,P], targets [B,K,P], prefixLengths u32 [B]; returns B, K, P. */
+/**
+ * Validates targets [B,K,P], prefixLengths u32 [B] and pred: [B,K,P], or [M,P] when the
+ * prediction rows are gathered (`rows` u32 [M]); returns B, K, P.
+ */
 export function patchMseShape(
   pred: Tensor<'f32'>,
   targets: Tensor<'f32'>,
   prefixLengths: Tensor<'u32'>,
+  rows?: Tensor<'u32'>,
 ): PatchMseShape {
-  if (pred.shape.length !== 3)
-    throw new RangeError(`patchMseLoss: pred is ${dims(pred.shape)}, expected [B, K, P]`);
-  const [batch, positions, patchValues] = pred.shape;
-  requireShape('patchMseLoss', 'targets', targets, pred.shape);
+  // Without rows, pred is the reference shape (and the messages name targets as the odd one).
+  const full = rows ? targets : pred;
+  if (full.shape.length !== 3)
+    throw new RangeError(
+      `patchMseLoss: ${rows ? 'targets' : 'pred'} is ${dims(full.shape)}, expected [B, K, P]`,
+    );
+  const [batch, positions, patchValues] = full.shape;
+  if (rows) {
+    requireDtype('patchMseLoss', 'rows', rows, 'u32');
+    requireShape('patchMseLoss', 'pred', pred, [rows.size, patchValues]);
+  } else {
+    requireShape('patchMseLoss', 'targets', targets, pred.shape);
+  }
   requireDtype('patchMseLoss', 'prefixLengths', prefixLengths, 'u32');
   requireShape('patchMseLoss', 'prefixLengths', prefixLengths, [batch]);
   if (batch < 1) throw new RangeError('patchMseLoss: empty batch');
@@ -59,6 +72,11 @@ export interface PatchMseLossInputs {
   prefixLengths: Tensor<'u32'>;
   /** f32 [1]: receives N, the number of counted pairs (else a private buffer). */
   countedTargets?: Tensor<'f32'>;
+  /**
+   * u32 [M]: the predictions were computed only for these full rows b·K + i (NO_ROW: a
+   * padding row); pred and gradPred are then [M, P], row m belonging to full row rows[m].
+   */
+  rows?: Tensor<'u32'>;
 }
 
 export interface PatchMseLossTensors extends PatchMseLossInputs {
@@ -86,8 +104,9 @@ async function prepareRows(
   opts: PatchMseLossOptions,
 ): Promise<{ dispatches: PreparedDispatch[]; counted: BindingResource }> {
   const { pred, targets, prefixLengths } = t;
-  const s = patchMseShape(pred, targets, prefixLengths);
+  const s = patchMseShape(pred, targets, prefixLengths, t.rows);
   const rows = s.batch * s.positions;
+  const predRows = t.rows ? t.rows.size : rows;
   if (t.perPosition)
     requireSize('patchMseLoss', 'perPosition', t.perPosition, rows, dims([s.batch, s.positions]));
   if (t.gradPred) requireShape('patchMseLoss', 'gradPred', t.gradPred, pred.shape);
@@ -95,7 +114,7 @@ async function prepareRows(
   requireDistinct(
     'patchMseLoss',
     { perPosition: t.perPosition, gradPred: t.gradPred, countedTargets: t.countedTargets },
-    { pred, targets, prefixLengths },
+    { pred, targets, prefixLengths, rows: t.rows },
   );
 
   const owned: GPUBuffer[] = [];
@@ -109,12 +128,22 @@ async function prepareRows(
   if (ownCounted) owned.push(ownCounted);
   const counted: BindingResource = t.countedTargets?.binding ?? ownCounted!;
 
-  const constants = { WRITE_LOSS: t.perPosition ? 1 : 0, WRITE_GRAD: t.gradPred ? 1 : 0 };
+  const constants = {
+    WRITE_LOSS: t.perPosition ? 1 : 0,
+    WRITE_GRAD: t.gradPred ? 1 : 0,
+    GATHERED: t.rows ? 1 : 0,
+  };
   const [countKernel, rowKernel] = await Promise.all([
     ctx.kernels.get({ shader: 'patch_mse_loss', entryPoint: 'countTargets' }),
     ctx.kernels.get({ shader: 'patch_mse_loss', constants }),
   ]);
-  const uniform = uniformU32(ctx, 'patchMseLoss dims', [s.batch, s.positions, s.patchValues, rows]);
+  const uniform = uniformU32(ctx, 'patchMseLoss dims', [
+    s.batch,
+    s.positions,
+    s.patchValues,
+    rows,
+    predRows,
+  ]);
   const limit = opts.gridLimit ?? ctx.choices.limits.maxComputeWorkgroupsPerDimension;
   const write = ctx.placeholder('write');
   const count = createDispatch(
@@ -126,7 +155,7 @@ async function prepareRows(
     { flops: s.batch, bytesRead: 4 * s.batch, bytesWritten: 4 },
   );
   // Per predicted value: a difference, a square and a sum (and the gradient when written).
-  const predValues = rows * s.patchValues;
+  const predValues = predRows * s.patchValues;
   const main = createDispatch(
     ctx,
     rowKernel,
@@ -138,8 +167,9 @@ async function prepareRows(
       targets.binding,
       t.perPosition?.binding ?? write,
       t.gradPred?.binding ?? write,
+      t.rows?.binding ?? ctx.placeholder('read'),
     ],
-    foldedGrid(rows, limit),
+    foldedGrid(Math.max(rows, predRows), limit),
     [uniform, ...owned],
     {
       flops: 3 * predValues,

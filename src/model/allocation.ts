@@ -191,12 +191,23 @@ export interface OptimizerState<F = F32> {
   clipScale: F;
 }
 
+/**
+ * u32 [B·K] each, written by setInputs every step: the rows the head computes (see
+ * headRows.ts: compact row → full row, full row → compact row, compact row → table row).
+ */
+export interface HeadRowTensors<U = U32> {
+  rows: U;
+  rowOf: U;
+  positions: U;
+}
+
 export interface ModelBuffers<F = F32, U = U32> {
   inputs: ModelInputTensors<F, U>;
   parameters: ParameterTensors<F>;
   trunk: TrunkBuffers<F>;
   /** Absent for a trunk-only model, as are the trunk's gradient buffers. */
   head?: HeadBuffers<F>;
+  headRows?: HeadRowTensors<U>;
   trunkGrads?: TrunkGradBuffers<F>;
 }
 
@@ -364,7 +375,14 @@ export function allocateModel<F, U>(
   const trunk = allocateTrunk(alloc, c, batch);
   if (trunkOnly) return { inputs, parameters, trunk };
   const head = allocateHead(alloc, c, batch);
-  return { inputs, parameters, trunk, head, trunkGrads: allocateTrunkGrads(alloc, c, batch) };
+  const R = batch * numPatches(c);
+  const headRows: HeadRowTensors<U> = {
+    rows: alloc.u32([R], 'head rows', 'inputs'),
+    rowOf: alloc.u32([R], 'head row of each full row', 'inputs'),
+    positions: alloc.u32([R], 'head row positions', 'inputs'),
+  };
+  const trunkGrads = allocateTrunkGrads(alloc, c, batch);
+  return { inputs, parameters, trunk, head, headRows, trunkGrads };
 }
 
 /**

@@ -11,6 +11,15 @@
  * and the prediction's gradient. Scratch: dpre [B·K, 4W], dn [B·K, W], and (extraNormTerm)
  * one [B·K, W] for LN_extra's dx, which cannot be accumulated in place because its dy is
  * the stream itself.
+ *
+ * Rows: the post-trunk norm runs on every row (its output goes to a full-size scratch), and
+ * everything after it only on the rows the step's prediction counts (headRows.ts): the
+ * counted rows of z are gathered into the first M rows of `postNorm.y`, and every head
+ * tensor above is used through its first M rows. The head's positional rows are added by
+ * the same gather (table row order[i] for compact row m). The backward scatters the compact
+ * d z back to every row (zeros where nothing counted) before the post-trunk norm's backward.
+ * The row-dependent part is prepared once per row bucket (`prepareHeadRowsForward` /
+ * `prepareHeadRowsBackward`); the rest once (`prepareHeadFixedForward` / `…Backward`).
  */
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
@@ -21,14 +30,69 @@ import { prepareLayerNormBackward, prepareLayerNormForward } from '../kernels/la
 import { prepareMatmul } from '../kernels/matmul';
 import { preparePatchMseLoss } from '../kernels/patchMseLoss';
 import { preparePatchify } from '../kernels/patchify';
-import { preparePositionalEmbeddingAdd } from '../kernels/posembed';
-import type { HeadBuffers, ModelInputTensors, NormBuffers, TrunkGradBuffers } from './allocation';
+import { prepareGatherRows } from '../kernels/gatherRows';
+import type {
+  HeadBuffers,
+  HeadRowTensors,
+  ModelInputTensors,
+  NormBuffers,
+  TrunkGradBuffers,
+} from './allocation';
 import type { AimConfig } from './config';
 import { gather, type ParameterStore, type PendingDispatches } from './gpuBuffers';
 import { prepareMlpHalfBackward, type BackwardOptions } from './gpuTrunk';
 
 function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
   return t.view([batch, t.shape[0] / batch, t.shape[1]]);
+}
+
+/** The first `n` rows of a [rows, cols] (or [rows]) tensor: same buffer, offset 0. */
+function leadingRows<D extends 'f32' | 'u32'>(t: Tensor<D>, n: number): Tensor<D> {
+  return n === t.shape[0] ? t : t.slice(0, [n, ...t.shape.slice(1)]);
+}
+
+function normRows(n: NormBuffers, rows: number): NormBuffers {
+  return {
+    y: leadingRows(n.y, rows),
+    mean: leadingRows(n.mean, rows),
+    rstd: leadingRows(n.rstd, rows),
+  };
+}
+
+/**
+ * The head's tensors seen through their first `rows` rows — all but the targets, the losses,
+ * the table and the post-trunk norm's statistics, which stay per full row.
+ */
+function headRowViews(h: HeadBuffers, rows: number): HeadBuffers {
+  const r = (t: Tensor<'f32'>) => leadingRows(t, rows);
+  return {
+    ...h,
+    postNorm: { ...h.postNorm, y: r(h.postNorm.y) },
+    input: r(h.input),
+    blocks: h.blocks.map((b) => ({
+      extra: b.extra && normRows(b.extra, rows),
+      residual: r(b.residual),
+      norm: normRows(b.norm, rows),
+      pre: r(b.pre),
+      act: r(b.act),
+      out: r(b.out),
+    })),
+    headNorm: normRows(h.headNorm, rows),
+    pred: r(h.pred),
+    dpred: r(h.dpred),
+    stream: r(h.stream),
+    dpre: r(h.dpre),
+    dn: r(h.dn),
+    extraDx: h.extraDx && r(h.extraDx),
+  };
+}
+
+/** The rows one preparation of the head computes (a bucket of headRows.ts). */
+export interface HeadRows {
+  /** M: rows computed (the lists' first M entries are read). */
+  count: number;
+  /** Written per step by the model's setInputs. */
+  lists: HeadRowTensors;
 }
 
 function blockInput(h: HeadBuffers, j: number): Tensor<'f32'> {
@@ -52,24 +116,56 @@ function layerNorm(
   return prepareLayerNormForward(ctx, { x, weight, bias, ...n }, { eps });
 }
 
-/** Trunk output → prediction → per-position losses, loss, and d loss / d pred. */
-export async function prepareHeadForward(
+/**
+ * The row-independent start of the head's forward: the targets, and the post-trunk norm of
+ * every row into `normOut` [B·K, D] (a scratch the rows part gathers from; its statistics
+ * stay in `h.postNorm` for the backward).
+ */
+export async function prepareHeadFixedForward(
   ctx: GpuContext,
   c: AimConfig,
-  batch: number,
   store: ParameterStore,
   h: HeadBuffers,
   trunkOut: Tensor<'f32'>,
   inputs: ModelInputTensors,
+  normOut: Tensor<'f32'>,
 ): Promise<PreparedDispatch[]> {
-  const eps = c.headNormEps;
-  const out: PendingDispatches[] = [
+  return gather([
     preparePatchify(
       ctx,
       { images: inputs.images, order: inputs.order, out: h.targets },
       { patch: c.patchSize, layout: 'target' },
     ),
-    layerNorm(ctx, trunkOut, store, 'trunk.post_trunk_norm', h.postNorm, c.trunkNormEps),
+    layerNorm(
+      ctx,
+      trunkOut,
+      store,
+      'trunk.post_trunk_norm',
+      { ...h.postNorm, y: normOut },
+      c.trunkNormEps,
+    ),
+  ]);
+}
+
+/** Post-trunk norm output (`normOut`) → the counted rows' predictions → losses and d pred. */
+export async function prepareHeadRowsForward(
+  ctx: GpuContext,
+  c: AimConfig,
+  batch: number,
+  store: ParameterStore,
+  full: HeadBuffers,
+  rows: HeadRows,
+  inputs: ModelInputTensors,
+  normOut: Tensor<'f32'>,
+): Promise<PreparedDispatch[]> {
+  const eps = c.headNormEps;
+  const h = headRowViews(full, rows.count);
+  const out: PendingDispatches[] = [
+    prepareGatherRows(ctx, {
+      src: normOut,
+      index: leadingRows(rows.lists.rows, rows.count),
+      out: h.postNorm.y,
+    }),
     prepareMatmul(
       ctx,
       {
@@ -80,11 +176,12 @@ export async function prepareHeadForward(
       },
       { transB: true },
     ),
-    preparePositionalEmbeddingAdd(ctx, {
-      tokens: view3(h.input, batch),
-      table: h.table,
-      order: inputs.order,
-    }),
+    // + the head's sin-cos row of the token's patch (order[i] for compact row m).
+    prepareGatherRows(
+      ctx,
+      { src: h.table, index: leadingRows(rows.lists.positions, rows.count), out: h.input },
+      { accumulate: true },
+    ),
   ];
   for (let j = 0; j < c.head.depth; j++) {
     const b = h.blocks[j];
@@ -123,52 +220,58 @@ export async function prepareHeadForward(
       { transB: true },
     ),
     preparePatchMseLoss(ctx, {
-      pred: view3(h.pred, batch),
+      pred: h.pred,
       targets: view3(h.targets, batch),
       prefixLengths: inputs.prefixLengths,
+      rows: leadingRows(rows.lists.rows, rows.count),
       perPosition: h.perPosition,
       loss: h.loss,
-      gradPred: view3(h.dpred, batch),
+      gradPred: h.dpred,
     }),
   );
   return gather(out);
 }
 
+function normBackward(
+  ctx: GpuContext,
+  store: ParameterStore,
+  name: string,
+  t: { dy: Tensor<'f32'>; x: Tensor<'f32'>; n: NormBuffers; dx: Tensor<'f32'> },
+  { accumulate }: BackwardOptions,
+): Promise<PreparedDispatch[]> {
+  return prepareLayerNormBackward(
+    ctx,
+    {
+      dy: t.dy,
+      x: t.x,
+      weight: store.param(`${name}.weight`),
+      mean: t.n.mean,
+      rstd: t.n.rstd,
+      dx: t.dx,
+      dweight: store.grad(`${name}.weight`),
+      dbias: store.grad(`${name}.bias`),
+    },
+    { accumulateParams: accumulate },
+  );
+}
+
 /**
- * d pred (from the forward's loss kernel) → every head and post-trunk-norm gradient; leaves
- * d(trunk output) in `trunkGrads.stream` (written, not added).
+ * d pred of the computed rows (from the forward's loss kernel) → every head gradient → d z,
+ * scattered to every row of `trunkGrads.dh` (zeros where no row was computed). The compact
+ * d z passes through the first M rows of `trunkGrads.stream`, free until the post-trunk
+ * norm's backward writes it.
  */
-export async function prepareHeadBackward(
+export async function prepareHeadRowsBackward(
   ctx: GpuContext,
   c: AimConfig,
   store: ParameterStore,
-  h: HeadBuffers,
-  trunkOut: Tensor<'f32'>,
+  full: HeadBuffers,
+  rows: HeadRows,
   trunkGrads: TrunkGradBuffers,
   opts: BackwardOptions,
 ): Promise<PreparedDispatch[]> {
   const { accumulate } = opts;
-  const normBackward = (
-    name: string,
-    dy: Tensor<'f32'>,
-    x: Tensor<'f32'>,
-    n: NormBuffers,
-    dx: Tensor<'f32'>,
-  ) =>
-    prepareLayerNormBackward(
-      ctx,
-      {
-        dy,
-        x,
-        weight: store.param(`${name}.weight`),
-        mean: n.mean,
-        rstd: n.rstd,
-        dx,
-        dweight: store.grad(`${name}.weight`),
-        dbias: store.grad(`${name}.bias`),
-      },
-      { accumulateParams: accumulate },
-    );
+  const h = headRowViews(full, rows.count);
   const out: PendingDispatches[] = [
     prepareMatmul(
       ctx,
@@ -182,7 +285,13 @@ export async function prepareHeadBackward(
     ),
     prepareColumnSum(ctx, { x: h.dpred, out: store.grad('head.proj_out.bias') }, { accumulate }),
     prepareMatmul(ctx, { a: h.dpred, b: store.param('head.proj_out.weight'), c: h.dn }),
-    normBackward('head.norm', h.dn, headOutput(h), h.headNorm, h.stream),
+    normBackward(
+      ctx,
+      store,
+      'head.norm',
+      { dy: h.dn, x: headOutput(h), n: h.headNorm, dx: h.stream },
+      opts,
+    ),
   ];
   for (let j = c.head.depth - 1; j >= 0; j--) {
     const b = h.blocks[j];
@@ -200,13 +309,19 @@ export async function prepareHeadBackward(
     if (b.extra) {
       // r = x + LN_extra(x): dx = dr + LN_extraᵀ·dr (dr is the stream, so dx goes to scratch).
       out.push(
-        normBackward(key('norm_extra'), h.stream, blockInput(h, j), b.extra, h.extraDx!),
+        normBackward(
+          ctx,
+          store,
+          key('norm_extra'),
+          { dy: h.stream, x: blockInput(h, j), n: b.extra, dx: h.extraDx! },
+          opts,
+        ),
         prepareAccumulate(ctx, { target: h.stream, x: h.extraDx! }),
       );
     }
   }
-  // h₀ = z·W_inᵀ + b_in + positions; then z = post_trunk_norm(trunk output).
-  const dz = trunkGrads.dh;
+  // h₀ = z·W_inᵀ + b_in + positions, on the compact rows; then d z back to its full rows.
+  const compactDz = leadingRows(trunkGrads.stream, rows.count);
   out.push(
     prepareMatmul(
       ctx,
@@ -219,8 +334,29 @@ export async function prepareHeadBackward(
       { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: h.stream, out: store.grad('head.proj_in.bias') }, { accumulate }),
-    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: dz }),
-    normBackward('trunk.post_trunk_norm', dz, trunkOut, h.postNorm, trunkGrads.stream),
+    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: compactDz }),
+    prepareGatherRows(ctx, { src: compactDz, index: rows.lists.rowOf, out: trunkGrads.dh }),
   );
   return gather(out);
+}
+
+/**
+ * d z in `trunkGrads.dh` (every row) → the post-trunk norm's gradients; leaves d(trunk
+ * output) in `trunkGrads.stream` (written, not added).
+ */
+export function prepareHeadFixedBackward(
+  ctx: GpuContext,
+  store: ParameterStore,
+  h: HeadBuffers,
+  trunkOut: Tensor<'f32'>,
+  trunkGrads: TrunkGradBuffers,
+  opts: BackwardOptions,
+): Promise<PreparedDispatch[]> {
+  return normBackward(
+    ctx,
+    store,
+    'trunk.post_trunk_norm',
+    { dy: trunkGrads.dh, x: trunkOut, n: h.postNorm, dx: trunkGrads.stream },
+    opts,
+  );
 }

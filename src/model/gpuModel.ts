@@ -26,11 +26,24 @@ import { numPatches, validateConfig, type AimConfig } from './config';
 import {
   allocateModel,
   type HeadBuffers,
+  type HeadRowTensors,
   type ModelInputTensors,
   type TrunkBuffers,
 } from './allocation';
 import { gather, ParameterStore, TensorPool } from './gpuBuffers';
-import { prepareHeadBackward, prepareHeadForward } from './gpuHead';
+import {
+  prepareHeadFixedBackward,
+  prepareHeadFixedForward,
+  prepareHeadRowsBackward,
+  prepareHeadRowsForward,
+} from './gpuHead';
+import {
+  DispatchSlots,
+  headRowBucket,
+  headRowBuckets,
+  headRowLists,
+  type HeadRowMode,
+} from './headRows';
 import { prepareTrunkBackward, prepareTrunkForward, trunkOutput } from './gpuTrunk';
 import { checkParameterValues, type ParamSpec } from './params';
 
@@ -50,6 +63,17 @@ export interface TrunkOutputs {
 
 const TRUNK_ONLY = 'AIM model: this model was created trunkOnly (no head, loss or gradients)';
 
+/**
+ * The head runs on the rows the step's prediction counts (headRows.ts): prepared once per row
+ * bucket, its dispatches sit in slots that `setInputs` points at the batch's bucket.
+ */
+interface HeadRowState {
+  buckets: number[];
+  lists: HeadRowTensors;
+  forward: DispatchSlots;
+  backward: DispatchSlots;
+}
+
 /** What `create` builds and the model owns. */
 interface ModelParts {
   pool: TensorPool;
@@ -58,6 +82,7 @@ interface ModelParts {
   trunk: TrunkBuffers;
   /** Absent for a trunk-only model. */
   head?: HeadBuffers;
+  headRows?: HeadRowState;
   trunkDispatches: PreparedDispatch[];
   forwardDispatches: PreparedDispatch[];
   backwardDispatches: PreparedDispatch[];
@@ -82,6 +107,7 @@ export class AimGpuModel {
   private readonly store: ParameterStore;
   private readonly trunk: TrunkBuffers;
   private readonly headBuffers?: HeadBuffers;
+  private readonly headRows?: HeadRowState;
 
   private constructor(
     readonly ctx: GpuContext,
@@ -94,6 +120,7 @@ export class AimGpuModel {
     this.store = parts.store;
     this.trunk = parts.trunk;
     this.headBuffers = parts.head;
+    this.headRows = parts.headRows;
     this.trunkDispatches = parts.trunkDispatches;
     this.forwardDispatches = parts.forwardDispatches;
     this.backwardDispatches = parts.backwardDispatches;
@@ -120,10 +147,10 @@ export class AimGpuModel {
     const pool = new TensorPool(ctx);
     try {
       const buffers = allocateModel(pool, config, batch, { trunkOnly: opts.trunkOnly });
-      const { inputs, trunk, head, trunkGrads } = buffers;
+      const { inputs, trunk, head, trunkGrads, headRows: lists } = buffers;
       const store = new ParameterStore(buffers.parameters);
       const trunkForward = prepareTrunkForward(ctx, config, batch, store, trunk, inputs);
-      if (!head || !trunkGrads) {
+      if (!head || !trunkGrads || !lists) {
         const trunkDispatches = await trunkForward;
         return new AimGpuModel(ctx, config, batch, {
           pool,
@@ -138,23 +165,69 @@ export class AimGpuModel {
       }
       const backwardOpts = { accumulate: opts.accumulateGradients ?? false };
       const last = trunkOutput(trunk);
+      const buckets = headRowBuckets(batch * numPatches(config));
+      // The post-trunk norm's full output goes to trunkGrads.dh, unused until the backward;
+      // the head gathers its rows from there.
+      const normOut = trunkGrads.dh;
       // Prepared concurrently (see gather); each list keeps its recording order.
-      const [trunkDispatches, headForward, headBackward, trunkBackward, zero] = await Promise.all([
+      const [
+        trunkDispatches,
+        headFixedForward,
+        headRowsForward,
+        headRowsBackward,
+        headFixedBackward,
+        trunkBackward,
+        zero,
+      ] = await Promise.all([
         trunkForward,
-        prepareHeadForward(ctx, config, batch, store, head, last, inputs),
-        prepareHeadBackward(ctx, config, store, head, last, trunkGrads, backwardOpts),
+        prepareHeadFixedForward(ctx, config, store, head, last, inputs, normOut),
+        Promise.all(
+          buckets.map((count) =>
+            prepareHeadRowsForward(
+              ctx,
+              config,
+              batch,
+              store,
+              head,
+              { count, lists },
+              inputs,
+              normOut,
+            ),
+          ),
+        ),
+        Promise.all(
+          buckets.map((count) =>
+            prepareHeadRowsBackward(
+              ctx,
+              config,
+              store,
+              head,
+              { count, lists },
+              trunkGrads,
+              backwardOpts,
+            ),
+          ),
+        ),
+        prepareHeadFixedBackward(ctx, store, head, last, trunkGrads, backwardOpts),
         prepareTrunkBackward(ctx, config, batch, store, trunk, trunkGrads, inputs, backwardOpts),
         gather(store.names.map((n) => prepareFill(ctx, { y: store.grad(n) }, { value: 0 }))),
       ]);
+      const headRows: HeadRowState = {
+        buckets,
+        lists,
+        forward: new DispatchSlots(headRowsForward),
+        backward: new DispatchSlots(headRowsBackward),
+      };
       const parts: ModelParts = {
         pool,
         inputs,
         store,
         trunk,
         head,
+        headRows,
         trunkDispatches,
-        forwardDispatches: [...trunkDispatches, ...headForward],
-        backwardDispatches: [...headBackward, ...trunkBackward],
+        forwardDispatches: [...trunkDispatches, ...headFixedForward, ...headRows.forward.slots],
+        backwardDispatches: [...headRows.backward.slots, ...headFixedBackward, ...trunkBackward],
         zeroGradientDispatches: zero,
       };
       return new AimGpuModel(ctx, config, batch, parts);
@@ -222,12 +295,15 @@ export class AimGpuModel {
   /**
    * Uploads a batch: images [B, 3, H, W] (null: written on the GPU by the step's own
    * augmentation dispatches, src/training/gpuBatches.ts), a permutation of the K patches,
-   * prefix lengths [B].
+   * prefix lengths [B]. The head computes only the rows whose prediction counts (the loss
+   * and its gradients are the same; `outputs.pred` then holds those rows, compacted), or
+   * with `headRows: 'all'` every row (`outputs.pred` is then [B·K, p·p·3] in row order).
    */
   setInputs(
     images: Float32Array | null,
     order: ArrayLike<number>,
     prefixLengths: ArrayLike<number>,
+    { headRows = 'counted' }: { headRows?: HeadRowMode } = {},
   ): void {
     const K = numPatches(this.config);
     const ordered = Array.from(order);
@@ -243,6 +319,23 @@ export class AimGpuModel {
     if (images) this.inputs.images.upload(images);
     this.inputs.order.upload(ordered);
     this.inputs.prefixLengths.upload(Array.from(prefixLengths));
+    if (this.headRows) this.selectHeadRows(headRows, ordered, prefixLengths);
+  }
+
+  /** Writes the step's head row lists and points the head's slots at their bucket. */
+  private selectHeadRows(
+    mode: HeadRowMode,
+    order: ArrayLike<number>,
+    prefixLengths: ArrayLike<number>,
+  ): void {
+    const state = this.headRows!;
+    const lists = headRowLists(prefixLengths, order, mode);
+    state.lists.rows.upload(lists.rows);
+    state.lists.rowOf.upload(lists.rowOf);
+    state.lists.positions.upload(lists.positions);
+    const bucket = headRowBucket(lists.count, state.buckets);
+    state.forward.select(bucket);
+    state.backward.select(bucket);
   }
 
   /** Forward only: per-position losses and the loss (and d loss / d pred). */
@@ -291,6 +384,8 @@ export class AimGpuModel {
       this.zeroGradientDispatches,
     ])
       for (const d of list) releaseDispatch(d);
+    this.headRows?.forward.release();
+    this.headRows?.backward.release();
     this.pool.destroy();
   }
 }

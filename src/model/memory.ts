@@ -15,7 +15,8 @@
  *  - activations: every forward tensor the backward reads (gpuTrunk.ts / gpuHead.ts headers),
  *    plus the prediction, the targets and the losses;
  *  - gradientScratch: the backward's gradient buffers shared by all blocks, and d loss / d pred;
- *  - inputs: images, patch order, prefix lengths and the two sin-cos position tables;
+ *  - inputs: images, patch order, prefix lengths, the head's row lists and the two sin-cos
+ *    position tables;
  *  - kernelScratch: storage buffers owned by prepared dispatches (attention Δ, LayerNorm and
  *    column-sum partial sums, the loss's target count, the gradient norm's partial sums, and
  *    the block tables of the gradient norm's and AdamW's one-dispatch-per-arena passes, the
@@ -45,6 +46,7 @@ import {
   type TensorAllocator,
 } from './allocation';
 import { numPatches, type AimConfig } from './config';
+import { headRowBuckets } from './headRows';
 import { paramSize, type ParamSpec } from './params';
 
 const F32 = 4;
@@ -168,17 +170,28 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
   };
   // layernorm.ts backward with parameter gradients: two [chunks, dim] partials (summed by
   // one layernorm_param_reduce dispatch, which owns nothing).
-  const layerNormBackward = (label: string, dim: number) => {
-    const [chunks] = layerNormParamPartialsShape(R, dim);
+  const layerNormBackward = (label: string, dim: number, rows: number) => {
+    const [chunks] = layerNormParamPartialsShape(rows, dim);
     for (const what of ['dweight', 'dbias']) add(`${label} ${what} partials`, chunks * dim);
   };
 
-  // Forward: the loss kernel's counted-targets N.
-  add('patchMseLoss counted targets N', 1);
+  // The head after the post-trunk norm is prepared once per row bucket (headRows.ts), each
+  // preparation with its own scratch: the loss kernel's counted-targets N and its loss sum's
+  // partials, and the head's LayerNorm and bias scratch for that many rows.
+  const buckets = headRowBuckets(R);
+  const lossPasses = reducePassLengths(R);
+  for (let b = 0; b < buckets.length; b++) {
+    add('patchMseLoss counted targets N', 1);
+    for (let p = 0; p < lossPasses.length - 1; p++)
+      add(`loss reduceSum pass ${p} partials`, lossPasses[p]);
+  }
   for (const spec of [...specs].reverse()) {
     const prefix = spec.name.slice(0, spec.name.lastIndexOf('.'));
-    if (spec.kind === 'norm-weight') layerNormBackward(prefix, paramSize(spec));
-    else if (spec.kind === 'bias') columnSum(spec.name, R, paramSize(spec));
+    const rowCounts = spec.name.startsWith('head.') ? buckets : [R];
+    if (spec.kind === 'norm-weight')
+      for (const rows of rowCounts) layerNormBackward(prefix, paramSize(spec), rows);
+    else if (spec.kind === 'bias')
+      for (const rows of rowCounts) columnSum(spec.name, rows, paramSize(spec));
     else if (spec.name.endsWith('.attn.qkv.weight'))
       add(
         `${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`,

@@ -340,7 +340,10 @@ export class Trainer {
     const val = this.dataset.val;
     const indices = Array.from({ length: batch }, (_, k) => k % val.count);
     const images = evalBatch(val, indices, this.config.imageSize).images;
-    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1));
+    // Every position's prediction, not only the counted ones the training step computes.
+    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1), {
+      headRows: 'all',
+    });
     await runDispatches(this.ctx, this.model.forwardDispatches);
     const pred = await this.model.outputs.pred.download();
     return predictionImages(
