@@ -186,3 +186,17 @@ test('changing the preset says which settings follow it', async ({ page }) => {
   await expect(page.getByTestId('preset-note')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
+
+test('on a software adapter the Train panel recommends aim-micro before anything runs', async ({
+  page,
+}) => {
+  // SwiftShader, the adapter of these tests, is a software (fallback) adapter.
+  const errors = await openReady(page, '/#tab=train&preset=aim-tiny');
+  const notice = page.getByTestId('software-adapter-notice');
+  await expect(notice).toContainText('software adapter');
+  await expect(notice).toContainText('aim-tiny would take minutes per step here');
+  await notice.getByRole('button', { name: 'Use aim-micro' }).click();
+  await expect(page.getByTestId('preset')).toHaveValue('aim-micro');
+  await expect(notice).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

@@ -137,6 +137,30 @@ export function TrainControls({ disabledReason }: { disabledReason?: string }) {
   );
 }
 
+/**
+ * On a software (CPU) adapter every preset but aim-micro takes minutes per step; say so before
+ * the user presses Train, with the one-click way out.
+ */
+function SoftwareAdapterNotice() {
+  const software = usePlayground((s) => s.capabilities?.adapter.isFallbackAdapter ?? false);
+  const preset = useSettings((s) => s.settings.preset);
+  const setPreset = useSettings((s) => s.setPreset);
+  const run = useActiveRun();
+  if (!software || preset === 'aim-micro' || (run && isActive(run))) return null;
+  return (
+    <div className="notice warn-notice" role="note" data-testid="software-adapter-notice">
+      <p>
+        This browser gives WebGPU a <strong>software adapter</strong> (the GPU is emulated on the
+        CPU): {preset} would take minutes per step here. aim-micro is the preset that trains in
+        minutes on it.
+      </p>
+      <button type="button" className="secondary" onClick={() => setPreset('aim-micro')}>
+        Use aim-micro
+      </button>
+    </div>
+  );
+}
+
 export function TrainView() {
   const run = useActiveRun();
   const commandError = useSession((s) => s.commandError);
@@ -163,6 +187,7 @@ export function TrainView() {
       <section className="panel" aria-labelledby="train-title">
         <h2 id="train-title">Train</h2>
         <TrainControls />
+        <SoftwareAdapterNotice />
         {run ? (
           <RunStatus run={run} pausing={pausing} />
         ) : (
