@@ -158,6 +158,11 @@ test('a run reloaded before its first checkpoint says why nothing can be resumed
     '/#tab=train&preset=aim-micro&data=procedural&steps=1000&batch=4&evalEvery=1000&evalImages=8&chunks=4&checkpointEvery=500&seed=4',
   );
   await page.getByTestId('train').click();
+  // The first build on this page's device compiles every kernel: its progress shows (defect 8).
+  await expect(page.getByTestId('build-progress')).toContainText(
+    /Compiling the GPU kernels: \d+ of \d+ asked for so far/,
+    { timeout: 60_000 },
+  );
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-phase', 'running', {
     timeout: 150_000,
   });

@@ -48,6 +48,38 @@ describe('GPU runtime in Node (Dawn)', () => {
     expect(ctx.kernels.pipelineCount).toBe(count);
   });
 
+  it('reports each compiled pipeline to its watchers until they stop watching', async () => {
+    const ctx = await testGpu();
+    const seen: { compiled: number; requested: number }[] = [];
+    const stop = ctx.kernels.watchCompiles((p) => seen.push(p));
+    // Constants no other test uses, so these pipelines are new to the shared device.
+    const before = seen.length;
+    const a = ctx.kernels.get({
+      shader: 'gelu',
+      entryPoint: 'forward',
+      constants: { FLAT_WORKGROUP: 32 },
+    });
+    await a;
+    expect(seen.length).toBe(before + 1);
+    const last = seen.at(-1)!;
+    expect(last.compiled).toBeGreaterThan(0);
+    expect(last.requested).toBeGreaterThanOrEqual(last.compiled);
+    // A cached pipeline compiles nothing; after stop() nothing is reported.
+    await ctx.kernels.get({
+      shader: 'gelu',
+      entryPoint: 'forward',
+      constants: { FLAT_WORKGROUP: 32 },
+    });
+    expect(seen.length).toBe(before + 1);
+    stop();
+    await ctx.kernels.get({
+      shader: 'gelu',
+      entryPoint: 'forward',
+      constants: { FLAT_WORKGROUP: 16 },
+    });
+    expect(seen.length).toBe(before + 1);
+  });
+
   it('raises a compilation error naming the shader file', async () => {
     const ctx = await GpuContext.create({
       shaderSource: (name) =>

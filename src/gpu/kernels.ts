@@ -22,6 +22,12 @@ export interface KernelKey {
   specialize?: Record<string, number>;
 }
 
+/** Pipelines compiled so far on a device, and how many were asked for (KernelRegistry.watchCompiles). */
+export interface CompileProgress {
+  compiled: number;
+  requested: number;
+}
+
 /** A compiled kernel: its pipeline and the name used in labels and error messages. */
 export interface Kernel {
   name: string;
@@ -53,6 +59,25 @@ export class KernelRegistry {
   /** How many distinct pipelines have been built (for tests of the cache). */
   get pipelineCount(): number {
     return this.pipelines.size;
+  }
+
+  private readonly compileWatchers = new Set<(progress: CompileProgress) => void>();
+  private compiledCount = 0;
+
+  /**
+   * Calls `watcher` whenever a pipeline finishes compiling, with how many have finished and
+   * how many were asked for so far (building a model asks for them as it goes, so the second
+   * number grows too). Returns the function that stops watching.
+   */
+  watchCompiles(watcher: (progress: CompileProgress) => void): () => void {
+    this.compileWatchers.add(watcher);
+    return () => this.compileWatchers.delete(watcher);
+  }
+
+  private compiled(): void {
+    this.compiledCount++;
+    const progress = { compiled: this.compiledCount, requested: this.pipelines.size };
+    for (const watcher of this.compileWatchers) watcher(progress);
   }
 
   private module(shader: string, specialize?: Record<string, number>): Promise<GPUShaderModule> {
@@ -101,6 +126,7 @@ export class KernelRegistry {
         layout: 'auto',
         compute: { module, entryPoint: key.entryPoint ?? 'main', constants: key.constants },
       });
+      this.compiled();
       return { name, pipeline };
     } catch (error) {
       throw new GpuKernelError(

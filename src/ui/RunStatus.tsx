@@ -59,6 +59,12 @@ export function RunStatus({ run, pausing = false }: { run: RunRecord; pausing?: 
           . Press Train to start it again.
         </p>
       )}
+      {run.phase === 'starting' && run.building && (
+        <p className="muted small" data-testid="build-progress">
+          Compiling the GPU kernels: {run.building.compiled} of {run.building.requested} asked for
+          so far (only the first run on this GPU compiles them all).
+        </p>
+      )}
       <progress max={total} value={run.step} aria-label={`Training progress: ${pct}%`} />
       <dl className="stats">
         <div>

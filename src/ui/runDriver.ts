@@ -83,6 +83,9 @@ function onEvent(e: RunEvent): void {
       patch(e.runId, { checkpointStep: e.step, checkpointStore: e.store });
       void persistNow();
       return;
+    case 'building':
+      patch(e.runId, { building: { compiled: e.compiled, requested: e.requested } });
+      return;
     case 'storage-full':
       patch(e.runId, { storageFull: e.message });
       return;

@@ -43,6 +43,8 @@ export interface RunRecord {
   message?: string;
   error?: SerializedError;
   checkpointStep?: number;
+  /** While the model is built: pipelines compiled, and asked for so far. */
+  building?: { compiled: number; requested: number };
   checkpointStore?: StoreKind;
   /** Set when browser storage filled up: the run goes on, its checkpoints in memory. */
   storageFull?: string;

@@ -83,7 +83,17 @@ export class PlaygroundWorkerApi {
     const checkpoint = opts.resume ? await store.get(checkpointKey(runId)) : undefined;
     if (opts.resume && !checkpoint)
       throw new Error(`no checkpoint of run ${runId} in this browser's storage`);
-    const trainer = await Trainer.create(ctx, settings, data, { checkpoint });
+    // The first build on a device compiles every pipeline (tens of seconds on a software
+    // adapter): report each one, so the page can show the build's progress.
+    const stopWatching = ctx.kernels.watchCompiles(({ compiled, requested }) =>
+      listener({ type: 'building', runId, compiled, requested }),
+    );
+    let trainer: Trainer;
+    try {
+      trainer = await Trainer.create(ctx, settings, data, { checkpoint });
+    } finally {
+      stopWatching();
+    }
     this.session = new TrainingSession(runId, trainer, store, listener);
     if (opts.start ?? true) this.session.resume();
     return {

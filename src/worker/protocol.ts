@@ -52,6 +52,7 @@ export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
 
 export type RunEvent =
   | { type: 'status'; runId: string; phase: RunPhase; step: number; message?: string }
+  | { type: 'building'; runId: string; compiled: number; requested: number }
   | { type: 'metrics'; runId: string; metrics: StepMetrics }
   | { type: 'eval'; runId: string; metrics: EvalMetrics }
   | { type: 'checkpoint'; runId: string; step: number; store: StoreKind }
