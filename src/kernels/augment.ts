@@ -138,14 +138,14 @@ export async function prepareAugment(
   ]);
   const rows = Tensor.empty(ctx, augmentRowsShape(opts), 'u32', 'augment rows').buffer;
   const params = uniformU32(ctx, 'augment params', [batch, height, width, size]);
-  const bound = [0, 1, 2, 3].map((i) => chunks[i]?.buffer ?? ctx.placeholder('read'));
+  const bound = [0, 1, 2, 3].map((i) => chunks[i]?.binding ?? ctx.placeholder('read'));
   const rowValues = batch * height * size;
   const outPixels = batch * size * size;
   return [
     createDispatch(
       ctx,
       rowsKernel,
-      [...bound, samples.buffer, coefficients.buffer, rows, params],
+      [...bound, samples.binding, coefficients.binding, rows, params],
       flatGridFor(ctx, rowValues),
       [rows, params],
       {
@@ -157,7 +157,7 @@ export async function prepareAugment(
     createDispatch(
       ctx,
       colsKernel,
-      [samples.buffer, coefficients.buffer, rows, normalisation.buffer, out.buffer, params],
+      [samples.binding, coefficients.binding, rows, normalisation.binding, out.binding, params],
       flatGridFor(ctx, outPixels),
       [],
       {

@@ -37,7 +37,7 @@ export class ScalarReadbackRing {
       throw new RangeError(`readback of ${tensors.length} values into slots of ${this.values}`);
     const slot = this.slots[this.next];
     this.next = (this.next + 1) % this.slots.length;
-    tensors.forEach((t, i) => encoder.copyBufferToBuffer(t.buffer, 0, slot, 4 * i, 4));
+    tensors.forEach((t, i) => encoder.copyBufferToBuffer(t.buffer, t.byteOffset, slot, 4 * i, 4));
     return slot;
   }
 
