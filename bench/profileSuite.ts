@@ -16,14 +16,12 @@ import { cpus } from 'node:os';
 import type { GpuContext } from '../src/gpu/context';
 import { recordDispatch, type PreparedDispatch } from '../src/gpu/dispatch';
 import type { AdapterProfileName } from '../src/gpu/adapterProfiles';
-import { makeProceduralDataset } from '../src/data/procedural';
 import type { PresetName } from '../src/model/config';
-import { modelConfigFor } from '../src/training/settings';
 import { Trainer } from '../src/training/trainer';
 import { modelDispatch, ROOFLINE_ASSUMPTIONS, ROOFLINE_GPUS, type RooflineGpu } from './roofline';
 import { emit, median, sig } from './stats';
 import { message, type SuiteEnv } from './suite';
-import { benchSettings, type TrainBenchCase } from './trainSuite';
+import { benchInputs, type TrainBenchCase } from './trainSuite';
 
 /** `--as this`: choices as on the real adapter; else a named profile. */
 export type ProfileAs = AdapterProfileName | 'this';
@@ -312,14 +310,7 @@ async function profileCase(
   hostSteps: number,
 ): Promise<Record<string, unknown>> {
   const { ctx } = env;
-  const s = benchSettings(c);
-  const config = modelConfigFor(s);
-  const dataset = makeProceduralDataset({
-    size: config.imageSize,
-    trainCount: Math.max(2 * c.batch, 16),
-    valCount: 1,
-    seed: 1,
-  });
+  const { s, dataset } = benchInputs(c);
   const gpu = as === 'this' ? undefined : ROOFLINE_GPUS[as];
   const started = performance.now();
   const note = (what: string) =>

@@ -86,6 +86,19 @@ export function benchSettings(c: TrainBenchCase): RunSettings {
   };
 }
 
+/** A case's settings, model configuration and procedural data (the train and profile suites'). */
+export function benchInputs(c: TrainBenchCase) {
+  const s = benchSettings(c);
+  const config = modelConfigFor(s);
+  const dataset = makeProceduralDataset({
+    size: config.imageSize,
+    trainCount: Math.max(2 * c.batch, 16),
+    valCount: 1,
+    seed: 1,
+  });
+  return { s, config, dataset };
+}
+
 /** A Trainer with its first step loaded: what `Trainer.trainStep` submits is `step`. */
 interface StepRig {
   trainer: Trainer;
@@ -179,14 +192,7 @@ async function benchCase(
   plan: RunPlan,
 ): Promise<Record<string, unknown>> {
   const { ctx } = env;
-  const s = benchSettings(c);
-  const config = modelConfigFor(s);
-  const dataset = makeProceduralDataset({
-    size: config.imageSize,
-    trainCount: Math.max(2 * c.batch, 16),
-    valCount: 1,
-    seed: 1,
-  });
+  const { s, config, dataset } = benchInputs(c);
   const gpuData = s.colorJitter
     ? null
     : planGpuBatches(ctx.capabilities, dataset, config.imageSize);
