@@ -144,6 +144,10 @@ test('fixture by URL: plan, download with progress, cache, ml-aim numbers, class
   await expect(page.getByTestId('model-total-bytes')).toContainText('in 2 files');
   expect(total).toBeGreaterThan(0);
   await expect(page.getByTestId('model-facts')).toContainText('logits (10 classes)');
+  // A long tensor name wraps at its dots, never inside a word (issue 15, defect 13).
+  const largest = page.getByTestId('model-facts').locator('code').filter({ hasText: '.' }).first();
+  expect(await largest.locator('wbr').count()).toBeGreaterThan(0);
+  expect(await largest.evaluate((e) => getComputedStyle(e).wordBreak)).not.toBe('break-all');
 
   await page.getByTestId('load-model').click();
   const loaded = page.getByTestId('loaded-backend');

@@ -224,7 +224,7 @@ export function RunsView() {
                         </div>
                       </td>
                       <td>{r.phase}</td>
-                      <td>
+                      <td className="nowrap">
                         {r.step} / {r.settings.steps}
                       </td>
                       <td>{formatNumber(r.metrics.at(-1)?.trainLoss)}</td>

@@ -6,6 +6,16 @@
 import type { ModelCard } from '../../inference/protocol';
 import { formatBytes } from '../../util/format';
 
+/** A dotted name with a line-break opportunity after each dot (and underscore). */
+function breakableName(name: string) {
+  return name.split(/(?<=[._])/).map((part, i) => (
+    <span key={i}>
+      {part}
+      <wbr />
+    </span>
+  ));
+}
+
 export function ModelFacts({ card }: { card: ModelCard }) {
   const { plan, estimate } = card;
   const outputs = [
@@ -48,7 +58,8 @@ export function ModelFacts({ card }: { card: ModelCard }) {
       <div>
         <dt>Largest buffer</dt>
         <dd>
-          {formatBytes(plan.largestTensor.bytes)} (<code>{plan.largestTensor.name}</code>)
+          {formatBytes(plan.largestTensor.bytes)} (
+          <code>{breakableName(plan.largestTensor.name)}</code>)
         </dd>
       </div>
     </dl>
@@ -77,8 +88,8 @@ export function ModelPlanCard({
           </li>
           {plan.shards.map((s) => (
             <li key={s.name}>
-              <code>{s.name}</code> {formatBytes(s.expectedBytes ?? s.requiredBytes)} · {s.tensors}{' '}
-              tensors
+              <code>{breakableName(s.name)}</code> {formatBytes(s.expectedBytes ?? s.requiredBytes)}{' '}
+              · {s.tensors} tensors
             </li>
           ))}
         </ul>
