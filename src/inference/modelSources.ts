@@ -315,6 +315,26 @@ async function downloadInto(
   return { ...inspection, shards, cached: writer !== undefined, cacheNote: dest.cacheNote };
 }
 
+/**
+ * What the cache lists for a model picked from disk. Every export's main file is model.onnx,
+ * so the file name alone named every cached model the same: use the folder it was picked in
+ * when the browser says, and always what the model is (width × depth, format) and a short id.
+ */
+export function diskModelLabel(
+  file: { name: string; webkitRelativePath?: string },
+  plan: Pick<AimModelPlan, 'format' | 'config'>,
+  id: string,
+): string {
+  const folder = file.webkitRelativePath?.split('/').slice(-2, -1)[0];
+  const what = [
+    plan.config ? `AIM ${plan.config.embedDim}×${plan.config.numBlocks}` : 'AIM',
+    plan.format === 'unknown' ? undefined : plan.format,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `${folder ? `${folder}/` : ''}${file.name} · ${what} · ${id.slice(0, 8)}`;
+}
+
 /** Plans a model directory picked from disk (one .onnx plus its shards). */
 export async function inspectFiles(files: readonly File[]): Promise<{
   inspection: Inspection;
@@ -340,10 +360,11 @@ export async function inspectFiles(files: readonly File[]): Promise<{
   }
   // Missing, truncated or foreign shards are refused here, before anything is copied.
   await verifyShards(plan, shards);
+  const id = await modelId(modelBytes);
   return {
     inspection: {
-      id: await modelId(modelBytes),
-      label: modelFile.name,
+      id,
+      label: diskModelLabel(modelFile, plan, id),
       source: 'disk',
       modelBytes,
       plan,
