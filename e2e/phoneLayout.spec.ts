@@ -16,6 +16,9 @@ for (const [width, height] of [
     for (const tab of TABS) {
       await page.getByTestId(`tab-${tab}`).click();
       await expect(page.getByTestId(`tab-${tab}`)).toHaveAttribute('aria-selected', 'true');
+      // Inference fills in once onnxruntime has started: measure its widest table too.
+      if (tab === 'inference')
+        await expect(page.getByTestId('preset-memory')).toBeVisible({ timeout: 60_000 });
       await page.screenshot({ path: `e2e-artifacts/tab-${tab}-${width}.png`, fullPage: true });
       const overflow = await page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,

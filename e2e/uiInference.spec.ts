@@ -131,6 +131,18 @@ test('fixture by URL: plan, download with progress, cache, ml-aim numbers, class
   test.setTimeout(240_000);
   const errors = await openInference(page);
   await expect(page.getByTestId('preset-aim-7B-int4')).toContainText('fits');
+  // A row's caveat is written out under the table, not hidden in a tooltip (issue 15, defect 12).
+  for (const row of await page.locator('[data-testid^="preset-aim-"]').all()) {
+    const text = (await row.textContent()) ?? '';
+    const note = text.match(/see note (\d+)/);
+    if (note)
+      await expect(
+        page
+          .getByTestId('preset-memory-notes')
+          .locator('li')
+          .nth(Number(note[1]) - 1),
+      ).not.toBeEmpty();
+  }
 
   requests.length = 0;
   await inspectUrl(page, `${origin}/fp32/`);

@@ -7,6 +7,11 @@ import { formatBytes } from '../../util/format';
 
 export function ModelMemoryTable({ plans, backend }: { plans: PresetPlan[]; backend: string }) {
   if (plans.length === 0) return null;
+  // Each distinct caveat once, numbered, under the table: a tooltip is invisible on touch
+  // screens and to anyone who does not hover.
+  const notes = [...new Set(plans.flatMap((p) => (p.fit.ok ? p.fit.warnings : [])))];
+  const noteNumbers = (warnings: readonly string[]) =>
+    warnings.map((w) => notes.indexOf(w) + 1).join(', ');
   return (
     <section className="panel" aria-labelledby="memory-title">
       <h3 id="memory-title">What the released AIM models need</h3>
@@ -37,7 +42,7 @@ export function ModelMemoryTable({ plans, backend }: { plans: PresetPlan[]; back
               <td>
                 {p.fit.ok ? (
                   p.fit.warnings.length ? (
-                    <span title={p.fit.warnings.join(' ')}>fits (see note)</span>
+                    <span>fits (see note {noteNumbers(p.fit.warnings)})</span>
                   ) : (
                     'fits'
                   )
@@ -51,6 +56,13 @@ export function ModelMemoryTable({ plans, backend }: { plans: PresetPlan[]; back
           ))}
         </tbody>
       </table>
+      {notes.length > 0 && (
+        <ol className="muted small" data-testid="preset-memory-notes">
+          {notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ol>
+      )}
     </section>
   );
 }
