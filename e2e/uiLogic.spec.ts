@@ -14,6 +14,20 @@ import { decodeSettings, encodeSettings } from '../src/ui/urlSettings';
 // The UI's pure logic, run in the test's Node process (no browser): smoothing, the link codec,
 // chart columns and CSV, the runs table's differences and the import validation.
 
+/** A finished run record with the default settings but for `change`. */
+const run = (id: string, change: Partial<RunRecord['settings']>): RunRecord => ({
+  id,
+  name: id,
+  createdAt: 0,
+  colour: '#000000',
+  settings: { ...DEFAULT_SETTINGS, ...change },
+  dataset: { kind: 'fashion-mnist' },
+  phase: 'finished',
+  step: 1,
+  metrics: [],
+  evals: [],
+});
+
 test('de-biased EMA matches TensorBoard’s formula and skips non-finite values', () => {
   const w = 0.6;
   const ys = [4, 2, NaN, 1];
@@ -73,18 +87,6 @@ test('chart columns align series on the union of their x and export as CSV', () 
 });
 
 test('the runs table lists only the settings in which runs differ; imports are checked', () => {
-  const run = (id: string, change: Partial<RunRecord['settings']>): RunRecord => ({
-    id,
-    name: id,
-    createdAt: 0,
-    colour: '#000000',
-    settings: { ...DEFAULT_SETTINGS, ...change },
-    dataset: { kind: 'fashion-mnist' },
-    phase: 'finished',
-    step: 1,
-    metrics: [],
-    evals: [],
-  });
   const diffs = configDifferences([run('a', { lr: 1e-3 }), run('b', { lr: 5e-4, batch: 32 })]);
   expect(diffs.get('a')).toEqual(['batch=64', 'lr=0.001']);
   expect(diffs.get('b')).toEqual(['batch=32', 'lr=0.0005']);
@@ -141,18 +143,6 @@ test('re-importing a run is one row, the further copy wins; default names do not
 });
 
 test('how often a run was evaluated or checkpointed is not what it "differs in"', () => {
-  const run = (id: string, change: Partial<RunRecord['settings']>): RunRecord => ({
-    id,
-    name: id,
-    createdAt: 0,
-    colour: '#000000',
-    settings: { ...DEFAULT_SETTINGS, ...change },
-    dataset: { kind: 'fashion-mnist' },
-    phase: 'finished',
-    step: 1,
-    metrics: [],
-    evals: [],
-  });
   const diffs = configDifferences([
     run('a', { evalImages: 64, checkpointEvery: 10, evalEvery: 5 }),
     run('b', { evalImages: 512, checkpointEvery: 200, evalEvery: 100, seed: 3 }),
