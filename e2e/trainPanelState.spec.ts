@@ -126,6 +126,12 @@ test('settings that cannot fit this GPU disable Train before a run starts, and s
 
   // The advice is right: the batch it names fits, one more does not.
   const fits = Number((await problems.textContent())!.match(/A batch of (\d+) or less/)![1]);
+  // The GPU tab gives the same figure, from the same search.
+  await page.getByTestId('tab-gpu').click();
+  await expect(
+    page.getByRole('alert').filter({ hasText: 'This batch does not fit' }),
+  ).toContainText(`a batch of ${fits} or less fits`);
+  await page.getByTestId('tab-train').click();
   await page.getByTestId('batch').fill(String(fits));
   await expect(problems).toHaveCount(0);
   await expect(page.getByTestId('train')).toBeEnabled();

@@ -8,6 +8,7 @@ import type { GpuCapabilities } from '../gpu/capabilities';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor, validateSettings, type RunSettings } from '../training/settings';
 import { formatBytes } from '../util/format';
+import { largestFittingBatch, singleBufferLimit } from './adapterFit';
 
 /** What the kernels need whatever the preset: WebGPU's guaranteed minimums, by design. */
 const KERNEL_NEEDS = [
@@ -20,6 +21,14 @@ const KERNEL_NEEDS = [
   },
   { limit: 'maxComputeInvocationsPerWorkgroup', needs: 256, what: 'threads per workgroup' },
 ] as const;
+
+/** The same figure the settings panel gives (adapterFit.ts), found by the same search. */
+function fitHint(settings: RunSettings, limits: GpuCapabilities['limits']): string {
+  const fits = largestFittingBatch(settings, settings.batch, singleBufferLimit(limits));
+  return fits > 0
+    ? `a batch of ${fits} or less fits, or choose a smaller preset.`
+    : 'no batch size fits; choose a smaller preset.';
+}
 
 export function PresetLimits({
   capabilities,
@@ -89,8 +98,7 @@ export function PresetLimits({
           </table>
           {binding && binding.ratio > 1 ? (
             <p className="bad" role="alert">
-              This batch does not fit: lower it to about{' '}
-              {Math.max(1, Math.floor(settings.batch / binding.ratio))} or choose a smaller preset.
+              This batch does not fit: {fitHint(settings, limits)}
             </p>
           ) : (
             binding && (

@@ -14,6 +14,11 @@ type BufferLimits = Pick<
   'maxStorageBufferBindingSize' | 'maxBufferSize'
 >;
 
+/** The most one buffer may hold on this adapter: the tighter of the two limits. */
+export function singleBufferLimit(limits: BufferLimits): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 /** The largest single buffer a run of these settings allocates, in bytes, and its label. */
 function largestBuffer(settings: RunSettings, batch: number) {
   return estimateTrainingMemory(modelConfigFor(settings), batch).largestBuffer;
@@ -37,7 +42,7 @@ export function largestFittingBatch(settings: RunSettings, batch: number, limit:
 /** Sentences saying why these settings cannot train on this adapter; empty when they can. */
 export function adapterFitProblems(settings: RunSettings, limits: BufferLimits): string[] {
   if (validateSettings(settings).length > 0) return [];
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const limit = singleBufferLimit(limits);
   const largest = largestBuffer(settings, settings.batch);
   if (largest.bytes <= limit) return [];
   const fits = largestFittingBatch(settings, settings.batch, limit);
