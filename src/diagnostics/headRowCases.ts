@@ -6,6 +6,7 @@
  */
 import { runOnce } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
+import { readBackAndFree } from './readBack';
 import { prepareGatherRows } from '../kernels/gatherRows';
 import { preparePatchMseLoss } from '../kernels/patchMseLoss';
 import { worstRatio } from '../reference/compare';
@@ -38,9 +39,7 @@ export function gatherRowsCase(
       const idx = Tensor.fromArray(ctx, [index.length], 'u32', x.index, 'index');
       const out = Tensor.fromArray(ctx, [index.length, dim], 'f32', x.out, 'out');
       await runOnce(ctx, await prepareGatherRows(ctx, { src, index: idx, out }, { accumulate }));
-      const result = { out: Array.from(await out.download()) };
-      for (const t of [src, idx, out]) t.destroy();
-      return result;
+      return readBackAndFree({ out }, [src, idx, out]);
     },
     grade: (x, got) => {
       const opts = accumulate ? { accumulateInto: Float32Array.from(x.out) } : {};
@@ -118,14 +117,15 @@ export function gatheredPatchMseLossCase(
           gradPred,
         }),
       );
-      const result = {
-        perPosition: Array.from(await perPosition.download()),
-        loss: Array.from(await loss.download()),
-        gradPred: Array.from(await gradPred.download()),
-      };
-      for (const t of [pred, targets, prefixLengths, rowList, perPosition, loss, gradPred])
-        t.destroy();
-      return result;
+      return readBackAndFree({ perPosition, loss, gradPred }, [
+        pred,
+        targets,
+        prefixLengths,
+        rowList,
+        perPosition,
+        loss,
+        gradPred,
+      ]);
     },
     grade: (x, got) => {
       const want = patchMseLossReference(x.pred, x.targets, x.prefix, shape);

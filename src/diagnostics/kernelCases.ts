@@ -37,6 +37,7 @@ import {
   layerNormReference,
 } from '../reference/layernorm';
 import { runOnce } from '../gpu/dispatch';
+import { readBackAndFree } from './readBack';
 import { gatheredPatchMseLossCase, gatherRowsCase } from './headRowCases';
 import { augmentCase } from './augmentCases';
 import { optimizerArenaCase } from './optimizerCases';
@@ -229,13 +230,14 @@ function patchMseLossCase(
           gradPred,
         }),
       );
-      const result = {
-        perPosition: Array.from(await perPosition.download()),
-        loss: Array.from(await loss.download()),
-        gradPred: Array.from(await gradPred.download()),
-      };
-      for (const t of [pred, targets, prefixLengths, perPosition, loss, gradPred]) t.destroy();
-      return result;
+      return readBackAndFree({ perPosition, loss, gradPred }, [
+        pred,
+        targets,
+        prefixLengths,
+        perPosition,
+        loss,
+        gradPred,
+      ]);
     },
     grade: (x, got) => {
       const want = patchMseLossReference(x.pred, x.targets, x.prefix, shape);
@@ -287,15 +289,19 @@ function layerNormCase(
         { eps, variant },
       );
       const grads = await layerNormBackward(ctx, { dy, x: xt, weight: w, mean, rstd }, { variant });
-      const out = {
-        y: Array.from(await y.download()),
-        dx: Array.from(await grads.dx.download()),
-        dweight: Array.from(await grads.dweight.download()),
-        dbias: Array.from(await grads.dbias.download()),
-      };
-      for (const t of [xt, w, b, dy, y, mean, rstd, grads.dx, grads.dweight, grads.dbias])
-        t.destroy();
-      return out;
+      const { dx, dweight, dbias } = grads;
+      return readBackAndFree({ y, dx, dweight, dbias }, [
+        xt,
+        w,
+        b,
+        dy,
+        y,
+        mean,
+        rstd,
+        dx,
+        dweight,
+        dbias,
+      ]);
     },
     grade: (x, got) => {
       const depth = layerNormReductionDepth(dim, variant);
