@@ -38,7 +38,7 @@ import { numPatches, type AimConfig } from '../model/config';
 import { allocateOptimizerState } from '../model/allocation';
 import { TensorPool } from '../model/gpuBuffers';
 import { AimGpuModel } from '../model/gpuModel';
-import { patchOrder } from '../model/orderings';
+import { runPatchOrder } from '../model/orderings';
 import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
 import { ChunkLossAccumulator } from './chunkLoss';
 import { predictionImages, type PredictionImage } from './predictions';
@@ -116,12 +116,8 @@ export class Trainer {
     private readonly gpuBatches: GpuBatches | null,
   ) {
     this.positions = numPatches(config);
-    this.order = patchOrder(
-      settings.ordering,
-      config.imageSize / config.patchSize,
-      config.imageSize / config.patchSize,
-      settings.seed,
-    );
+    // The ordering alone decides the permutation: the run's seed never changes "random".
+    this.order = runPatchOrder(settings, config);
     this.sampler = new EpochSampler(dataset.train.count, settings.seed);
     const base = settings.colorJitter ? AIM_V1_AUGMENTATION : AIM_V1_AUGMENTATION_NO_JITTER;
     this.augment = { ...base, scale: [settings.cropScaleMin, 1] };

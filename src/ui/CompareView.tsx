@@ -256,7 +256,6 @@ export function CompareView() {
               key={o}
               ordering={o}
               preset={reference.preset}
-              seed={reference.seed}
               playing={playing}
             />
           ))}

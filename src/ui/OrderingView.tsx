@@ -96,14 +96,12 @@ function drawOrdering(
 export function OrderingView({
   ordering,
   preset,
-  seed,
   imageIndex = 0,
   size = 150,
   playing = false,
 }: {
   ordering: Ordering;
   preset: PresetName;
-  seed: number;
   imageIndex?: number;
   size?: number;
   playing?: boolean;
@@ -115,8 +113,8 @@ export function OrderingView({
   const { imageSize, patchSize } = PRESETS[preset];
   const grid = imageSize / patchSize;
   const order = useMemo(
-    () => (Number.isInteger(grid) ? patchOrder(ordering, grid, grid, seed) : []),
-    [ordering, grid, seed],
+    () => (Number.isInteger(grid) ? patchOrder(ordering, grid, grid) : []),
+    [ordering, grid],
   );
 
   useEffect(() => {

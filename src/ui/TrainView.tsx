@@ -224,7 +224,6 @@ export function TrainView() {
               key={i}
               ordering={shown.ordering}
               preset={shown.preset}
-              seed={shown.seed}
               imageIndex={i}
               size={120}
               playing={i === 0 && run?.phase === 'running'}
