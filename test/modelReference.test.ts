@@ -123,7 +123,8 @@ describe('parameter table', () => {
     // is within ~3·√(2/n)·σ² ≈ 10 % (n = 3072) of it.
     for (const [name, fanIn, fanOut] of [
       ['preprocessor.patchifier.proj.weight', 48, 64],
-      ['trunk.blocks.0.attn.qkv.weight', 64, 192],
+      // q, k and v are three [D, D] layers (ml-aim's), not one [3D, D] matrix.
+      ['trunk.blocks.0.attn.qkv.weight', 64, 64],
       ['head.blocks.0.mlp.fc1.weight', 64, 256],
     ] as const) {
       const w = a.get(name)!;

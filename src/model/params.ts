@@ -20,9 +20,12 @@
  *
  * The sin-cos positions of the trunk and the head are fixed buffers, not parameters.
  *
- * Initialisation follows MAE/ViT practice (what ml-l3m does for AIM v1): xavier_uniform for
- * every Linear weight (qkv as one [3D, D] matrix) and for the patch-embedding conv viewed
- * as [D, 3·p·p]; zeros for biases; ones/zeros for LayerNorm weight/bias. (ml-l3m's
+ * Initialisation follows the released AIM v1 config (MAE/ViT practice): xavier_uniform for
+ * every Linear weight and for the patch-embedding conv viewed as [D, 3·p·p]. q, k and v are
+ * three separate [D, D] Linear layers there, each xavier over its own shape (bound
+ * √(6 / 2D)); this project stores them fused as qkv [3D, D] but initialises the three
+ * blocks of rows as those three layers, not as one [3D, D] matrix (bound √(6 / 4D)). Zeros
+ * for biases; ones/zeros for LayerNorm weight/bias. (ml-l3m's
  * `fan_in_depth_scaled` init of `decoder_pred` is overwritten by its own later xavier pass,
  * so xavier is what it trains with.)
  */
@@ -63,6 +66,11 @@ export interface TensorSpec {
 /**
  * Every tensor of an AIM model of shape `s`, in state-dict order: the preprocessor, the
  * blocks, post_trunk_norm, then the head (the probe's BatchNorm statistics first: the
+  /**
+   * Linear layers stacked along the rows of one tensor (the fused qkv: 3), each initialised
+   * over its own [out / stacked, in] shape, as the separate layers ml-aim builds.
+   */
+  stacked?: number;
  * order its graph reads them). The one table that initialisation, the exporter's checks,
  * random checkpoints and the inference memory plan read.
  */
@@ -76,19 +84,26 @@ export function aimTensorTable(s: AimShape): TensorSpec[] {
     add(`${prefix}.bias`, [n], 'norm-bias');
   };
   /** A Linear layer; its bias is present (`true`), absent, or optional. */
-  const linear = (prefix: string, out: number, inDim: number, bias: boolean | 'optional') => {
+  const linear = (
+    prefix: string,
+    out: number,
+    inDim: number,
+    bias: boolean | 'optional',
+    stacked = 1,
+  ) => {
     add(`${prefix}.weight`, [out, inDim], 'linear');
     if (bias) add(`${prefix}.bias`, [out], 'bias', bias === 'optional');
   };
   const D = s.width;
   const trunkBias = s.linearBiases && 'optional';
   add('preprocessor.patchifier.proj.weight', [D, s.channels, s.patchHeight, s.patchWidth], 'conv');
+    if (stacked > 1) table[table.length - 1].stacked = stacked;
   add('preprocessor.patchifier.proj.bias', [D], 'bias');
   norm('preprocessor.patchifier.norm', D);
   for (let l = 0; l < s.depth; l++) {
     const b = `trunk.blocks.${l}`;
     norm(`${b}.norm_1`, D);
-    linear(`${b}.attn.qkv`, 3 * D, D, trunkBias);
+    linear(`${b}.attn.qkv`, 3 * D, D, trunkBias, 3);
     linear(`${b}.attn.proj`, D, D, trunkBias);
     norm(`${b}.norm_2`, D);
     linear(`${b}.mlp.fc1`, s.mlpHidden, D, trunkBias);
@@ -133,7 +148,10 @@ export interface ParamSpec extends TensorSpec {
   /** AdamW weight decay applies (Linear and conv weights only, as ml-l3m's recipe). */
   decay: boolean;
   init: ParamInit;
-  /** For xavier: fan_in and fan_out of the weight viewed as a [out, in] matrix. */
+  /**
+   * For xavier: fan_in and fan_out of the weight viewed as a [out, in] matrix — of each
+   * stacked layer's [out / stacked, in] for a fused tensor.
+   */
   fanIn?: number;
   fanOut?: number;
 }
@@ -141,8 +159,9 @@ export interface ParamSpec extends TensorSpec {
 function paramSpec(t: TensorSpec): ParamSpec {
   if (t.kind === 'linear' || t.kind === 'conv') {
     // The conv [D, 3, p, p] is xavier-initialised as the [D, 3·p·p] matrix it multiplies by.
-    const fanOut = t.shape[0];
-    return { ...t, decay: true, init: 'xavier', fanIn: paramSize(t) / fanOut, fanOut };
+    // A fused qkv is three layers of [D, D]: each one's fan_out is D, not 3D.
+    const fanOut = t.shape[0] / (t.stacked ?? 1);
+    return { ...t, decay: true, init: 'xavier', fanIn: paramSize(t) / t.shape[0], fanOut };
   }
   return { ...t, decay: false, init: t.kind === 'norm-weight' ? 'ones' : 'zeros' };
 }
