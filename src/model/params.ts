@@ -61,16 +61,16 @@ export interface TensorSpec {
    * an export checks its shape only when the checkpoint has it.
    */
   optional: boolean;
-}
-
-/**
- * Every tensor of an AIM model of shape `s`, in state-dict order: the preprocessor, the
- * blocks, post_trunk_norm, then the head (the probe's BatchNorm statistics first: the
   /**
    * Linear layers stacked along the rows of one tensor (the fused qkv: 3), each initialised
    * over its own [out / stacked, in] shape, as the separate layers ml-aim builds.
    */
   stacked?: number;
+}
+
+/**
+ * Every tensor of an AIM model of shape `s`, in state-dict order: the preprocessor, the
+ * blocks, post_trunk_norm, then the head (the probe's BatchNorm statistics first: the
  * order its graph reads them). The one table that initialisation, the exporter's checks,
  * random checkpoints and the inference memory plan read.
  */
@@ -92,12 +92,12 @@ export function aimTensorTable(s: AimShape): TensorSpec[] {
     stacked = 1,
   ) => {
     add(`${prefix}.weight`, [out, inDim], 'linear');
+    if (stacked > 1) table[table.length - 1].stacked = stacked;
     if (bias) add(`${prefix}.bias`, [out], 'bias', bias === 'optional');
   };
   const D = s.width;
   const trunkBias = s.linearBiases && 'optional';
   add('preprocessor.patchifier.proj.weight', [D, s.channels, s.patchHeight, s.patchWidth], 'conv');
-    if (stacked > 1) table[table.length - 1].stacked = stacked;
   add('preprocessor.patchifier.proj.bias', [D], 'bias');
   norm('preprocessor.patchifier.norm', D);
   for (let l = 0; l < s.depth; l++) {
