@@ -377,6 +377,14 @@ export class AimGpuModel {
     return { tokens: await this.trunk.tokens.download(), blocks };
   }
 
+  /**
+   * Each block's output, [B·K, D], on the GPU (written by `trunkDispatches`): the probes
+   * (src/probe/) average the last L of them without a round trip through the CPU.
+   */
+  blockOutputs(): readonly Tensor<'f32'>[] {
+    return this.trunk.blocks.map((b) => b.out);
+  }
+
   destroy(): void {
     for (const list of [
       this.forwardDispatches,
