@@ -14,6 +14,7 @@ import { halfToFloat } from '../data/safetensors';
 import type { AimShape } from '../model/shape';
 import type { ByteSource } from './byteSource';
 import { openTorchCheckpoint } from './torchZip';
+import { isMlL3mLayout, mlL3mAsMlAim } from './l3mKeys';
 import { openSafetensors } from './safetensorsSource';
 
 export class AimCheckpointError extends Error {
@@ -321,8 +322,10 @@ export async function openWeights(sources: readonly ByteSource[]): Promise<Opene
   }
   const layout: CheckpointLayout =
     torch === 0 ? 'safetensors' : torch === 1 ? 'pytorch_model.bin' : 'pth-pair';
+  const merged = mergedSource(readers);
   return {
-    weights: mergedSource(readers),
+    // ml-l3m's layout (separate q/k/v, its preprocessor and head names) is read as ml-aim's.
+    weights: isMlL3mLayout(merged.names) ? mlL3mAsMlAim(merged) : merged,
     layout,
     files: sources.map((s) => s.name),
     embeddedConfig,

@@ -59,8 +59,11 @@ export async function openTorchCheckpoint(source: ByteSource): Promise<TorchStat
       `${source.name}: the pickle holds a ${typeof root}, not a state dict`,
     );
   }
+  // ml-l3m's consolidated checkpoints nest the weights under "model" (beside the optimizer's).
+  const model = root.get('model');
+  if (model instanceof Map) root = model;
   const tensors = new Map<string, TorchTensorRef>();
-  for (const [key, value] of root) {
+  for (const [key, value] of root as Map<unknown, unknown>) {
     if (typeof key !== 'string')
       throw new TorchCheckpointError(`${source.name}: a state-dict key is not a string`);
     const t = value as TorchTensorRef;
