@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { knnAccuracy, knnScores, makeBank, pooledUnitVectors } from '../src/inference/knnProbe';
+import { evalBatch } from '../src/data/batch';
+import { imageAt, type RgbImages } from '../src/data/dataset';
+import { fitKnnProbe, modelInput, type LoadedSession } from '../src/inference/classify';
+import { preprocessForAim } from '../src/inference/preprocess';
 import { mulberry32 } from '../src/reference/random';
 
 describe('k-NN probe', () => {
@@ -55,5 +59,65 @@ describe('k-NN probe', () => {
     const noise = sample(200, true);
     const noisyBank = makeBank(noise.vectors, noise.labels, dim, classes);
     expect(knnAccuracy(noisyBank, test.vectors, test.labels)).toBeLessThan(0.6);
+  });
+});
+
+describe('k-NN probe preprocessing (issue 14: bank, held-out and query alike)', () => {
+  /** A session whose model records what it is given and returns one token per image. */
+  function recordingSession(crop: number) {
+    const inputs: Float32Array[] = [];
+    const model = {
+      run: async (images: Float32Array, dims: readonly number[]) => {
+        expect(dims.slice(1)).toEqual([3, crop, crop]);
+        const per = 3 * crop * crop;
+        for (let k = 0; k < dims[0]; k++) inputs.push(images.slice(k * per, (k + 1) * per));
+        // One token per image whose features are the image's first 4 input values.
+        const data = new Float32Array(dims[0] * 4);
+        for (let k = 0; k < dims[0]; k++) data.set(images.subarray(k * per, k * per + 4), k * 4);
+        return { outputs: { features: { data, dims: [dims[0], 1, 4] } }, latencyMs: 0 };
+      },
+    };
+    const session = {
+      model,
+      files: { plan: { input: { height: crop, width: crop } } },
+      runs: 0,
+    } as unknown as LoadedSession;
+    return { session, inputs };
+  }
+
+  /** n labelled h×w images with distinct, non-uniform pixels. */
+  function images(n: number, h: number, w: number, seed: number): RgbImages {
+    const random = mulberry32(seed);
+    const pixels = Uint8Array.from({ length: n * h * w * 3 }, () => Math.floor(random() * 256));
+    return {
+      pixels,
+      labels: Uint16Array.from({ length: n }, (_, i) => i % 2),
+      count: n,
+      height: h,
+      width: w,
+    };
+  }
+
+  it('bank and held-out images get the query’s transform (ml-aim eval: resize, centre crop)', async () => {
+    // 28×28 images (Fashion-MNIST's size) for a 32-px model: the eval transform resizes them
+    // to 37 and crops the centre 32 — not the plain resize to 32 the trainer evaluates with.
+    const crop = 32;
+    const train = images(40, 28, 28, 1);
+    const val = images(7, 28, 28, 2);
+    const { session, inputs } = recordingSession(crop);
+    const summary = await fitKnnProbe(session, { name: 'test', classes: ['a', 'b'], train, val });
+    expect([summary.trainCount, summary.valCount]).toEqual([40, 7]);
+    expect(inputs).toHaveLength(47);
+    const all = [
+      ...Array.from({ length: 40 }, (_, i) => imageAt(train, i)),
+      ...Array.from({ length: 7 }, (_, i) => imageAt(val, i)),
+    ];
+    for (const [i, image] of all.entries()) {
+      const query = modelInput(session, image).tensor;
+      expect(inputs[i], `image ${i}`).toEqual(query);
+      expect(inputs[i], `image ${i}`).toEqual(preprocessForAim(image, crop).tensor);
+    }
+    // The trainer's evaluation view differs for these images: the test can tell them apart.
+    expect(inputs[0]).not.toEqual(evalBatch(train, [0], crop).images);
   });
 });

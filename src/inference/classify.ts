@@ -4,6 +4,7 @@
  * and the PCA picture of the patch features; and fitting that k-NN probe on labelled images.
  */
 import { decodeImageInBrowser } from '../data/decodeBrowser';
+import { imageAt, type RgbImage, type RgbImages } from '../data/dataset';
 import { rgbaToRgb } from '../data/folderImages';
 import type { LabelledSample } from '../worker/protocol';
 import { featurePcaImage } from './featurePca';
@@ -18,7 +19,7 @@ import {
 } from './knnProbe';
 import type { ModelFiles } from './modelSources';
 import type { OnnxModelSession } from './onnxSession';
-import { preprocessForAim } from './preprocess';
+import { preprocessForAim, type AimInput } from './preprocess';
 import type { Classification, KnnProbeSummary } from './protocol';
 import { rankScores, topK } from './topK';
 
@@ -54,6 +55,15 @@ export function loadedSession(slot: SessionSlot): LoadedSession {
   return slot.session;
 }
 
+/**
+ * The one evaluation preprocessing of this session's model: ml-aim's transform to the
+ * model's input size. A picture to classify and the k-NN probe's bank and held-out images
+ * all go through it, so the probe is measured on what a classified picture sees.
+ */
+export function modelInput(s: LoadedSession, image: RgbImage): AimInput {
+  return preprocessForAim(image, s.files.plan.input.height);
+}
+
 export async function classifyImage(
   s: LoadedSession,
   image: Blob,
@@ -71,7 +81,7 @@ export async function classifyImage(
   }
   const { plan } = s.files;
   const crop = plan.input.height;
-  const { tensor, cropped } = preprocessForAim(rgbaToRgb(decoded), crop);
+  const { tensor, cropped } = modelInput(s, rgbaToRgb(decoded));
   const { outputs, latencyMs } = await s.model.run(tensor, [1, 3, crop, plan.input.width]);
   s.runs++;
   const features = outputs.features;
@@ -120,23 +130,24 @@ export async function classifyImage(
 }
 
 /**
- * Fits the k-NN probe (./knnProbe.ts) on labelled images already preprocessed as the
- * trainer evaluates them, measures its top-1 accuracy on the held-out ones, and keeps it
- * with the session for later classifications.
+ * Fits the k-NN probe (./knnProbe.ts) on labelled images, each put through modelInput as a
+ * picture to classify is, measures its top-1 accuracy on the held-out ones (preprocessed the
+ * same way), and keeps it with the session for later classifications.
  */
 export async function fitKnnProbe(
   s: LoadedSession,
   sample: LabelledSample,
 ): Promise<KnnProbeSummary> {
   const started = performance.now();
-  const vectorsOf = async (part: LabelledSample['train']) => {
-    const size = sample.size;
-    const per = 3 * size * size;
+  const size = s.files.plan.input.height;
+  const per = 3 * size * size;
+  const vectorsOf = async (part: RgbImages) => {
     const chunks: Float64Array[] = [];
     let dim = 0;
     for (let at = 0; at < part.count; at += KNN_BATCH) {
       const n = Math.min(KNN_BATCH, part.count - at);
-      const images = part.images.subarray(at * per, (at + n) * per);
+      const images = new Float32Array(n * per);
+      for (let k = 0; k < n; k++) images.set(modelInput(s, imageAt(part, at + k)).tensor, k * per);
       const { outputs } = await s.model.run(images, [n, 3, size, size]);
       const f = outputs.features;
       if (!f) throw new Error('the model returned no features');

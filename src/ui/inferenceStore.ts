@@ -153,8 +153,7 @@ export const useInference = create<InferenceState>((set, get) => {
       if (!loaded || loaded.plan.logits || !record) return;
       set({ knnState: 'fitting' });
       try {
-        const size = loaded.plan.input.height;
-        const sample = await workerApi().labelledSample(record.dataset, size, 1000, 200);
+        const sample = await workerApi().labelledSample(record.dataset, 1000, 200);
         const knn = await inferenceApi().fitKnnProbe(sample);
         set({ knn, knnState: undefined });
       } catch (error) {

@@ -5,7 +5,7 @@
  * live apart, in src/diagnostics/, and exist only in the test build.
  */
 import type { GpuCapabilities } from '../gpu/capabilities';
-import { evalBatch } from '../data/batch';
+import { selectImages } from '../data/dataset';
 import type { MatmulCheckRequest, MatmulCheckResult } from '../diagnostics/selfTestShapes';
 import { openPersistentStore, type CheckpointStore } from '../training/checkpointStore';
 import { parameterCount } from '../model/config';
@@ -154,30 +154,25 @@ export class PlaygroundWorkerApi {
   }
 
   /**
-   * Labelled images of a dataset, evaluated as the trainer evaluates them (resized to `size`,
-   * ImageNet-normalised NCHW), for the Inference tab's k-NN probe of a run's checkpoint: the
-   * first `trainCount` training and `valCount` validation images (a fixed, reproducible set).
+   * Labelled images of a dataset, raw as stored, for the Inference tab's k-NN probe of a run's
+   * checkpoint: the first `trainCount` training and `valCount` validation images (a fixed,
+   * reproducible set). The probe preprocesses them exactly as it preprocesses a picture to
+   * classify, so bank and query see the same transform.
    */
   async labelledSample(
     dataset: DatasetChoice,
-    size: number,
     trainCount: number,
     valCount: number,
   ): Promise<LabelledSample> {
     const data = await this.datasets.get(dataset);
-    const take = (set: typeof data.train, n: number) => {
-      const count = Math.min(n, set.count);
-      const batch = evalBatch(
+    const take = (set: typeof data.train, n: number) =>
+      selectImages(
         set,
-        Uint32Array.from({ length: count }, (_, i) => i),
-        size,
+        Uint32Array.from({ length: Math.min(n, set.count) }, (_, i) => i),
       );
-      return { images: batch.images, labels: Uint16Array.from(batch.labels), count };
-    };
     return {
       name: data.name,
       classes: data.classes,
-      size,
       train: take(data.train, trainCount),
       val: take(data.val, valCount),
     };

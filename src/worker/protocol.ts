@@ -3,7 +3,7 @@
  * The worker's API (./api.ts) and the page's stores both import these types from here, so
  * neither side reaches into the other's implementation for them.
  */
-import type { LoadReport } from '../data/dataset';
+import type { LoadReport, RgbImages } from '../data/dataset';
 import type { StoreKind } from '../training/checkpointStore';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 
@@ -70,11 +70,14 @@ export interface RunInfo {
   resumed: boolean;
 }
 
-/** Labelled images evaluated as the trainer evaluates them (the inference tab's k-NN probe). */
+/**
+ * Labelled images as the dataset stores them (the inference tab's k-NN probe): raw RGB, so
+ * that the probe puts its bank and held-out images through the very preprocessing a
+ * classified picture gets (ml-aim's evaluation transform, src/inference/classify.ts).
+ */
 export interface LabelledSample {
   name: string;
   classes: readonly string[];
-  size: number;
-  train: { images: Float32Array; labels: Uint16Array; count: number };
-  val: { images: Float32Array; labels: Uint16Array; count: number };
+  train: RgbImages;
+  val: RgbImages;
 }
