@@ -1,7 +1,9 @@
 // AIM's pre-training loss (ml-l3m RasterPixelLoss with norm_pix_loss) and its gradient.
 // pred, targets: [B, K, P] row-major (P = p·p·3 values of a patch, (row, col, channel) order);
 // prefixLengths: u32 [B]. Position i of sample b predicts target patch i + 1, normalised by
-// its own mean and unbiased variance:  t̂ = (t − mean) / sqrt(Σ(t − mean)²/(P − 1) + 1e-6).
+// its own mean and unbiased variance:  t̂ = (t − mean) / sqrt(Σ(t − mean)²/(P − 1) + 1e-6)
+// when NORMALIZE_TARGETS (the recipe); otherwise t̂ = t (norm_pix_loss off, the paper's
+// Table 3a "raw pixels"), which is mean 0 and rstd 1 below, with the two reductions skipped.
 // A pair counts iff S_b ≤ i + 1 ≤ K − 1 (the target is not in the bidirectional prefix; the
 // last position predicts nothing). N = Σ_b (K − clamp(S_b, 1, K)) counted pairs.
 //
@@ -39,6 +41,7 @@ struct Dims {
 override WRITE_LOSS: bool = true;
 override WRITE_GRAD: bool = false;
 override GATHERED: bool = false;
+override NORMALIZE_TARGETS: bool = true;
 
 @group(0) @binding(0) var<storage, read> prefixLengths: array<u32>;
 @group(0) @binding(1) var<storage, read_write> countedTargets: array<f32>;
@@ -149,18 +152,22 @@ fn main(
   }
   let targetBase = (row + 1u) * P; // patch i + 1 of the same sample is the next full row
 
-  var sum = 0.0;
-  for (var j = lid; j < P; j = j + THREADS) {
-    sum = sum + targets[targetBase + j];
+  var mean = 0.0;
+  var rstd = 1.0;
+  if (NORMALIZE_TARGETS) {
+    var sum = 0.0;
+    for (var j = lid; j < P; j = j + THREADS) {
+      sum = sum + targets[targetBase + j];
+    }
+    mean = workgroupSum(sum, lid) / f32(P);
+    var centred = 0.0;
+    for (var j = lid; j < P; j = j + THREADS) {
+      let c = targets[targetBase + j] - mean;
+      centred = centred + c * c;
+    }
+    let variance = workgroupSum(centred, lid) / f32(P - 1u); // unbiased, as torch.var
+    rstd = inverseSqrt(variance + NORM_EPS);
   }
-  let mean = workgroupSum(sum, lid) / f32(P);
-  var centred = 0.0;
-  for (var j = lid; j < P; j = j + THREADS) {
-    let c = targets[targetBase + j] - mean;
-    centred = centred + c * c;
-  }
-  let variance = workgroupSum(centred, lid) / f32(P - 1u); // unbiased, as torch.var
-  let rstd = inverseSqrt(variance + NORM_EPS);
 
   if (WRITE_LOSS) {
     var squared = 0.0;

@@ -2,7 +2,7 @@
  * The WGSL AIM v1 model (src/model/gpuModel.ts) end to end: forward (loss, per-position
  * losses) and backward (every parameter gradient) against the float64 reference on the
  * same f32 parameters and inputs, on a tiny config and on aim-micro with batch 3, both head
- * variants, a random order and random prefixes; then central finite differences of the GPU
+ * variants, no head, raw targets, a custom trunk width, a random order and random prefixes; then central finite differences of the GPU
  * loss itself, and gradient accumulation.
  */
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,33 @@ const CASES: { name: string; config: AimConfig; batch: number }[] = [
     name: 'awkward (K = 9, D = 12, 3 heads, head depth 0), B = 1',
     config: awkwardConfig(),
     batch: 1,
+  },
+  // The paper's Table 3e "no head" (proj_out on the post-trunk norm) and 3a raw targets.
+  {
+    name: 'tiny, head none, raw targets, B = 3',
+    config: {
+      ...tinyConfig(false),
+      head: { ...tinyConfig(false).head, kind: 'none' },
+      targets: 'raw',
+    },
+    batch: 3,
+  },
+  {
+    name: 'aim-micro, head none, B = 3',
+    config: { ...micro, head: { ...micro.head, kind: 'none' } },
+    batch: 3,
+  },
+  {
+    name: 'aim-micro, width 48, depth 1, 3 heads, head width 40, raw targets, B = 2',
+    config: {
+      ...micro,
+      width: 48,
+      depth: 1,
+      heads: 3,
+      head: { ...micro.head, width: 40 },
+      targets: 'raw',
+    },
+    batch: 2,
   },
 ];
 
@@ -217,7 +244,7 @@ describe('AIM GPU model against the float64 reference', () => {
    * finite difference must agree within 1e-2 relative — a check of the backward that uses
    * no reference at all (a sign error, a missing term or a factor 2 fails it).
    */
-  for (const index of [0, 2]) {
+  for (const index of [0, 2, 5]) {
     it(`${CASES[index].name}: finite differences of the GPU loss match the GPU gradient`, async () => {
       const { model, params, gpu } = await prepare(index);
       // One tensor of each kind on the tiny config; four on aim-micro (each costs 2 forwards).
@@ -235,7 +262,9 @@ describe('AIM GPU model against the float64 reference', () => {
               'head.proj_out.weight',
             ]
           : []),
-      ];
+        // (Without a head, proj_out is the head's only tensor.)
+        ...(index === 5 ? ['head.proj_out.weight', 'head.proj_out.bias'] : []),
+      ].filter((name) => gpu.grads.has(name));
       let worst = 0;
       for (const name of names) {
         const grad = gpu.grads.get(name)!;

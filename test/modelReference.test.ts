@@ -3,7 +3,8 @@
  * (src/model/params.ts): the table matches ml-aim's keys and config.ts's counts, the
  * initialiser is seeded and has the right statistics, and the reference backward is the
  * gradient of the reference forward (finite differences on sampled coordinates of every
- * parameter tensor, both head variants, random order, random prefixes, odd batch).
+ * parameter tensor, both head variants, no head, raw targets, random order, random
+ * prefixes, odd batch).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -90,6 +91,41 @@ describe('parameter table', () => {
         expect(new Set(specs.map((s) => s.name)).size).toBe(specs.length);
       }
     }
+  });
+
+  it('head none: only head.proj_out [p·p·3, D] and its bias, counted by parameterCount', () => {
+    for (const base of [PRESETS['aim-micro'], PRESETS['aim-tiny'], tinyConfig(true)]) {
+      const c: AimConfig = { ...base, width: 48, heads: 2, head: { ...base.head, kind: 'none' } };
+      const head = paramSpecs(c).filter((s) => s.part === 'head');
+      const P = base.patchSize ** 2 * 3;
+      expect(head.map((s) => [s.name, s.shape])).toEqual([
+        ['head.proj_out.weight', [P, 48]],
+        ['head.proj_out.bias', [P]],
+      ]);
+      const total = paramSpecs(c).reduce((n, s) => n + paramSize(s), 0);
+      expect(total).toBe(parameterCount(c).total);
+      expect(parameterCount(c).head).toBe(48 * P + P);
+      // The trunk is the same whichever head follows it.
+      expect(trunkParamSpecs(c)).toEqual(trunkParamSpecs({ ...c, head: base.head }));
+    }
+  });
+
+  it('custom trunk width and depth and head width: the table follows them', () => {
+    const c: AimConfig = {
+      ...PRESETS['aim-tiny'],
+      width: 48,
+      depth: 2,
+      heads: 3,
+      head: { ...PRESETS['aim-tiny'].head, width: 40 },
+    };
+    const specs = paramSpecs(c);
+    expect(specs.filter((s) => s.name.endsWith('.attn.qkv.weight')).map((s) => s.shape)).toEqual([
+      [144, 48],
+      [144, 48],
+    ]);
+    expect(specs.find((s) => s.name === 'head.proj_in.weight')!.shape).toEqual([40, 48]);
+    expect(specs.find((s) => s.name === 'head.blocks.0.mlp.fc1.weight')!.shape).toEqual([160, 40]);
+    expect(specs.reduce((n, s) => n + paramSize(s), 0)).toBe(parameterCount(c).total);
   });
 
   it('weight decay applies to Linear/conv weights only', () => {
@@ -189,10 +225,28 @@ describe('float64 model reference', () => {
     depth: 1,
     head: { width: 12, depth: 0, extraNormTerm: false },
   };
+  // The paper's Table 3e "no head" and Table 3a raw targets, alone and together.
+  const noHead: AimConfig = {
+    ...tinyConfig(false),
+    head: { ...tinyConfig(false).head, kind: 'none' },
+  };
   for (const [label, c, batch, seed] of [
     ['extraNormTerm false, B = 3', tinyConfig(false), 3, 1],
     ['extraNormTerm true, B = 3', tinyConfig(true), 3, 2],
     ['K = 9, D = 12, 3 heads, head depth 0, B = 1', awkward, 1, 3],
+    ['head none, B = 3', noHead, 3, 4],
+    [
+      'head none, raw targets, K = 9, D = 12, B = 2',
+      { ...awkward, head: { ...awkward.head, kind: 'none' }, targets: 'raw' },
+      2,
+      5,
+    ],
+    [
+      'MLP head, raw targets, extraNormTerm true, B = 3',
+      { ...tinyConfig(true), targets: 'raw' },
+      3,
+      6,
+    ],
   ] as const) {
     it(`backward = finite differences of the forward, every parameter tensor (${label})`, () => {
       const inputs = randomInputs(c, batch, 20 + seed);
@@ -234,6 +288,43 @@ describe('float64 model reference', () => {
       expect(worst).toBeLessThan(1e-5);
     });
   }
+
+  it('head none: pred = post_trunk_norm(trunk)·W_outᵀ + b_out, raw targets: the plain MSE', () => {
+    const c: AimConfig = { ...noHead, targets: 'raw' };
+    const inputs = randomInputs(c, 2, 41);
+    const params = randomParams(c, 12);
+    const f = modelForwardReference(c, params, inputs);
+    expect(f.mlpHead).toBeUndefined();
+    const K = numPatches(c);
+    const w = params.get('head.proj_out.weight')!;
+    const bias = params.get('head.proj_out.bias')!;
+    const z = f.postNorm.y;
+    for (const [row, j] of [
+      [0, 0],
+      [2 * K - 1, 47],
+      [5, 20],
+    ]) {
+      let want = bias[j];
+      for (let d = 0; d < c.width; d++) want += z[row * c.width + d] * w[j * c.width + d];
+      expect(f.pred[row * 48 + j]).toBeCloseTo(want, 12);
+    }
+    let sum = 0;
+    let counted = 0;
+    for (let b = 0; b < 2; b++)
+      for (let i = inputs.prefixLengths[b] - 1; i < K - 1; i++) {
+        const row = b * K + i;
+        let e = 0;
+        for (let j = 0; j < 48; j++)
+          e += (f.pred[row * 48 + j] - f.targets[(row + 1) * 48 + j]) ** 2;
+        sum += e / 48;
+        counted++;
+      }
+    expect(f.loss).toBeCloseTo(sum / counted, 12);
+    // The same model with normalised targets has another loss.
+    expect(
+      modelForwardReference({ ...c, targets: 'normalized' }, params, inputs).loss,
+    ).not.toBeCloseTo(f.loss, 3);
+  });
 
   it('the check can fail: a gradient taken against the wrong prefix is caught', () => {
     const c = tinyConfig(false);

@@ -12,10 +12,12 @@ import { gammaF32 } from '../src/reference/matmul';
 import {
   countedTargets,
   isCountedPosition,
+  normalizedPatch,
   NORM_PIX_EPS,
   patchMseLossBackwardReference,
   patchMseLossReference,
   type PatchMseShape,
+  type PixelTargets,
 } from '../src/reference/patchMseLoss';
 import { mulberry32, randomF32 } from '../src/reference/random';
 import { testGpu } from './gpuContext';
@@ -54,14 +56,17 @@ interface Bounds {
  * sums as a tree of depth 6, so each patch sum is a tree of depth D = ⌈P/64⌉ + 6 and errs
  * by ≤ γ_D·Σ|terms| (Higham §4.2). Propagated through mean → centred values → unbiased
  * variance → 1/sqrt(var + 1e-6) → t̂ → pred − t̂ → mean square; the loss adds the tree over
- * the B·K per-position values (depth 10 per reduce pass) and a division by N.
+ * the B·K per-position values (depth 10 per reduce pass) and a division by N. Raw targets
+ * skip the normalisation (mean 0 and rstd 1, exactly): only pred − t and the sums err.
  */
 function errorBounds(
   pred: Float32Array,
   targets: Float32Array,
   prefix: ArrayLike<number>,
   s: PatchMseShape,
+  kind: PixelTargets = 'normalized',
 ): Bounds {
+  const raw = kind === 'raw';
   const { batch, positions: K, patchValues: P } = s;
   const N = countedTargets(prefix, K);
   const D = Math.ceil(P / THREADS) + 6;
@@ -81,10 +86,10 @@ function errorBounds(
         mean += v;
         absSum += Math.abs(v);
       }
-      mean /= P;
-      const eMean = (gammaF32(D) * absSum) / P + 5 * u * Math.abs(mean);
+      mean = raw ? 0 : mean / P;
+      const eMean = raw ? 0 : (gammaF32(D) * absSum) / P + 5 * u * Math.abs(mean);
       const c = Array.from(t, (v) => v - mean);
-      const ec = c.map((v) => eMean + u * (Math.abs(v) + eMean));
+      const ec = c.map((v) => (raw ? 0 : eMean + u * (Math.abs(v) + eMean)));
       let s2 = 0;
       let es2 = 0;
       for (let j = 0; j < P; j++) {
@@ -95,8 +100,8 @@ function errorBounds(
       const variance = s2 / (P - 1);
       const w = variance + NORM_PIX_EPS;
       const ew = es2 / (P - 1) + 5 * u * variance + u * w;
-      const r = 1 / Math.sqrt(w);
-      const relR = 0.5 * (ew / w) * (1 + ew / w) + 4 * u;
+      const r = raw ? 1 : 1 / Math.sqrt(w);
+      const relR = raw ? 0 : 0.5 * (ew / w) * (1 + ew / w) + 4 * u;
       let e = 0;
       let ee = 0;
       const ed: number[] = [];
@@ -151,6 +156,7 @@ async function runLoss(
   prefix: readonly number[],
   s: PatchMseShape,
   gridLimit?: number,
+  targetsKind?: PixelTargets,
 ): Promise<GpuRun> {
   const ctx = await testGpu();
   const shape = [s.batch, s.positions, s.patchValues];
@@ -180,12 +186,12 @@ async function runLoss(
         gradPred: fusedGrad,
         countedTargets: counted,
       },
-      { gridLimit },
+      { gridLimit, targets: targetsKind },
     )),
     ...(await preparePatchMseLossBackward(
       ctx,
       { pred: predT, targets: targetsT, prefixLengths: prefixT, gradPred: grad },
-      { gridLimit },
+      { gridLimit, targets: targetsKind },
     )),
   ]);
   const out: GpuRun = {
@@ -206,14 +212,15 @@ async function checkCase(
   prefix: readonly number[],
   seed: number,
   gridLimit?: number,
+  kind: PixelTargets = 'normalized',
 ) {
   const n = s.batch * s.positions * s.patchValues;
   const pred = randomF32(n, seed, -2, 2);
   const targets = makeTargets(s, seed + 1, true);
-  const got = await runLoss(pred, targets, prefix, s, gridLimit);
-  const want = patchMseLossReference(pred, targets, prefix, s);
-  const wantGrad = patchMseLossBackwardReference(pred, targets, prefix, s);
-  const bounds = errorBounds(pred, targets, prefix, s);
+  const got = await runLoss(pred, targets, prefix, s, gridLimit, kind);
+  const want = patchMseLossReference(pred, targets, prefix, s, kind);
+  const wantGrad = patchMseLossBackwardReference(pred, targets, prefix, s, kind);
+  const bounds = errorBounds(pred, targets, prefix, s, kind);
   expect(got.counted).toBe(want.counted);
   return Math.max(
     ratio(got.perPosition, want.perPosition, bounds.perPosition),
@@ -348,6 +355,84 @@ describe('patch MSE loss: counted / not-counted positions', () => {
   });
 });
 
+describe('patch MSE loss with raw targets (norm_pix_loss off, Table 3a)', () => {
+  // P = 1 is allowed here (nothing to normalise); K = 2 has one target per sample.
+  for (const [K, P, B] of [
+    [2, 1, 1],
+    [2, 3, 3],
+    [17, 1, 3],
+    [17, 48, 1],
+    [5, 65, 3],
+    [30, 588, 2],
+  ]) {
+    const seed = 5000 + 100 * K + P + B;
+    const next = mulberry32(seed);
+    const prefix = Array.from({ length: B }, (_, b) =>
+      b === 0 ? 1 : 1 + Math.floor(next() * (K - 1)),
+    );
+    it(`K ${K}, P ${P}, B ${B}, S [${prefix.join(', ')}]`, async () => {
+      const s = { batch: B, positions: K, patchValues: P };
+      expect(await checkCase(s, prefix, seed, undefined, 'raw')).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it('a folded 2-D grid (limit 5 workgroups per dimension)', async () => {
+    const s = { batch: 3, positions: 17, patchValues: 48 };
+    expect(await checkCase(s, [2, 9, 16], 81, 5, 'raw')).toBeLessThanOrEqual(1);
+  });
+
+  it('compares with the patches as they are: the plain MSE, not the normalised one', async () => {
+    const s = { batch: 2, positions: 5, patchValues: 12 };
+    const prefix = [1, 3];
+    const pred = randomF32(2 * 5 * 12, 60, -2, 2);
+    const targets = makeTargets(s, 61);
+    const got = await runLoss(pred, targets, prefix, s, undefined, 'raw');
+    const bounds = errorBounds(pred, targets, prefix, s, 'raw');
+    // By hand: position i against patch i + 1, unnormalised.
+    const byHand = new Float64Array(2 * 5);
+    for (let b = 0; b < 2; b++)
+      for (let i = prefix[b] - 1; i < 4; i++) {
+        const row = b * 5 + i;
+        let e = 0;
+        for (let j = 0; j < 12; j++) e += (pred[row * 12 + j] - targets[(row + 1) * 12 + j]) ** 2;
+        byHand[row] = e / 12;
+      }
+    expect(ratio(got.perPosition, byHand, bounds.perPosition)).toBeLessThanOrEqual(1);
+    const normalised = patchMseLossReference(pred, targets, prefix, s, 'normalized');
+    expect(ratio(got.perPosition, normalised.perPosition, bounds.perPosition)).toBeGreaterThan(1);
+  });
+
+  it('reference gradient: central differences, and raw − normalised = 2(t̂ − t)/(P·N)', () => {
+    const s = { batch: 2, positions: 6, patchValues: 12 };
+    const prefix = [2, 4];
+    const pred = Float64Array.from(randomF32(2 * 6 * 12, 70, -2, 2));
+    const targets = makeTargets(s, 71);
+    const raw = patchMseLossBackwardReference(pred, targets, prefix, s, 'raw');
+    const result = checkGradient(
+      (x) => patchMseLossReference(x, targets, prefix, s, 'raw').loss,
+      pred,
+      raw,
+      { samples: pred.length },
+    );
+    expect(result.checked).toBe(pred.length);
+    expect(result.worstRelativeError).toBeLessThan(1e-6);
+    const normalised = patchMseLossBackwardReference(pred, targets, prefix, s);
+    const N = countedTargets(prefix, 6);
+    let changed = 0;
+    for (let row = 0; row < 2 * 6; row++) {
+      const counted = isCountedPosition(row % 6, prefix[Math.floor(row / 6)], 6);
+      const that = normalizedPatch(targets, (row + 1) * 12, 12);
+      for (let j = 0; j < 12; j++) {
+        const i = row * 12 + j;
+        const shift = counted ? (2 * (that[j] - targets[(row + 1) * 12 + j])) / (12 * N) : 0;
+        expect(raw[i] - normalised[i]).toBeCloseTo(shift, 12);
+        if (shift !== 0) changed++;
+      }
+    }
+    expect(changed).toBe(N * 12);
+  });
+});
+
 describe('patch MSE loss: reference backward', () => {
   it('matches central differences of the reference loss (float64)', () => {
     const s = { batch: 2, positions: 6, patchValues: 12 };
@@ -382,6 +467,19 @@ describe('patchMseLoss wrapper', () => {
       /prefixLengths is \[3\], expected \[2\]/,
     );
     expect(() => patchMseShape(oneValue, oneValue, prefix)).toThrow(/P = 1/);
+    expect(patchMseShape(oneValue, oneValue, prefix, undefined, 'raw').patchValues).toBe(1);
+    await expect(
+      preparePatchMseLoss(
+        ctx,
+        {
+          pred,
+          targets: pred,
+          prefixLengths: prefix,
+          perPosition: Tensor.empty(ctx, [2, 5], 'f32'),
+        },
+        { targets: 'tokens' as PixelTargets },
+      ),
+    ).rejects.toThrow(/targets "tokens", expected normalized or raw/);
     expect(() => patchMseShape(oneToken, oneToken, prefix)).toThrow(/K = 1/);
     const perPosition = Tensor.empty(ctx, [2, 4], 'f32');
     await expect(

@@ -1,8 +1,8 @@
 /**
  * AIM's pre-training loss on the GPU (`shaders/patch_mse_loss.wgsl`): the prediction at
  * position i against target patch i + 1, each target patch normalised by its own mean and
- * unbiased variance (norm_pix_loss), squared error averaged over the patch and then over
- * the targets outside each sample's prefix. Also per-position losses [B, K] (for per-chunk
+ * unbiased variance (norm_pix_loss; or, with targets 'raw', as it is), squared error
+ * averaged over the patch and then over the targets outside each sample's prefix. Also per-position losses [B, K] (for per-chunk
  * validation curves) and the gradient with respect to the predictions.
  *
  * The count N of counted pairs is computed on the GPU from the prefix lengths, so the
@@ -18,7 +18,7 @@ import {
 } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
-import type { PatchMseShape } from '../reference/patchMseLoss';
+import type { PatchMseShape, PixelTargets } from '../reference/patchMseLoss';
 import {
   dims,
   requireDistinct,
@@ -29,17 +29,19 @@ import {
 } from './checks';
 import { prepareReduceSumOfBuffer } from './reduceSum';
 
-export type { PatchMseShape };
+export type { PatchMseShape, PixelTargets };
 
 /**
  * Validates targets [B,K,P], prefixLengths u32 [B] and pred: [B,K,P], or [M,P] when the
- * prediction rows are gathered (`rows` u32 [M]); returns B, K, P.
+ * prediction rows are gathered (`rows` u32 [M]); returns B, K, P. Normalised targets need
+ * P ≥ 2 (an unbiased variance); raw ones any P ≥ 1.
  */
 export function patchMseShape(
   pred: Tensor<'f32'>,
   targets: Tensor<'f32'>,
   prefixLengths: Tensor<'u32'>,
   rows?: Tensor<'u32'>,
+  kind: PixelTargets = 'normalized',
 ): PatchMseShape {
   // Without rows, pred is the reference shape (and the messages name targets as the odd one).
   const full = rows ? targets : pred;
@@ -58,15 +60,18 @@ export function patchMseShape(
   requireShape('patchMseLoss', 'prefixLengths', prefixLengths, [batch]);
   if (batch < 1) throw new RangeError('patchMseLoss: empty batch');
   if (positions < 2) throw new RangeError(`patchMseLoss: K = ${positions}, need at least 2`);
-  if (patchValues < 2)
-    throw new RangeError(`patchMseLoss: P = ${patchValues}, the unbiased variance needs 2`);
+  if (kind === 'normalized' && patchValues < 2)
+    throw new RangeError(
+      `patchMseLoss: P = ${patchValues}, the normalised targets' unbiased variance needs 2`,
+    );
+  if (patchValues < 1) throw new RangeError('patchMseLoss: P = 0, a patch has no values');
   return { batch, positions, patchValues };
 }
 
 export interface PatchMseLossInputs {
   /** f32 [B, K, P]: the prediction at position i is compared with target patch i + 1. */
   pred: Tensor<'f32'>;
-  /** f32 [B, K, P]: the target patches (un-normalised; each is normalised here). */
+  /** f32 [B, K, P]: the target patches (un-normalised; with normalised targets, here). */
   targets: Tensor<'f32'>;
   /** u32 [B]: targets inside a sample's prefix are not counted. */
   prefixLengths: Tensor<'u32'>;
@@ -96,6 +101,8 @@ export interface PatchMseLossBackwardTensors extends PatchMseLossInputs {
 export interface PatchMseLossOptions {
   /** Workgroups per grid dimension before folding (tests lower it; default: the device's). */
   gridLimit?: number;
+  /** Each target patch normalised (norm_pix_loss, the default) or compared raw. */
+  targets?: PixelTargets;
 }
 
 async function prepareRows(
@@ -104,7 +111,10 @@ async function prepareRows(
   opts: PatchMseLossOptions,
 ): Promise<{ dispatches: PreparedDispatch[]; counted: BindingResource }> {
   const { pred, targets, prefixLengths } = t;
-  const s = patchMseShape(pred, targets, prefixLengths, t.rows);
+  const kind = opts.targets ?? 'normalized';
+  if (kind !== 'normalized' && kind !== 'raw')
+    throw new RangeError(`patchMseLoss: targets "${String(kind)}", expected normalized or raw`);
+  const s = patchMseShape(pred, targets, prefixLengths, t.rows, kind);
   const rows = s.batch * s.positions;
   const predRows = t.rows ? t.rows.size : rows;
   if (t.perPosition)
@@ -132,6 +142,7 @@ async function prepareRows(
     WRITE_LOSS: t.perPosition ? 1 : 0,
     WRITE_GRAD: t.gradPred ? 1 : 0,
     GATHERED: t.rows ? 1 : 0,
+    NORMALIZE_TARGETS: kind === 'normalized' ? 1 : 0,
   };
   const [countKernel, rowKernel] = await Promise.all([
     ctx.kernels.get({ shader: 'patch_mse_loss', entryPoint: 'countTargets' }),
@@ -222,10 +233,11 @@ export async function preparePatchMseLossBackward(
 export async function patchMseLoss(
   ctx: GpuContext,
   t: Pick<PatchMseLossInputs, 'pred' | 'targets' | 'prefixLengths'>,
+  opts: PatchMseLossOptions = {},
 ): Promise<{ perPosition: Tensor<'f32'>; loss: Tensor<'f32'> }> {
-  const s = patchMseShape(t.pred, t.targets, t.prefixLengths);
+  const s = patchMseShape(t.pred, t.targets, t.prefixLengths, undefined, opts.targets);
   const perPosition = Tensor.empty(ctx, [s.batch, s.positions], 'f32', 'per-position loss');
   const loss = Tensor.empty(ctx, [1], 'f32', 'loss');
-  await runOnce(ctx, await preparePatchMseLoss(ctx, { ...t, perPosition, loss }));
+  await runOnce(ctx, await preparePatchMseLoss(ctx, { ...t, perPosition, loss }, opts));
   return { perPosition, loss };
 }

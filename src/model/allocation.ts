@@ -11,9 +11,10 @@
  * here: memory.ts counts it.
  */
 import type { Tensor } from '../gpu/tensor';
+import { layerNormParamPartialsShape, splitKPartialsValues } from '../kernels/gradientPartials';
 import { matmulSplitKCapacity, weightGradientShape } from '../kernels/matmulPlan';
 import type { MatmulShape } from '../reference/matmul';
-import { gridSize, numPatches, patchValues, type AimConfig } from './config';
+import { gridSize, headKindOf, numPatches, patchValues, type AimConfig } from './config';
 import { paramSpecs, trunkParamSpecs, type ParamSpec } from './params';
 
 /** What a buffer is for: memory.ts's categories (kernel scratch is allocated elsewhere). */
@@ -149,6 +150,13 @@ export interface TrunkGradBuffers<F = F32> {
    * after another), sized for any adapter (matmulPlan.ts matmulSplitKCapacity).
    */
   splitKPartials: F;
+  /**
+   * Per gradient name, a partials scratch of that gradient's own (views into one arena): the
+   * split-K partials of each weight gradient that can be split, and each LayerNorm's weight
+   * and bias partials, so the backward can run all their second passes in one dispatch at its
+   * end (src/kernels/partialsReduce.ts). Sized for every row of the batch and any adapter.
+   */
+  gradientPartials: Map<string, F>;
 }
 
 export interface HeadBlockBuffers<F = F32> {
@@ -162,13 +170,24 @@ export interface HeadBlockBuffers<F = F32> {
   out: F;
 }
 
-export interface HeadBuffers<F = F32> {
-  postNorm: NormBuffers<F>;
+/** The MLP head's own buffers (between the post-trunk norm and proj_out). */
+export interface MlpHeadBuffers<F = F32> {
   /** h₀ = proj_in(z) + positions. */
   input: F;
   table: F;
   blocks: HeadBlockBuffers<F>[];
   headNorm: NormBuffers<F>;
+  /** Head-side gradient buffers. */
+  stream: F;
+  dpre: F;
+  dn: F;
+  extraDx?: F;
+}
+
+export interface HeadBuffers<F = F32> {
+  postNorm: NormBuffers<F>;
+  /** Absent without a head (head 'none': proj_out reads the post-trunk norm's output). */
+  mlp?: MlpHeadBuffers<F>;
   /** [B·K, p·p·3]. */
   pred: F;
   /** [B·K, p·p·3]: the images patchified in (row, col, channel) order, same order. */
@@ -177,11 +196,6 @@ export interface HeadBuffers<F = F32> {
   loss: F;
   /** d loss / d pred, written by the loss kernel during the forward. */
   dpred: F;
-  /** Head-side gradient buffers. */
-  stream: F;
-  dpre: F;
-  dn: F;
-  extraDx?: F;
 }
 
 /** AdamW's moments per parameter, and the gradient norm and clip scale of one step. */
@@ -308,7 +322,31 @@ export function allocateTrunkGrads<F>(
       [Math.max(1, matmulSplitKCapacity(weightGradientShapes(c, R)))],
       'split-K partials',
     ),
+    gradientPartials: allocateGradientPartials(alloc, c, R),
   };
+}
+
+/** TrunkGradBuffers.gradientPartials: one arena, a view per gradient that has partials. */
+function allocateGradientPartials<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  rows: number,
+): Map<string, F> {
+  const names: string[] = [];
+  const shapes: number[][] = [];
+  for (const p of paramSpecs(c)) {
+    let values = 0;
+    if (p.kind === 'linear' || p.kind === 'conv')
+      values = splitKPartialsValues(weightGradientShape(p.shape, rows));
+    else if (p.kind === 'norm-weight' || p.kind === 'norm-bias')
+      values = layerNormParamPartialsShape(rows, p.shape[0]).reduce((x, y) => x * y, 1);
+    if (values > 0) {
+      names.push(p.name);
+      shapes.push([values]);
+    }
+  }
+  const views = shapes.length ? alloc.f32Arena(shapes, 'gradient partials', 'gradientScratch') : [];
+  return new Map(names.map((name, i) => [name, views[i]]));
 }
 
 export function allocateHead<F>(
@@ -318,9 +356,28 @@ export function allocateHead<F>(
 ): HeadBuffers<F> {
   const K = numPatches(c);
   const R = batch * K;
+  const P = patchValues(c);
+  const act = (shape: number[], label: string) => alloc.f32(shape, label, 'activations');
+  const scratch = (shape: number[], label: string) => alloc.f32(shape, label, 'gradientScratch');
+  const mlp = headKindOf(c) === 'mlp' ? allocateMlpHead(alloc, c, R) : undefined;
+  return {
+    postNorm: allocateNorm(alloc, R, c.width, 'post_trunk_norm'),
+    mlp,
+    pred: act([R, P], 'prediction'),
+    targets: act([R, P], 'targets'),
+    perPosition: act([batch, K], 'per-position loss'),
+    loss: act([1], 'loss'),
+    dpred: scratch([R, P], 'd prediction'),
+  };
+}
+
+function allocateMlpHead<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  R: number,
+): MlpHeadBuffers<F> {
   const W = c.head.width;
   const hidden = c.mlpRatio * W;
-  const P = patchValues(c);
   const extra = c.head.extraNormTerm;
   const act = (shape: number[], label: string) => alloc.f32(shape, label, 'activations');
   const scratch = (shape: number[], label: string) => alloc.f32(shape, label, 'gradientScratch');
@@ -341,16 +398,10 @@ export function allocateHead<F>(
     x = block.out;
   }
   return {
-    postNorm: allocateNorm(alloc, R, c.width, 'post_trunk_norm'),
     input,
     table: alloc.sinCosTable(gridSize(c), W, 'head sin-cos table'),
     blocks,
     headNorm: allocateNorm(alloc, R, W, 'head norm'),
-    pred: act([R, P], 'prediction'),
-    targets: act([R, P], 'targets'),
-    perPosition: act([batch, K], 'per-position loss'),
-    loss: act([1], 'loss'),
-    dpred: scratch([R, P], 'd prediction'),
     stream: scratch([R, W], 'head residual gradient'),
     dpre: scratch([R, hidden], 'head d pre-activation'),
     dn: scratch([R, W], 'head dn'),

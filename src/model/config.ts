@@ -2,8 +2,23 @@
  * AIM v1 model configurations as data. The trunk follows ml-aim; the prediction head
  * follows ml-l3m's AIM v1 recipe (see ../shared/reference/ml-aim.md).
  */
+import { PIXEL_TARGETS, type PixelTargets } from '../reference/patchMseLoss';
+
+export { PIXEL_TARGETS, type PixelTargets };
+
+/**
+ * The prediction head (the paper's Table 3e): ml-l3m's MLP head, or none — the trunk's
+ * post-trunk-normalised output projected straight to the p·p·3 pixels by one Linear with
+ * bias (ml-l3m's SimpleDecoder with skip_projection, disable_pos_embed, no blocks and no
+ * post_decoder_norm keeps only its `decoder_pred`, keyed `head.proj_out` here as in the MLP
+ * head). The paper's third variant, a Transformer head, is not built.
+ */
+export const HEAD_KINDS = ['mlp', 'none'] as const;
+export type HeadKind = (typeof HEAD_KINDS)[number];
 
 export interface AimHeadConfig {
+  /** Absent: 'mlp' (configs and checkpoints written before the choice existed). */
+  kind?: HeadKind;
   /** Width of the head's residual MLP blocks (2048 in the paper). */
   width: number;
   /** Number of residual MLP blocks (12 in the paper). */
@@ -25,6 +40,8 @@ export interface AimConfig {
   heads: number;
   mlpRatio: number;
   head: AimHeadConfig;
+  /** Absent: 'normalized' (configs and checkpoints written before the choice existed). */
+  targets?: PixelTargets;
   /** ml-aim's LayerNorms (patch norm, blocks, post-trunk norm). */
   trunkNormEps: number;
   /** ml-l3m's head LayerNorms. */
@@ -93,6 +110,33 @@ export function headDim(c: AimConfig): number {
   return c.width / c.heads;
 }
 
+export function headKindOf(c: AimConfig): HeadKind {
+  return c.head.kind ?? 'mlp';
+}
+
+export function pixelTargetsOf(c: AimConfig): PixelTargets {
+  return c.targets ?? 'normalized';
+}
+
+/**
+ * `c` with its optional choices written out, so that two configs that train the same model
+ * compare equal whether or not they name the defaults (a checkpoint from before the choices
+ * existed resumes under the settings that reproduce it).
+ */
+export function explicitConfig(c: AimConfig): AimConfig {
+  return { ...c, head: { ...c.head, kind: headKindOf(c) }, targets: pixelTargetsOf(c) };
+}
+
+/** Whether `a` and `b` are the same model (its shape, ε, targets). */
+export function sameModelConfig(a: AimConfig, b: AimConfig): boolean {
+  const canonical = (c: AimConfig) => {
+    const e = explicitConfig(c);
+    // Key order fixed, so the comparison does not depend on how either was built.
+    return JSON.stringify(e, Object.keys(e).concat(Object.keys(e.head)).sort());
+  };
+  return canonical(a) === canonical(b);
+}
+
 /** Problems with a configuration, as sentences for the user; empty when it is valid. */
 export function validateConfig(c: AimConfig): string[] {
   const problems: string[] = [];
@@ -115,8 +159,19 @@ export function validateConfig(c: AimConfig): string[] {
   // The 2-D sin-cos embedding splits the width into 4 equal parts (sin/cos × column/row).
   if (c.width % 4 !== 0)
     problems.push(`Width ${c.width} must be divisible by 4 for the 2-D sin-cos positions.`);
-  if (c.head.width % 4 !== 0) problems.push(`Head width ${c.head.width} must be divisible by 4.`);
-  if (!Number.isInteger(c.head.depth) || c.head.depth < 0) problems.push('Head depth must be ≥ 0.');
+  if (!(HEAD_KINDS as readonly unknown[]).includes(headKindOf(c)))
+    problems.push(`Unknown head "${String(c.head.kind)}": use ${HEAD_KINDS.join(' or ')}.`);
+  if (!(PIXEL_TARGETS as readonly unknown[]).includes(pixelTargetsOf(c)))
+    problems.push(`Unknown targets "${String(c.targets)}": use ${PIXEL_TARGETS.join(' or ')}.`);
+  // Without a head its width and depth are not used, so they cannot be wrong.
+  if (headKindOf(c) === 'mlp') {
+    if (!Number.isInteger(c.head.width) || c.head.width < 4 || c.head.width % 4 !== 0)
+      problems.push(
+        `Head width ${c.head.width} must be a positive multiple of 4 (its sin-cos positions).`,
+      );
+    if (!Number.isInteger(c.head.depth) || c.head.depth < 0)
+      problems.push('Head depth must be ≥ 0.');
+  }
   return problems;
 }
 
@@ -128,6 +183,10 @@ export function parameterCount(c: AimConfig): { trunk: number; head: number; tot
   const patchEmbed = patchIn * d + d + 2 * d; // conv weight + bias, patch LayerNorm
   const block = 2 * d + 3 * d * d + d * d + 2 * d + 2 * d * hidden; // norm_1, qkv, proj, norm_2, fc1, fc2
   const trunk = patchEmbed + c.depth * block + 2 * d; // + post-trunk norm
+  if (headKindOf(c) === 'none') {
+    const head = d * patchIn + patchIn; // proj_out straight from the trunk's width
+    return { trunk, head, total: trunk + head };
+  }
   const w = c.head.width;
   const headBlock = (c.head.extraNormTerm ? 4 : 2) * w + 2 * w * (c.mlpRatio * w);
   const head = d * w + w + c.head.depth * headBlock + 2 * w + w * patchIn + patchIn;

@@ -1,8 +1,10 @@
 /**
  * The pre-training half of AIM v1 on the GPU: post_trunk_norm → ml-l3m's prediction head
  * (proj_in with bias + its own sin-cos positions, residual MLP blocks, LayerNorm, proj_out
- * with bias to p·p·3 pixels) → the normalised-pixel MSE loss, whose kernel also writes
- * d loss / d pred in the same pass. Then the backward down to d(trunk output).
+ * with bias to p·p·3 pixels) → the pixel MSE loss (normalised or raw targets), whose kernel
+ * also writes d loss / d pred in the same pass. Then the backward down to d(trunk output).
+ * Without a head (config head 'none', the paper's Table 3e) proj_out reads the post-trunk
+ * norm's output directly and nothing of the MLP head (its buffers, `mlp`) exists.
  *
  * Saved for the backward: the post-norm output z and statistics, every head block's input
  * (h₀ = proj_in(z) + positions, then each block's output), with extraNormTerm the
@@ -34,11 +36,12 @@ import { prepareGatherRows } from '../kernels/gatherRows';
 import type {
   HeadBuffers,
   HeadRowTensors,
+  MlpHeadBuffers,
   ModelInputTensors,
   NormBuffers,
   TrunkGradBuffers,
 } from './allocation';
-import type { AimConfig } from './config';
+import { pixelTargetsOf, type AimConfig } from './config';
 import { gather, type ParameterStore, type PendingDispatches } from './gpuBuffers';
 import { prepareMlpHalfBackward, type BackwardOptions } from './gpuTrunk';
 
@@ -65,25 +68,29 @@ function normRows(n: NormBuffers, rows: number): NormBuffers {
  */
 function headRowViews(h: HeadBuffers, rows: number): HeadBuffers {
   const r = (t: Tensor<'f32'>) => leadingRows(t, rows);
+  const m = h.mlp;
   return {
     ...h,
     postNorm: { ...h.postNorm, y: r(h.postNorm.y) },
-    input: r(h.input),
-    blocks: h.blocks.map((b) => ({
-      extra: b.extra && normRows(b.extra, rows),
-      residual: r(b.residual),
-      norm: normRows(b.norm, rows),
-      pre: r(b.pre),
-      act: r(b.act),
-      out: r(b.out),
-    })),
-    headNorm: normRows(h.headNorm, rows),
+    mlp: m && {
+      ...m,
+      input: r(m.input),
+      blocks: m.blocks.map((b) => ({
+        extra: b.extra && normRows(b.extra, rows),
+        residual: r(b.residual),
+        norm: normRows(b.norm, rows),
+        pre: r(b.pre),
+        act: r(b.act),
+        out: r(b.out),
+      })),
+      headNorm: normRows(m.headNorm, rows),
+      stream: r(m.stream),
+      dpre: r(m.dpre),
+      dn: r(m.dn),
+      extraDx: m.extraDx && r(m.extraDx),
+    },
     pred: r(h.pred),
     dpred: r(h.dpred),
-    stream: r(h.stream),
-    dpre: r(h.dpre),
-    dn: r(h.dn),
-    extraDx: h.extraDx && r(h.extraDx),
   };
 }
 
@@ -95,12 +102,13 @@ export interface HeadRows {
   lists: HeadRowTensors;
 }
 
-function blockInput(h: HeadBuffers, j: number): Tensor<'f32'> {
+function blockInput(h: MlpHeadBuffers, j: number): Tensor<'f32'> {
   return j > 0 ? h.blocks[j - 1].out : h.input;
 }
 
-function headOutput(h: HeadBuffers): Tensor<'f32'> {
-  return h.blocks.length ? h.blocks[h.blocks.length - 1].out : h.input;
+/** What proj_out reads: the MLP head's final LayerNorm, or (no head) the post-trunk norm. */
+function projOutInput(h: HeadBuffers): Tensor<'f32'> {
+  return h.mlp ? h.mlp.headNorm.y : h.postNorm.y;
 }
 
 function layerNorm(
@@ -158,7 +166,6 @@ export async function prepareHeadRowsForward(
   inputs: ModelInputTensors,
   normOut: Tensor<'f32'>,
 ): Promise<PreparedDispatch[]> {
-  const eps = c.headNormEps;
   const h = headRowViews(full, rows.count);
   const out: PendingDispatches[] = [
     prepareGatherRows(ctx, {
@@ -166,10 +173,51 @@ export async function prepareHeadRowsForward(
       index: leadingRows(rows.lists.rows, rows.count),
       out: h.postNorm.y,
     }),
+  ];
+  if (h.mlp) out.push(...mlpHeadForward(ctx, c, store, h.postNorm.y, h.mlp, rows));
+  out.push(
     prepareMatmul(
       ctx,
       {
-        a: h.postNorm.y,
+        a: projOutInput(h),
+        b: store.param('head.proj_out.weight'),
+        c: h.pred,
+        bias: store.param('head.proj_out.bias'),
+      },
+      { transB: true },
+    ),
+    preparePatchMseLoss(
+      ctx,
+      {
+        pred: h.pred,
+        targets: view3(h.targets, batch),
+        prefixLengths: inputs.prefixLengths,
+        rows: leadingRows(rows.lists.rows, rows.count),
+        perPosition: h.perPosition,
+        loss: h.loss,
+        gradPred: h.dpred,
+      },
+      { targets: pixelTargetsOf(c) },
+    ),
+  );
+  return gather(out);
+}
+
+/** The MLP head on the compact rows: z → proj_in + positions → blocks → its LayerNorm. */
+function mlpHeadForward(
+  ctx: GpuContext,
+  c: AimConfig,
+  store: ParameterStore,
+  z: Tensor<'f32'>,
+  h: MlpHeadBuffers,
+  rows: HeadRows,
+): PendingDispatches[] {
+  const eps = c.headNormEps;
+  const out: PendingDispatches[] = [
+    prepareMatmul(
+      ctx,
+      {
+        a: z,
         b: store.param('head.proj_in.weight'),
         c: h.input,
         bias: store.param('head.proj_in.bias'),
@@ -207,29 +255,9 @@ export async function prepareHeadRowsForward(
       ),
     );
   }
-  out.push(
-    layerNorm(ctx, headOutput(h), store, 'head.norm', h.headNorm, eps),
-    prepareMatmul(
-      ctx,
-      {
-        a: h.headNorm.y,
-        b: store.param('head.proj_out.weight'),
-        c: h.pred,
-        bias: store.param('head.proj_out.bias'),
-      },
-      { transB: true },
-    ),
-    preparePatchMseLoss(ctx, {
-      pred: h.pred,
-      targets: view3(h.targets, batch),
-      prefixLengths: inputs.prefixLengths,
-      rows: leadingRows(rows.lists.rows, rows.count),
-      perPosition: h.perPosition,
-      loss: h.loss,
-      gradPred: h.dpred,
-    }),
-  );
-  return gather(out);
+  const last = h.blocks.length ? h.blocks[h.blocks.length - 1].out : h.input;
+  out.push(layerNorm(ctx, last, store, 'head.norm', h.headNorm, eps));
+  return out;
 }
 
 function normBackward(
@@ -272,26 +300,47 @@ export async function prepareHeadRowsBackward(
 ): Promise<PreparedDispatch[]> {
   const { accumulate } = opts;
   const h = headRowViews(full, rows.count);
+  const compactDz = leadingRows(trunkGrads.stream, rows.count);
   const out: PendingDispatches[] = [
     prepareMatmul(
       ctx,
       {
         a: h.dpred,
-        b: h.headNorm.y,
+        b: projOutInput(h),
         c: store.grad('head.proj_out.weight'),
         partials: trunkGrads.splitKPartials,
       },
       { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: h.dpred, out: store.grad('head.proj_out.bias') }, { accumulate }),
-    prepareMatmul(ctx, { a: h.dpred, b: store.param('head.proj_out.weight'), c: h.dn }),
-    normBackward(
-      ctx,
-      store,
-      'head.norm',
-      { dy: h.dn, x: headOutput(h), n: h.headNorm, dx: h.stream },
-      opts,
-    ),
+    // Through the MLP head into its dn; without one, straight to the compact d z.
+    prepareMatmul(ctx, {
+      a: h.dpred,
+      b: store.param('head.proj_out.weight'),
+      c: h.mlp ? h.mlp.dn : compactDz,
+    }),
+  ];
+  if (h.mlp)
+    out.push(...mlpHeadBackward(ctx, c, store, h.postNorm.y, h.mlp, compactDz, trunkGrads, opts));
+  out.push(prepareGatherRows(ctx, { src: compactDz, index: rows.lists.rowOf, out: trunkGrads.dh }));
+  return gather(out);
+}
+
+/** d(the MLP head's LayerNorm output) in `h.dn` → its gradients → d z into `dz`. */
+function mlpHeadBackward(
+  ctx: GpuContext,
+  c: AimConfig,
+  store: ParameterStore,
+  z: Tensor<'f32'>,
+  h: MlpHeadBuffers,
+  dz: Tensor<'f32'>,
+  trunkGrads: TrunkGradBuffers,
+  opts: BackwardOptions,
+): PendingDispatches[] {
+  const { accumulate } = opts;
+  const last = h.blocks.length ? h.blocks[h.blocks.length - 1].out : h.input;
+  const out: PendingDispatches[] = [
+    normBackward(ctx, store, 'head.norm', { dy: h.dn, x: last, n: h.headNorm, dx: h.stream }, opts),
   ];
   for (let j = c.head.depth - 1; j >= 0; j--) {
     const b = h.blocks[j];
@@ -320,24 +369,22 @@ export async function prepareHeadRowsBackward(
       );
     }
   }
-  // h₀ = z·W_inᵀ + b_in + positions, on the compact rows; then d z back to its full rows.
-  const compactDz = leadingRows(trunkGrads.stream, rows.count);
+  // h₀ = z·W_inᵀ + b_in + positions, on the compact rows.
   out.push(
     prepareMatmul(
       ctx,
       {
         a: h.stream,
-        b: h.postNorm.y,
+        b: z,
         c: store.grad('head.proj_in.weight'),
         partials: trunkGrads.splitKPartials,
       },
       { transA: true, accumulate, splitK: true },
     ),
     prepareColumnSum(ctx, { x: h.stream, out: store.grad('head.proj_in.bias') }, { accumulate }),
-    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: compactDz }),
-    prepareGatherRows(ctx, { src: compactDz, index: rows.lists.rowOf, out: trunkGrads.dh }),
+    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: dz }),
   );
-  return gather(out);
+  return out;
 }
 
 /**

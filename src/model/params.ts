@@ -18,6 +18,11 @@
  *   head.proj_out.weight [p·p·3, W], .bias [p·p·3]        ml-l3m `decoder_pred`; outputs in
  *                                                         (row, col, channel) order
  *
+ * Without a head (the paper's Table 3e "none"; shape kind 'projection') only
+ * head.proj_out.weight [p·p·3, D] and .bias [p·p·3] remain: ml-l3m's SimpleDecoder with
+ * skip_projection, disable_pos_embed, no blocks and no post_decoder_norm is its decoder_pred
+ * alone, reading the post-trunk-normalised tokens.
+ *
  * The sin-cos positions of the trunk and the head are fixed buffers, not parameters.
  *
  * Initialisation follows the released AIM v1 config (MAE/ViT practice): xavier_uniform for
@@ -124,6 +129,8 @@ export function aimTensorTable(s: AimShape): TensorSpec[] {
     }
     norm('head.norm', W);
     linear('head.proj_out', h.patchValues, W, true);
+  } else if (h.kind === 'projection') {
+    linear('head.proj_out', h.patchValues, D, true);
   } else if (h.kind === 'probe') {
     if (h.batchNorm) {
       add('head.bn.running_mean', [D], 'running-mean');

@@ -10,14 +10,24 @@
  *   h₀        = z·W_inᵀ + b_in + pe_W[order]                    ml-l3m's decoder projection
  *   h_{j+1}   = r + fc2(gelu(fc1(LN(r)))),  r = h_j  (or h_j + LN_extra(h_j) with extraNormTerm)
  *   pred      = LN_head(h_N)·W_outᵀ + b_out                     p·p·3 values, (row, col, channel)
- *   loss      = normalised-pixel MSE of pred at i against the target patch at i + 1,
- *               averaged over the positions outside each sample's prefix.
+ *               (head 'none', the paper's Table 3e: pred = z·W_outᵀ + b_out, nothing between)
+ *   loss      = pixel MSE of pred at i against the target patch at i + 1 (normalised per
+ *               patch, or raw: the paper's Table 3a), averaged over the positions outside
+ *               each sample's prefix.
  *
  * Token t of every image is the patch at raster index order[t]; both positional tables are
  * indexed by that true position (with the raster order, as in ml-l3m, row t is token t).
  * Rows of every activation are (sample, token), sample-major: [B·K, width].
  */
-import { gridSize, headDim, numPatches, patchValues, type AimConfig } from './config';
+import {
+  gridSize,
+  headDim,
+  headKindOf,
+  numPatches,
+  patchValues,
+  pixelTargetsOf,
+  type AimConfig,
+} from './config';
 import { attentionForwardReference, type AttentionShape } from '../reference/attention';
 import { gelu } from '../reference/gelu';
 import { layerNormReference, type LayerNormForwardReference } from '../reference/layernorm';
@@ -180,14 +190,20 @@ export interface HeadBlockCache {
   output: Float64Array;
 }
 
+/** The MLP head's saved activations (absent without a head). */
+export interface MlpHeadForward {
+  /** h₀ = proj_in(z) + head positions. */
+  input: Float64Array;
+  blocks: HeadBlockCache[];
+  norm: LayerNormForwardReference;
+}
+
 export interface ModelForward {
   trunk: TrunkForward;
   /** post_trunk_norm of the last block's output. */
   postNorm: LayerNormForwardReference;
-  /** h₀ = proj_in(z) + head positions. */
-  headInput: Float64Array;
-  headBlocks: HeadBlockCache[];
-  headNorm: LayerNormForwardReference;
+  /** Absent for the head 'none' (proj_out reads postNorm's output). */
+  mlpHead?: MlpHeadForward;
   /** [B, K, p·p·3]. */
   pred: Float64Array;
   /** [B, K, p·p·3]: the same images patchified in (row, col, channel) order, same order. */
@@ -197,49 +213,31 @@ export interface ModelForward {
   loss: number;
 }
 
-/** The whole pre-training forward, loss included, keeping what the backward needs. */
-export function modelForwardReference(
+/** The MLP head from the post-trunk-normalised z [B·K, D] to its final LayerNorm. */
+function mlpHeadForwardReference(
   c: AimConfig,
   params: ParamValues,
   inputs: ModelInputs,
-): ModelForward {
+  z: Float64Array,
+): MlpHeadForward {
   const { batch } = inputs;
   const K = numPatches(c);
-  const D = c.width;
+  const R = batch * K;
   const W = c.head.width;
   const hidden = c.mlpRatio * W;
-  const R = batch * K;
-  const P = patchValues(c);
   const g = gridSize(c);
-  const trunk = trunkForwardReference(c, params, inputs);
-  const last = trunk.blocks.length ? trunk.blocks[trunk.blocks.length - 1].output : trunk.tokens;
-  const postNorm = layerNormReference(
-    last,
-    param(params, 'trunk.post_trunk_norm.weight'),
-    param(params, 'trunk.post_trunk_norm.bias'),
-    R,
-    D,
-    c.trunkNormEps,
-  );
   const projected = linearReference(
-    postNorm.y,
+    z,
     R,
     param(params, 'head.proj_in.weight'),
     W,
-    D,
+    c.width,
     param(params, 'head.proj_in.bias'),
   );
   const headTable = sinCosPositionalEmbedding(g, g, W);
-  const headInput = addPositionalEmbeddingReference(
-    projected,
-    headTable,
-    batch,
-    K,
-    W,
-    inputs.order,
-  );
-  const headBlocks: HeadBlockCache[] = [];
-  let h = headInput;
+  const input = addPositionalEmbeddingReference(projected, headTable, batch, K, W, inputs.order);
+  const blocks: HeadBlockCache[] = [];
+  let h = input;
   const eps = c.headNormEps;
   for (let j = 0; j < c.head.depth; j++) {
     const key = (s: string) => param(params, `head.blocks.${j}.${s}`);
@@ -253,10 +251,10 @@ export function modelForwardReference(
     const pre = linearReference(ln.y, R, key('mlp.fc1.weight'), hidden, W);
     const act = pre.map(gelu);
     const output = addInto(linearReference(act, R, key('mlp.fc2.weight'), W, hidden), residual);
-    headBlocks.push({ input: h, extra, residual, ln, pre, act, output });
+    blocks.push({ input: h, extra, residual, ln, pre, act, output });
     h = output;
   }
-  const headNorm = layerNormReference(
+  const norm = layerNormReference(
     h,
     param(params, 'head.norm.weight'),
     param(params, 'head.norm.bias'),
@@ -264,22 +262,50 @@ export function modelForwardReference(
     W,
     eps,
   );
+  return { input, blocks, norm };
+}
+
+/** The whole pre-training forward, loss included, keeping what the backward needs. */
+export function modelForwardReference(
+  c: AimConfig,
+  params: ParamValues,
+  inputs: ModelInputs,
+): ModelForward {
+  const { batch } = inputs;
+  const K = numPatches(c);
+  const D = c.width;
+  const R = batch * K;
+  const P = patchValues(c);
+  const trunk = trunkForwardReference(c, params, inputs);
+  const last = trunk.blocks.length ? trunk.blocks[trunk.blocks.length - 1].output : trunk.tokens;
+  const postNorm = layerNormReference(
+    last,
+    param(params, 'trunk.post_trunk_norm.weight'),
+    param(params, 'trunk.post_trunk_norm.bias'),
+    R,
+    D,
+    c.trunkNormEps,
+  );
+  const mlpHead =
+    headKindOf(c) === 'mlp' ? mlpHeadForwardReference(c, params, inputs, postNorm.y) : undefined;
   const pred = linearReference(
-    headNorm.y,
+    mlpHead ? mlpHead.norm.y : postNorm.y,
     R,
     param(params, 'head.proj_out.weight'),
     P,
-    W,
+    mlpHead ? c.head.width : D,
     param(params, 'head.proj_out.bias'),
   );
   const imageShape = { batch, channels: c.channels, height: c.imageSize, width: c.imageSize };
   const targets = patchifyReference(inputs.images, imageShape, c.patchSize, 'target', inputs.order);
-  const { perPosition, loss } = patchMseLossReference(pred, targets, inputs.prefixLengths, {
-    batch,
-    positions: K,
-    patchValues: P,
-  });
-  return { trunk, postNorm, headInput, headBlocks, headNorm, pred, targets, perPosition, loss };
+  const { perPosition, loss } = patchMseLossReference(
+    pred,
+    targets,
+    inputs.prefixLengths,
+    { batch, positions: K, patchValues: P },
+    pixelTargetsOf(c),
+  );
+  return { trunk, postNorm, mlpHead, pred, targets, perPosition, loss };
 }
 
 /** Prefix lengths that make every sample fully bidirectional (ml-aim's downstream mode). */

@@ -4,11 +4,12 @@
  * reference backwards (attention, LayerNorm, GELU, the loss) — the same decomposition the
  * WGSL backward records, so a mismatch points at one step.
  */
-import { headDim, numPatches, patchValues, type AimConfig } from './config';
+import { headDim, numPatches, patchValues, pixelTargetsOf, type AimConfig } from './config';
 import {
   addInto,
   modelForwardReference,
   param,
+  type MlpHeadForward,
   type ModelForward,
   type ModelInputs,
   type ParamValues,
@@ -99,41 +100,23 @@ function mlpBlockBackward(
   return addInto(ln.dx, dy);
 }
 
-/** Loss and every parameter's gradient, in float64. */
-export function modelBackwardReference(
+/**
+ * The MLP head backwards: from d(its final LayerNorm's output) to d z, recording every head
+ * parameter's gradient but proj_out's.
+ */
+function mlpHeadBackward(
   c: AimConfig,
   params: ParamValues,
-  inputs: ModelInputs,
-  forward: ModelForward = modelForwardReference(c, params, inputs),
-): ModelGradients {
-  const { batch } = inputs;
-  const K = numPatches(c);
-  const D = c.width;
+  head: MlpHeadForward,
+  z: Float64Array,
+  dnorm: Float64Array,
+  R: number,
+  grads: Map<string, Float64Array>,
+): Float64Array {
   const W = c.head.width;
-  const R = batch * K;
-  const P = patchValues(c);
-  const grads = new Map<string, Float64Array>();
-  const f = forward;
-
-  // Loss → prediction → head.
-  const dpred = patchMseLossBackwardReference(f.pred, f.targets, inputs.prefixLengths, {
-    batch,
-    positions: K,
-    patchValues: P,
-  });
-  const projOut = linearBackwardReference(
-    dpred,
-    f.headNorm.y,
-    param(params, 'head.proj_out.weight'),
-    R,
-    P,
-    W,
-  );
-  grads.set('head.proj_out.weight', projOut.dw);
-  grads.set('head.proj_out.bias', columnSumReference(dpred, P));
-  const headOut = f.headBlocks.length ? f.headBlocks[f.headBlocks.length - 1].output : f.headInput;
+  const headOut = head.blocks.length ? head.blocks[head.blocks.length - 1].output : head.input;
   const headNorm = layerNormBackwardReference(
-    projOut.dx,
+    dnorm,
     headOut,
     param(params, 'head.norm.weight'),
     R,
@@ -144,7 +127,7 @@ export function modelBackwardReference(
   grads.set('head.norm.bias', headNorm.dbias);
   let g = headNorm.dx;
   for (let j = c.head.depth - 1; j >= 0; j--) {
-    const b = f.headBlocks[j];
+    const b = head.blocks[j];
     const prefix = `head.blocks.${j}`;
     g = mlpBlockBackward(
       grads,
@@ -176,22 +159,55 @@ export function modelBackwardReference(
     }
   }
   // h₀ = z·W_inᵀ + b_in + positions.
-  const projIn = linearBackwardReference(
-    g,
-    f.postNorm.y,
-    param(params, 'head.proj_in.weight'),
-    R,
-    W,
-    D,
-  );
+  const projIn = linearBackwardReference(g, z, param(params, 'head.proj_in.weight'), R, W, c.width);
   grads.set('head.proj_in.weight', projIn.dw);
   grads.set('head.proj_in.bias', columnSumReference(g, W));
+  return projIn.dx;
+}
+
+/** Loss and every parameter's gradient, in float64. */
+export function modelBackwardReference(
+  c: AimConfig,
+  params: ParamValues,
+  inputs: ModelInputs,
+  forward: ModelForward = modelForwardReference(c, params, inputs),
+): ModelGradients {
+  const { batch } = inputs;
+  const K = numPatches(c);
+  const D = c.width;
+  const R = batch * K;
+  const P = patchValues(c);
+  const grads = new Map<string, Float64Array>();
+  const f = forward;
+
+  // Loss → prediction → head.
+  const dpred = patchMseLossBackwardReference(
+    f.pred,
+    f.targets,
+    inputs.prefixLengths,
+    { batch, positions: K, patchValues: P },
+    pixelTargetsOf(c),
+  );
+  const projOut = linearBackwardReference(
+    dpred,
+    f.mlpHead ? f.mlpHead.norm.y : f.postNorm.y,
+    param(params, 'head.proj_out.weight'),
+    R,
+    P,
+    f.mlpHead ? c.head.width : D,
+  );
+  grads.set('head.proj_out.weight', projOut.dw);
+  grads.set('head.proj_out.bias', columnSumReference(dpred, P));
+  // d z: straight from proj_out without a head, else back through the MLP head.
+  const dz = f.mlpHead
+    ? mlpHeadBackward(c, params, f.mlpHead, f.postNorm.y, projOut.dx, R, grads)
+    : projOut.dx;
 
   // Post-trunk norm → trunk blocks.
   const blocks = f.trunk.blocks;
   const trunkOut = blocks.length ? blocks[blocks.length - 1].output : f.trunk.tokens;
   const postNorm = layerNormBackwardReference(
-    projIn.dx,
+    dz,
     trunkOut,
     param(params, 'trunk.post_trunk_norm.weight'),
     R,
@@ -200,7 +216,7 @@ export function modelBackwardReference(
   );
   grads.set('trunk.post_trunk_norm.weight', postNorm.dweight);
   grads.set('trunk.post_trunk_norm.bias', postNorm.dbias);
-  g = postNorm.dx;
+  let g = postNorm.dx;
   const shape = { batch, seqLen: K, heads: c.heads, headDim: headDim(c) };
   for (let l = c.depth - 1; l >= 0; l--) {
     const b = blocks[l];

@@ -4,7 +4,7 @@
  * project's training configs (`shapeFromConfig`, `shapeFromPreset`) and ml-aim's config.json
  * (src/onnx/checkpoint.ts `shapeFromMlAimConfig`) are its constructors.
  */
-import { patchValues, PRESETS, type AimConfig, type PresetName } from './config';
+import { headKindOf, patchValues, PRESETS, type AimConfig, type PresetName } from './config';
 
 /** This project's (ml-l3m's) prediction head, as its tensors describe it. */
 export interface PredictionHeadShape {
@@ -30,9 +30,18 @@ export interface ProbeHeadShape {
   linearBias: boolean;
 }
 
+/**
+ * The paper's "no head" (Table 3e): the post-trunk-normalised tokens projected straight to
+ * the pixels, `head.proj_out` [p·p·channels, D] with bias.
+ */
+export interface PixelProjectionShape {
+  patchValues: number;
+}
+
 export type AimHeadShape =
   | { kind: 'none' }
   | ({ kind: 'prediction' } & PredictionHeadShape)
+  | ({ kind: 'projection' } & PixelProjectionShape)
   | ({ kind: 'probe' } & ProbeHeadShape);
 
 export interface AimShape {
@@ -55,7 +64,11 @@ export interface AimShape {
   head: AimHeadShape;
 }
 
-/** The pre-training model this project trains: ml-aim's trunk and the prediction head. */
+/**
+ * The pre-training model this project trains: ml-aim's trunk and the prediction head — the
+ * MLP head, or (the config's head 'none', the paper's "no head") the pixel projection; a
+ * shape's `kind: 'none'` is no head tensors at all, the trunk alone.
+ */
 export function shapeFromConfig(c: AimConfig): AimShape {
   return {
     imageHeight: c.imageSize,
@@ -69,14 +82,17 @@ export function shapeFromConfig(c: AimConfig): AimShape {
     mlpHidden: c.mlpRatio * c.width,
     linearBiases: false,
     postTrunkNorm: true,
-    head: {
-      kind: 'prediction',
-      width: c.head.width,
-      depth: c.head.depth,
-      hidden: c.mlpRatio * c.head.width,
-      extraNorm: c.head.extraNormTerm,
-      patchValues: patchValues(c),
-    },
+    head:
+      headKindOf(c) === 'none'
+        ? { kind: 'projection', patchValues: patchValues(c) }
+        : {
+            kind: 'prediction',
+            width: c.head.width,
+            depth: c.head.depth,
+            hidden: c.mlpRatio * c.head.width,
+            extraNorm: c.head.extraNormTerm,
+            patchValues: patchValues(c),
+          },
   };
 }
 

@@ -1,8 +1,18 @@
 /**
  * Float64 reference for `shaders/patch_mse_loss.wgsl`: ml-l3m's RasterPixelLoss with
- * norm_pix_loss (MAE-style per-patch normalised pixel targets), as used to pre-train AIM,
- * and its gradient with respect to the predictions.
+ * norm_pix_loss (MAE-style per-patch normalised pixel targets), as used to pre-train AIM —
+ * or, with targets 'raw' (norm_pix_loss off, the paper's Table 3a), the target patches as
+ * they are — and its gradient with respect to the predictions.
  */
+
+/**
+ * What the loss compares the predictions with (the paper's Table 3a): each target patch
+ * normalised by its own mean and unbiased variance (ml-l3m's norm_pix_loss, the recipe), or
+ * the raw (ImageNet-normalised) pixels. The paper's third variant, discrete tokens from a
+ * dVAE, is not built.
+ */
+export const PIXEL_TARGETS = ['normalized', 'raw'] as const;
+export type PixelTargets = (typeof PIXEL_TARGETS)[number];
 
 /** norm_pix_loss: (t − mean) / (var + 1e-6) ** 0.5, var unbiased. */
 export const NORM_PIX_EPS = 1e-6;
@@ -26,6 +36,17 @@ export function countedTargets(prefixLengths: ArrayLike<number>, positions: numb
   for (let b = 0; b < prefixLengths.length; b++)
     n += positions - Math.min(Math.max(prefixLengths[b], 1), positions);
   return n;
+}
+
+/** The target patch starting at `offset` as the loss compares it: raw, or normalised. */
+export function targetPatch(
+  targets: ArrayLike<number>,
+  offset: number,
+  patchValues: number,
+  kind: PixelTargets,
+): Float64Array {
+  if (kind === 'normalized') return normalizedPatch(targets, offset, patchValues);
+  return Float64Array.from({ length: patchValues }, (_, j) => targets[offset + j]);
 }
 
 /** The normalised target patch starting at `offset`: (t − mean) / sqrt(unbiased var + eps). */
@@ -59,6 +80,7 @@ export function patchMseLossReference(
   targets: ArrayLike<number>,
   prefixLengths: ArrayLike<number>,
   shape: PatchMseShape,
+  kind: PixelTargets = 'normalized',
 ): PatchMseLossResult {
   const { batch, positions: K, patchValues: P } = shape;
   const perPosition = new Float64Array(batch * K);
@@ -67,7 +89,7 @@ export function patchMseLossReference(
     for (let i = 0; i < K; i++) {
       if (!isCountedPosition(i, prefixLengths[b], K)) continue;
       const row = b * K + i;
-      const target = normalizedPatch(targets, (row + 1) * P, P);
+      const target = targetPatch(targets, (row + 1) * P, P, kind);
       let squared = 0;
       for (let j = 0; j < P; j++) squared += (pred[row * P + j] - target[j]) ** 2;
       perPosition[row] = squared / P;
@@ -78,12 +100,13 @@ export function patchMseLossReference(
   return { perPosition, loss: total / counted, counted };
 }
 
-/** d loss / d pred: 2·(pred − t̂)/(P·N) on counted positions, 0 elsewhere. */
+/** d loss / d pred: 2·(pred − t̂)/(P·N) on counted positions (t̂: the target as compared), 0 elsewhere. */
 export function patchMseLossBackwardReference(
   pred: ArrayLike<number>,
   targets: ArrayLike<number>,
   prefixLengths: ArrayLike<number>,
   shape: PatchMseShape,
+  kind: PixelTargets = 'normalized',
 ): Float64Array {
   const { batch, positions: K, patchValues: P } = shape;
   const counted = countedTargets(prefixLengths, K);
@@ -92,7 +115,7 @@ export function patchMseLossBackwardReference(
     for (let i = 0; i < K; i++) {
       if (!isCountedPosition(i, prefixLengths[b], K)) continue;
       const row = b * K + i;
-      const target = normalizedPatch(targets, (row + 1) * P, P);
+      const target = targetPatch(targets, (row + 1) * P, P, kind);
       for (let j = 0; j < P; j++)
         grad[row * P + j] = (2 * (pred[row * P + j] - target[j])) / (P * counted);
     }
