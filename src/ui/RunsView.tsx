@@ -4,6 +4,8 @@
  * checkpoint, load a run's settings, and overlay the ticked runs in fixed colours.
  */
 import { useMemo, useRef, useState } from 'react';
+import { ChunkStepChart } from './charts/ChunkSteps';
+import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
 import { formatNumber } from '../util/format';
@@ -15,6 +17,8 @@ import {
   isActive,
   parseRunsExport,
   type RunRecord,
+  runCaption,
+  runsCaption,
 } from './runRecords';
 import { useRuns } from './runsStore';
 import { useSettings } from './settingsStore';
@@ -307,13 +311,37 @@ export function RunsView() {
                 runs={curves}
                 testId="overlay-loss-chart"
                 exportName="selected-runs-loss"
+                caption={chosen.length === 1 ? runCaption(chosen[0]) : runsCaption(chosen)}
               />
-              <ChunkLossChart
-                lines={chunkLines}
-                testId="overlay-chunk-chart"
-                exportName="selected-runs-per-chunk-loss"
-              />
+              {chosen.length === 1 ? (
+                <ChunkStepChart
+                  key={chosen[0].id}
+                  evals={chosen[0].evals}
+                  colour={chosen[0].colour}
+                  testId="overlay-chunk-chart"
+                  exportName={`${chosen[0].name}-per-chunk-loss`}
+                  caption={runCaption(chosen[0])}
+                />
+              ) : (
+                <ChunkLossChart
+                  lines={chunkLines}
+                  testId="overlay-chunk-chart"
+                  exportName="selected-runs-per-chunk-loss"
+                  caption={`${runsCaption(chosen)} · each run's newest evaluation`}
+                />
+              )}
             </div>
+            <DynamicsCharts
+              runs={chosen.map((r) => ({
+                label: r.name,
+                colour: r.colour,
+                metrics: r.metrics,
+                clipNorm: r.settings.clipNorm,
+              }))}
+              testIdPrefix="overlay-dynamics"
+              exportName="selected-runs"
+              caption={runsCaption(chosen)}
+            />
           </>
         )}
       </section>

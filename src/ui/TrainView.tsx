@@ -3,7 +3,9 @@
  * its status, the loss charts, the per-chunk validation loss and its ordering on a real image.
  */
 import { useMemo } from 'react';
-import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { ChunkStepChart } from './charts/ChunkSteps';
+import { DynamicsCharts } from './charts/DynamicsCharts';
+import { ChartControls, LossChart } from './charts/LossCharts';
 import { useCompare } from './compareStore';
 import { ErrorNotice } from './ErrorNotice';
 import { OrderingView } from './OrderingView';
@@ -18,7 +20,7 @@ import {
   useSession,
 } from './runDriver';
 import { SETTING_KEYS, type RunSettings } from '../training/settings';
-import { isActive, type RunRecord } from './runRecords';
+import { isActive, runCaption, type RunRecord } from './runRecords';
 import { useRuns } from './runsStore';
 import { RunStatus } from './RunStatus';
 import { datasetChoice, settingsProblems, useSettings } from './settingsStore';
@@ -171,15 +173,21 @@ export function TrainView() {
       run ? [{ label: run.name, colour: '#0072b2', metrics: run.metrics, evals: run.evals }] : [],
     [run],
   );
-  const chunkLines = useMemo(() => {
-    if (!run || run.evals.length === 0) return [];
-    const first = run.evals[0];
-    const last = run.evals[run.evals.length - 1];
-    const lines = [{ label: `step ${last.step}`, colour: '#0072b2', chunkLoss: last.chunkLoss }];
-    if (first !== last)
-      lines.unshift({ label: `step ${first.step}`, colour: '#7f7f7f', chunkLoss: first.chunkLoss });
-    return lines;
-  }, [run]);
+  const dynamics = useMemo(
+    () =>
+      run
+        ? [
+            {
+              label: run.name,
+              colour: '#0072b2',
+              metrics: run.metrics,
+              clipNorm: run.settings.clipNorm,
+            },
+          ]
+        : [],
+    [run],
+  );
+  const caption = run ? runCaption(run) : undefined;
   // The run shown (if any) has these settings, or is running with them locked.
   const shown = run?.settings ?? settings;
   return (
@@ -202,13 +210,28 @@ export function TrainView() {
       <section className="panel" aria-label="Charts">
         <ChartControls />
         <div className="chart-grid">
-          <LossChart runs={curves} testId="loss-chart" exportName={`${run?.name ?? 'run'}-loss`} />
-          <ChunkLossChart
-            lines={chunkLines}
+          <LossChart
+            runs={curves}
+            testId="loss-chart"
+            exportName={`${run?.name ?? 'run'}-loss`}
+            caption={caption}
+          />
+          {/* Keyed by run: a new run's selector starts at its newest evaluation. */}
+          <ChunkStepChart
+            key={run?.id ?? 'none'}
+            evals={run?.evals ?? []}
+            colour="#0072b2"
             testId="chunk-chart"
             exportName={`${run?.name ?? 'run'}-per-chunk-loss`}
+            caption={caption}
           />
         </div>
+        <DynamicsCharts
+          runs={dynamics}
+          testIdPrefix="dynamics"
+          exportName={run?.name ?? 'run'}
+          caption={caption}
+        />
       </section>
       {/* Keyed by run: one run's predictions never stay under another's. */}
       {run && <PredictionGrid key={run.id} run={run} />}

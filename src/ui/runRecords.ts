@@ -78,6 +78,27 @@ export function datasetLabel(d: DatasetChoice): string {
 }
 
 /**
+ * One line naming a run and what it trained — what an exported chart's caption says, so a
+ * PNG on a slide still tells which run and settings it shows.
+ */
+export function runCaption(r: Pick<RunRecord, 'name' | 'settings' | 'dataset' | 'step'>): string {
+  const s = r.settings;
+  return [
+    r.name,
+    `${s.preset}, ${s.ordering} ordering, ${s.prefix ? 'prefix' : 'causal'} attention`,
+    `batch ${s.batch}, lr ${s.lr}, ${r.step} of ${s.steps} steps, seed ${s.seed}`,
+    datasetLabel(r.dataset),
+  ].join(' · ');
+}
+
+/** The caption of a chart overlaying several runs. */
+export function runsCaption(runs: readonly Pick<RunRecord, 'name'>[]): string {
+  const names = runs.map((r) => r.name);
+  const shown = names.slice(0, 4).join(', ');
+  return names.length > 4 ? `${shown} and ${names.length - 4} more` : shown;
+}
+
+/**
  * For each run, the settings in which the runs differ (`lr=0.0005`), so a table of many runs
  * shows at a glance what each one changed. Settings equal across all runs are left out.
  */

@@ -6,7 +6,7 @@
 import { useId, useMemo } from 'react';
 import type { EvalMetrics, StepMetrics } from '../../training/trainer';
 import { debiasedEma } from '../smoothing';
-import { alignSeries, type XY } from './chartData';
+import { alignSeries, stepAxis, type XY } from './chartData';
 import { useChartPrefs } from './chartPrefs';
 import { LineChart, type ChartSeries } from './LineChart';
 
@@ -19,10 +19,20 @@ export interface RunCurve {
 
 /** Smoothing slider and log-axis toggles (one set for all charts on the page). */
 export function ChartControls() {
-  const { smoothing, logX, logY, set } = useChartPrefs();
+  const { smoothing, logX, logY, xAxis, set } = useChartPrefs();
   const id = useId();
   return (
     <div className="chart-controls">
+      <label htmlFor={`${id}-x`}>x axis</label>
+      <select
+        id={`${id}-x`}
+        value={xAxis}
+        onChange={(e) => set({ xAxis: e.target.value === 'time' ? 'time' : 'step' })}
+        data-testid="chart-x-axis"
+      >
+        <option value="step">step</option>
+        <option value="time">training time (s)</option>
+      </select>
       <label htmlFor={`${id}-smooth`}>Smoothing</label>
       <input
         id={`${id}-smooth`}
@@ -47,30 +57,39 @@ export function ChartControls() {
   );
 }
 
+/** The x-axis label for the chosen axis. */
+export function xAxisLabel(axis: 'step' | 'time'): string {
+  return axis === 'time' ? 'training time (s)' : 'step';
+}
+
 export function LossChart({
   runs,
   testId,
   title = 'Loss',
   exportName,
   showVal = true,
+  caption,
 }: {
   runs: readonly RunCurve[];
   testId: string;
   title?: string;
   exportName: string;
   showVal?: boolean;
+  caption?: string;
 }) {
-  const { smoothing, logX, logY } = useChartPrefs();
+  const { smoothing, logX, logY, xAxis } = useChartPrefs();
   const { x, series } = useMemo(() => {
     const lists: XY[] = [];
     const meta: Omit<ChartSeries, 'values'>[] = [];
     const single = runs.length === 1;
     for (const r of runs) {
-      const steps = r.metrics.map((m) => m.step);
+      const { xs, at } = stepAxis(r.metrics, xAxis);
       const raw = r.metrics.map((m) => m.trainLoss);
+      // Several runs: one legend entry per run (its training curve); the line styles say the
+      // rest (the note under the chart), so the legend never wraps into a wall of entries.
       const prefix = single ? '' : `${r.label} · `;
       if (smoothing > 0) {
-        lists.push({ x: steps, y: raw });
+        lists.push({ x: xs, y: raw });
         meta.push({
           label: `${prefix}train (raw)`,
           colour: r.colour,
@@ -78,39 +97,49 @@ export function LossChart({
           alpha: 0.25,
           legend: single,
         });
-        lists.push({ x: steps, y: debiasedEma(raw, smoothing) });
-        meta.push({ label: `${prefix}train (smoothed)`, colour: r.colour, width: 2 });
+        lists.push({ x: xs, y: debiasedEma(raw, smoothing) });
+        meta.push({ label: single ? 'train (smoothed)' : r.label, colour: r.colour, width: 2 });
       } else {
-        lists.push({ x: steps, y: raw });
-        meta.push({ label: `${prefix}train`, colour: r.colour, width: 1.5 });
+        lists.push({ x: xs, y: raw });
+        meta.push({ label: single ? 'train' : r.label, colour: r.colour, width: 1.5 });
       }
       if (showVal && r.evals.length) {
-        lists.push({ x: r.evals.map((e) => e.step), y: r.evals.map((e) => e.valLoss) });
+        lists.push({ x: r.evals.map((e) => at(e.step)), y: r.evals.map((e) => e.valLoss) });
         meta.push({
           label: `${prefix}validation`,
           colour: r.colour,
           width: 1,
           dash: [4, 4],
           points: true,
+          legend: single,
         });
       }
     }
     const aligned = alignSeries(lists);
     return { x: aligned.x, series: meta.map((m, i) => ({ ...m, values: aligned.ys[i] })) };
-  }, [runs, smoothing, showVal]);
+  }, [runs, smoothing, showVal, xAxis]);
   return (
-    <LineChart
-      testId={testId}
-      title={title}
-      xLabel="step"
-      yLabel="loss (normalised-patch MSE)"
-      x={x}
-      series={series}
-      logX={logX}
-      logY={logY}
-      exportName={exportName}
-      emptyText="The loss appears here after the first step."
-    />
+    <div className="chart-with-key">
+      <LineChart
+        testId={testId}
+        title={title}
+        xLabel={xAxisLabel(xAxis)}
+        yLabel="loss (normalised-patch MSE)"
+        x={x}
+        series={series}
+        logX={logX}
+        logY={logY}
+        exportName={exportName}
+        caption={caption}
+        emptyText="The loss appears here after the first step."
+      />
+      {runs.length > 1 && (
+        <p className="muted small chart-key" data-testid={`${testId}-key`}>
+          Solid: training loss{smoothing > 0 ? ' (smoothed; raw faint)' : ''}
+          {showVal ? '; dashed with points: validation loss' : ''}.
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -120,11 +149,20 @@ export function ChunkLossChart({
   testId,
   exportName,
   title = 'Validation loss per chunk of the sequence (Figure 7)',
+  caption,
 }: {
-  lines: readonly { label: string; colour: string; chunkLoss: readonly number[]; alpha?: number }[];
+  lines: readonly {
+    label: string;
+    colour: string;
+    chunkLoss: readonly number[];
+    alpha?: number;
+    width?: number;
+    legend?: boolean;
+  }[];
   testId: string;
   exportName: string;
   title?: string;
+  caption?: string;
 }) {
   const { x, series } = useMemo(() => {
     const chunks = Math.max(0, ...lines.map((l) => l.chunkLoss.length));
@@ -135,8 +173,9 @@ export function ChunkLossChart({
         label: l.label,
         colour: l.colour,
         alpha: l.alpha,
-        width: 2,
-        points: true,
+        width: l.width ?? 2,
+        points: l.legend !== false,
+        legend: l.legend,
         values: xs.map((c) => {
           const v = l.chunkLoss[c - 1];
           return v !== undefined && Number.isFinite(v) ? v : null;
@@ -153,6 +192,7 @@ export function ChunkLossChart({
       x={x}
       series={series}
       exportName={exportName}
+      caption={caption}
       emptyText="Appears after the first evaluation."
     />
   );

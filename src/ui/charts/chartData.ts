@@ -23,6 +23,41 @@ export function alignSeries(lists: readonly XY[]): { x: number[]; ys: (number | 
   return { x: xs, ys };
 }
 
+/**
+ * Seconds of training at the end of each step: the running sum of the steps' own durations,
+ * so pauses, reloads and resumes do not stretch the axis (a resumed run continues its sum).
+ */
+export function trainingSeconds(metrics: readonly { step: number; stepMs: number }[]): number[] {
+  let total = 0;
+  return metrics.map((m) => (total += (Number.isFinite(m.stepMs) ? m.stepMs : 0) / 1000));
+}
+
+/**
+ * The x of each step and of any later step (an evaluation's): the step itself, or the training
+ * time at the last step at or before it (0 before the first).
+ */
+export function stepAxis(
+  metrics: readonly { step: number; stepMs: number }[],
+  axis: 'step' | 'time',
+): { xs: number[]; at: (step: number) => number } {
+  if (axis === 'step') return { xs: metrics.map((m) => m.step), at: (s) => s };
+  const seconds = trainingSeconds(metrics);
+  const at = (step: number) => {
+    let lo = 0;
+    let hi = metrics.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (metrics[mid].step <= step) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found < 0 ? 0 : seconds[found];
+  };
+  return { xs: seconds, at };
+}
+
 function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -6,6 +6,8 @@ interface ChartPrefs {
   smoothing: number;
   logX: boolean;
   logY: boolean;
+  /** The x axis of the step charts: the step, or the training time (seconds spent in steps). */
+  xAxis: 'step' | 'time';
   set: (p: Partial<Omit<ChartPrefs, 'set'>>) => void;
 }
 
@@ -13,5 +15,6 @@ export const useChartPrefs = create<ChartPrefs>((set) => ({
   smoothing: 0.6,
   logX: false,
   logY: false,
+  xAxis: 'step',
   set: (p) => set(p),
 }));
