@@ -55,7 +55,7 @@ test('compare orderings trains all four and exports the per-chunk lines', async 
   ]);
   // Named for what it holds, not an id (issue 15, defect 11).
   expect(exported.suggestedFilename()).toMatch(
-    /^compare-orderings-aim-micro-seed5-sequential-\d{4}-\d{2}-\d{2}\.json$/,
+    /^compare-orderings-aim-micro-causal-seed5-sequential-\d{4}-\d{2}-\d{2}\.json$/,
   );
   const json = JSON.parse(await text(Promise.resolve(exported)));
   expect(json.format).toBe('aim-playground-comparison');

@@ -2,13 +2,21 @@
  * Compare orderings (the paper's Table 3b / Figure 7): the four orderings trained with the same
  * settings and seed; the per-chunk validation loss, one line per ordering, and the loss curves
  * overlaid, both updating live; each ordering drawn on a real image; the whole comparison
- * exported as JSON.
+ * exported as JSON. The attention the runs trained with (causal as Table 3b, or prefix) is
+ * named on every chart, in the chart files' names and in the JSON.
  */
 import { useMemo, useState } from 'react';
 import { ORDERINGS, type Ordering } from '../model/orderings';
 import { ORDERING_COLOURS } from './charts/chartData';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
-import { useCompare, type CompareMode } from './compareStore';
+import {
+  attentionOf,
+  COMPARE_ATTENTION_HELP,
+  COMPARE_ATTENTION_LABELS,
+  COMPARE_ATTENTIONS,
+  useCompare,
+  type CompareMode,
+} from './compareStore';
 import { downloadText } from './download';
 import { ErrorNotice } from './ErrorNotice';
 import { formatNumber } from '../util/format';
@@ -40,7 +48,8 @@ function useComparisonRuns(): { id?: string; runs: Partial<Record<Ordering, RunR
 }
 
 export function CompareView() {
-  const { mode, running, current, error, setMode, start, stop } = useCompare();
+  const { mode, attention, running, current, error, setMode, setAttention, start, stop } =
+    useCompare();
   const settings = useSettings((s) => s.settings);
   const datasetKind = useSettings((s) => s.datasetKind);
   const userDataset = useSettings((s) => s.userDataset);
@@ -54,6 +63,9 @@ export function CompareView() {
   );
   const present = ORDERINGS.filter((o) => runs[o]);
   const reference = present.length ? runs[present[0]]!.settings : settings;
+  // The charts name the attention of the runs they show; before any run, the one chosen.
+  const shownAttention = present.length ? attentionOf(reference) : attention;
+  const attentionCaption = `attention: ${COMPARE_ATTENTION_LABELS[shownAttention]}`;
 
   const chunkLines = useMemo(
     () =>
@@ -81,12 +93,13 @@ export function CompareView() {
       exportedAt: new Date().toISOString(),
       id,
       mode,
+      attention: shownAttention,
       settings: reference,
       runs: ORDERINGS.map((o) => runs[o]).filter(Boolean),
     };
     downloadText(
       // A name that says what it is: the preset, the seed, the schedule and the day.
-      `compare-orderings-${reference.preset}-seed${reference.seed}-${mode}-${new Date().toISOString().slice(0, 10)}.json`,
+      `compare-orderings-${reference.preset}-${shownAttention}-seed${reference.seed}-${mode}-${new Date().toISOString().slice(0, 10)}.json`,
       JSON.stringify(payload, null, 1),
       'application/json',
     );
@@ -115,6 +128,24 @@ export function CompareView() {
           seed, then plots the validation loss per chunk of the sequence: an ordering whose loss
           stays high late in the sequence keeps the task hard, which the paper links to better
           features (Figure 7).
+        </p>
+        <fieldset className="plain inline" disabled={running} data-testid="compare-attention">
+          <legend>Attention of the four runs (overrides “Prefix attention” on the left)</legend>
+          {COMPARE_ATTENTIONS.map((a) => (
+            <label key={a} className="radio" title={COMPARE_ATTENTION_HELP[a]}>
+              <input
+                type="radio"
+                name="compare-attention"
+                checked={attention === a}
+                onChange={() => setAttention(a)}
+                data-testid={`compare-attention-${a}`}
+              />
+              {COMPARE_ATTENTION_LABELS[a]}
+            </label>
+          ))}
+        </fieldset>
+        <p className="muted small" data-testid="compare-attention-help">
+          {COMPARE_ATTENTION_LABELS[attention]}: {COMPARE_ATTENTION_HELP[attention]}.
         </p>
         <fieldset className="plain inline" disabled={running}>
           <legend className="sr-only">How to schedule the four runs</legend>
@@ -233,9 +264,15 @@ export function CompareView() {
           <ChunkLossChart
             lines={chunkLines}
             testId="compare-chunk-chart"
-            exportName="orderings-per-chunk-loss"
+            title={`Validation loss per chunk of the sequence (Figure 7) · ${attentionCaption}`}
+            exportName={`orderings-per-chunk-loss-${shownAttention}`}
           />
-          <LossChart runs={curves} testId="compare-loss-chart" exportName="orderings-loss" />
+          <LossChart
+            runs={curves}
+            testId="compare-loss-chart"
+            title={`Loss · ${attentionCaption}`}
+            exportName={`orderings-loss-${shownAttention}`}
+          />
         </div>
       </section>
       <section className="panel" aria-labelledby="orders-title">
@@ -252,12 +289,7 @@ export function CompareView() {
         </h3>
         <div className="ordering-row">
           {ORDERINGS.map((o) => (
-            <OrderingView
-              key={o}
-              ordering={o}
-              preset={reference.preset}
-              playing={playing}
-            />
+            <OrderingView key={o} ordering={o} preset={reference.preset} playing={playing} />
           ))}
         </div>
       </section>

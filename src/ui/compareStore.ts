@@ -3,6 +3,10 @@
  * settings and seed, either one after the other (sequential) or taking turns every
  * `evalEvery` steps (interleaved: each turn resumes the ordering's run from its checkpoint
  * and steps it by hand, so the curves grow side by side). The worker trains one run at a time.
+ *
+ * The attention of all four runs is the comparison's own choice, not the settings panel's:
+ * causal by default, because the paper's ordering ablation (Table 3b) was pre-trained
+ * causally; prefix attention (AIM's recipe) on request.
  */
 import { create } from 'zustand';
 import { ORDERINGS, type Ordering } from '../model/orderings';
@@ -15,14 +19,47 @@ import { useRuns } from './runsStore';
 
 export type CompareMode = 'sequential' | 'interleaved';
 
+/** How the four runs attend: causal (as the paper's Table 3b) or prefix-causal. */
+export type CompareAttention = 'causal' | 'prefix';
+
+export const COMPARE_ATTENTIONS: readonly CompareAttention[] = ['causal', 'prefix'];
+
+/** The choice's name wherever a comparison is shown or exported. */
+export const COMPARE_ATTENTION_LABELS: Record<CompareAttention, string> = {
+  causal: 'as Table 3b (causal)',
+  prefix: 'prefix',
+};
+
+/** What the choice does, in a sentence. */
+export const COMPARE_ATTENTION_HELP: Record<CompareAttention, string> = {
+  causal: 'causal attention (prefix length 1), as the paper pre-trained its ordering ablation',
+  prefix: 'prefix-causal attention, prefix length S ~ U{1…K−1} (AIM’s pre-training recipe)',
+};
+
+/** The attention a run's settings used. */
+export function attentionOf(settings: Pick<RunSettings, 'prefix'>): CompareAttention {
+  return settings.prefix ? 'prefix' : 'causal';
+}
+
+/** The settings every run of a comparison trains with: the panel's, with the chosen attention. */
+export function comparisonSettings(
+  settings: RunSettings,
+  attention: CompareAttention,
+  ordering: Ordering,
+): RunSettings {
+  return { ...settings, ordering, prefix: attention === 'prefix' };
+}
+
 interface CompareState {
   mode: CompareMode;
+  attention: CompareAttention;
   running: boolean;
   /** The comparison being run or last run in this tab. */
   id?: string;
   current?: Ordering;
   error?: SerializedError;
   setMode: (mode: CompareMode) => void;
+  setAttention: (attention: CompareAttention) => void;
   start: (settings: RunSettings, dataset: DatasetChoice) => Promise<void>;
   stop: () => Promise<void>;
 }
@@ -33,11 +70,16 @@ function compareId(): string {
   return `cmp-${Date.now().toString(36)}`;
 }
 
-async function sequential(id: string, settings: RunSettings, dataset: DatasetChoice) {
+async function sequential(
+  id: string,
+  settings: RunSettings,
+  attention: CompareAttention,
+  dataset: DatasetChoice,
+) {
   for (const ordering of ORDERINGS) {
     if (cancelled) return;
     useCompare.setState({ current: ordering });
-    const runId = await startRun({ ...settings, ordering }, dataset, {
+    const runId = await startRun(comparisonSettings(settings, attention, ordering), dataset, {
       name: `compare · ${ordering}`,
       compare: { id, ordering },
       // A comparison's runs are not the Train view's run (issue 15, defect 6).
@@ -48,7 +90,12 @@ async function sequential(id: string, settings: RunSettings, dataset: DatasetCho
   }
 }
 
-async function interleaved(id: string, settings: RunSettings, dataset: DatasetChoice) {
+async function interleaved(
+  id: string,
+  settings: RunSettings,
+  attention: CompareAttention,
+  dataset: DatasetChoice,
+) {
   const ids = new Map<Ordering, string>();
   const segment = Math.max(1, settings.evalEvery);
   for (let done = 0; done < settings.steps && !cancelled; done += segment) {
@@ -60,7 +107,7 @@ async function interleaved(id: string, settings: RunSettings, dataset: DatasetCh
         if (!(await resumeFromCheckpoint(existing, { start: false, activate: false })))
           throw new Error(`the ${ordering} run could not be resumed from its checkpoint`);
       } else {
-        const runId = await startRun({ ...settings, ordering }, dataset, {
+        const runId = await startRun(comparisonSettings(settings, attention, ordering), dataset, {
           name: `compare · ${ordering}`,
           compare: { id, ordering },
           // A comparison's runs are not the Train view's run (issue 15, defect 6).
@@ -84,8 +131,10 @@ async function interleaved(id: string, settings: RunSettings, dataset: DatasetCh
 
 export const useCompare = create<CompareState>((set, get) => ({
   mode: 'sequential',
+  attention: 'causal',
   running: false,
   setMode: (mode) => set({ mode }),
+  setAttention: (attention) => set({ attention }),
 
   start: async (settings, dataset) => {
     if (get().running) return;
@@ -93,8 +142,9 @@ export const useCompare = create<CompareState>((set, get) => ({
     const id = compareId();
     set({ running: true, id, error: undefined });
     try {
-      if (get().mode === 'sequential') await sequential(id, settings, dataset);
-      else await interleaved(id, settings, dataset);
+      const { mode, attention } = get();
+      if (mode === 'sequential') await sequential(id, settings, attention, dataset);
+      else await interleaved(id, settings, attention, dataset);
     } catch (error) {
       set({ error: serializeError(error) });
     } finally {
