@@ -195,7 +195,9 @@ async function main() {
   const adapter = ctx.capabilities.adapter;
   console.error(
     `training ${settings.preset} (${trainer.model.specs.length} tensors, ${(trainer.model.bytes / 2 ** 20).toFixed(0)} MiB on the GPU) ` +
-      `on ${adapter.description || adapter.vendor || 'unknown adapter'}; ${settings.steps} steps of ${settings.batch}, ${settings.ordering} order`,
+      `on ${adapter.description || adapter.vendor || 'unknown adapter'}; ${settings.steps} steps of ${settings.batch}, ${settings.ordering} order, ` +
+      // Named on every run: the paper's ordering ablation (Table 3b) is the causal one.
+      `${settings.prefix ? 'prefix' : 'causal'} attention`,
   );
   let savedStep = -1;
   const saveCheckpoint = async () => {

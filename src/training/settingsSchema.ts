@@ -165,7 +165,7 @@ export const SETTINGS_SCHEMA = {
   prefix: boolean({
     label: 'Prefix attention (off: the causal baseline)',
     noun: 'prefix attention',
-    help: 'Prefix-causal attention with a prefix length S ~ U{1…K−1}; off: the causal baseline (S = 1).',
+    help: 'Prefix-causal attention with a prefix length S ~ U{1…K−1}; off: the causal baseline (S = 1), as the paper’s ordering ablation (Table 3b) was pre-trained.',
     default: true,
     paper: true,
     flag: 'causal',
