@@ -9,7 +9,7 @@ import {
   runPatchOrder,
 } from '../src/model/orderings';
 import { mulberry32 } from '../src/reference/random';
-import { DEFAULT_SETTINGS } from '../src/training/settings';
+import { DEFAULT_SETTINGS, type RunSettings } from '../src/training/settings';
 
 /** ml-l3m's FIXED_RANDOM_PATTERNS, as the shared reference folder holds them. */
 const ML_L3M_TABLES = JSON.parse(
@@ -128,8 +128,14 @@ describe('autoregression orderings (ml-l3m ar_patterns.py)', () => {
   it('a run’s seed does not change its random ordering', () => {
     for (const preset of ['aim-micro', 'aim-tiny'] as const) {
       const config = PRESETS[preset];
-      const a = runPatchOrder({ ...DEFAULT_SETTINGS, ordering: 'random', seed: 1 }, config);
-      const b = runPatchOrder({ ...DEFAULT_SETTINGS, ordering: 'random', seed: 2 }, config);
+      // Whole run settings, as the trainer passes them, differing only in the seed.
+      const run = (seed: number): RunSettings => ({
+        ...DEFAULT_SETTINGS,
+        ordering: 'random',
+        seed,
+      });
+      const a = runPatchOrder(run(1), config);
+      const b = runPatchOrder(run(2), config);
       expect(b, preset).toEqual(a);
       const side = config.imageSize / config.patchSize;
       expect(a, preset).toEqual(patchOrder('random', side, side));
