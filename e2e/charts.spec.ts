@@ -147,7 +147,7 @@ test('several runs: one legend entry per run, a key for the line styles', async 
   // The x value plus one entry per run (not raw + smoothed + validation for each: 12).
   await expect(entries).toHaveCount(1 + RUNS.length);
   const labels = await entries.locator('.u-label').allTextContents();
-  expect(labels.slice(1)).toEqual(RUNS.map((r) => r.name));
+  expect(labels.slice(1).sort()).toEqual(RUNS.map((r) => r.name).sort());
   await expect(page.getByTestId('overlay-loss-chart-key')).toContainText('dashed with points');
   // Every legend entry is one line (no wrapping inside an entry).
   for (const box of await entries.evaluateAll((els) =>

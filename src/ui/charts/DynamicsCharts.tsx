@@ -30,7 +30,7 @@ const CHARTS: readonly { metric: Metric; title: string; yLabel: string; empty: s
   {
     metric: 'gradNorm',
     title: 'Gradient norm',
-    yLabel: 'global L2 norm of the gradient',
+    yLabel: 'gradient L2 norm',
     empty: 'The gradient norm appears after the first step.',
   },
   {
@@ -41,6 +41,10 @@ const CHARTS: readonly { metric: Metric; title: string; yLabel: string; empty: s
   },
 ];
 
+function yLabelOf(metric: Metric): string {
+  return CHARTS.find((c) => c.metric === metric)!.yLabel;
+}
+
 function useDynamicsSeries(runs: readonly DynamicsRun[], metric: Metric) {
   const { xAxis } = useChartPrefs();
   return useMemo(() => {
@@ -50,28 +54,43 @@ function useDynamicsSeries(runs: readonly DynamicsRun[], metric: Metric) {
     for (const r of runs) {
       const { xs } = stepAxis(r.metrics, xAxis);
       lists.push({ x: xs, y: r.metrics.map((m) => m[metric]) });
-      meta.push({
-        label: single ? CHARTS.find((c) => c.metric === metric)!.yLabel : r.label,
-        colour: r.colour,
-        width: 1.5,
-      });
-      if (metric === 'gradNorm' && r.clipNorm && r.clipNorm > 0 && xs.length) {
-        // The threshold as a line at both ends of the run (what clipping scales down to).
-        lists.push({ x: [xs[0], xs[xs.length - 1]], y: [r.clipNorm, r.clipNorm] });
-        meta.push({
-          label: `${single ? '' : `${r.label} · `}clip threshold`,
-          colour: r.colour,
-          width: 1,
-          dash: [6, 4],
-          alpha: 0.6,
+      meta.push({ label: single ? yLabelOf(metric) : r.label, colour: r.colour, width: 1.5 });
+    }
+    if (metric === 'gradNorm') {
+      // The clip threshold as a dashed line over the runs' extent: one line when every run
+      // clipped at the same norm, else one per run in its colour.
+      const clipped = runs.filter((r) => r.clipNorm && r.clipNorm > 0 && r.metrics.length);
+      const norms = new Set(clipped.map((r) => r.clipNorm));
+      const extent = (r: DynamicsRun) => stepAxis(r.metrics, xAxis).xs;
+      if (norms.size === 1) {
+        const ends = clipped.flatMap((r) => {
+          const xs = extent(r);
+          return [xs[0], xs[xs.length - 1]];
         });
-      }
+        const lo = Math.min(...ends);
+        const hi = Math.max(...ends);
+        const norm = clipped[0].clipNorm!;
+        lists.push({ x: lo === hi ? [lo] : [lo, hi], y: lo === hi ? [norm] : [norm, norm] });
+        meta.push({ label: 'clip threshold', colour: '#7f7f7f', width: 1, dash: [6, 4] });
+      } else
+        for (const r of clipped) {
+          const xs = extent(r);
+          lists.push({ x: [xs[0], xs[xs.length - 1]], y: [r.clipNorm!, r.clipNorm!] });
+          meta.push({
+            label: `${r.label} · clip threshold`,
+            colour: r.colour,
+            width: 1,
+            dash: [6, 4],
+            alpha: 0.6,
+          });
+        }
     }
     const aligned = alignSeries(lists);
     return {
       x: aligned.x,
       series: meta.map((m, i) => ({ ...m, values: aligned.ys[i] })),
       xLabel: xAxisLabel(xAxis),
+      integerX: xAxis === 'step',
     };
   }, [runs, metric, xAxis]);
 }
@@ -89,7 +108,7 @@ function DynamicsChart({
   exportName: string;
   caption?: string;
 }) {
-  const { x, series, xLabel } = useDynamicsSeries(runs, chart.metric);
+  const { x, series, xLabel, integerX } = useDynamicsSeries(runs, chart.metric);
   return (
     <LineChart
       testId={testId}
@@ -99,6 +118,7 @@ function DynamicsChart({
       x={x}
       series={series}
       height={170}
+      integerX={integerX}
       exportName={exportName}
       caption={caption}
       emptyText={chart.empty}

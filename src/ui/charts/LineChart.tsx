@@ -44,6 +44,8 @@ export interface LineChartProps {
   emptyText?: string;
   /** Names the run(s) and settings under the title of the exported PNG. */
   caption?: string;
+  /** x takes whole values (steps, chunks): no ticks at 1.5. Default true. */
+  integerX?: boolean;
 }
 
 /** The exported PNG's plot size in CSS pixels (drawn at 2× for print and slides). */
@@ -87,6 +89,12 @@ interface OptionsInput {
   logY?: boolean;
   /** Scales fonts, line widths and axis sizes (the PNG export draws at 2×). */
   scale?: number;
+  integerX?: boolean;
+}
+
+/** Tick labels with at most three significant digits (0.0005, not a rounded 0.001). */
+function tickValues(_u: uPlot, splits: number[]): string[] {
+  return splits.map((v) => (v == null ? '' : String(Number(v.toPrecision(3)))));
 }
 
 /**
@@ -101,6 +109,7 @@ function chartOptions(o: OptionsInput): uPlot.Options {
   const font = `${Math.round(12 * k)}px system-ui, sans-serif`;
   const axis = (label: string, integer = false): uPlot.Axis => ({
     label,
+    values: tickValues,
     // Steps and chunks are whole numbers: no ticks at 1.5.
     ...(integer ? { incrs: INTEGER_INCREMENTS } : {}),
     stroke: fg,
@@ -110,6 +119,8 @@ function chartOptions(o: OptionsInput): uPlot.Options {
     ticks: { stroke: grid, width: k },
     labelSize: 20 * k,
     size: 50 * k,
+    // Tick spacing in CSS pixels: scaled with everything else, so the PNG is not denser.
+    space: (integer ? 50 : 40) * k,
   });
   const lastX = o.x.length ? o.x[o.x.length - 1] : null;
   return {
@@ -121,7 +132,7 @@ function chartOptions(o: OptionsInput): uPlot.Options {
       x: { time: false, distr: o.logX ? 3 : 1 },
       y: { distr: o.logY ? 3 : 1 },
     },
-    axes: [axis(o.xLabel, !o.logX && o.xLabel === 'step'), axis(o.yLabel)],
+    axes: [axis(o.xLabel, !o.logX && o.integerX !== false), axis(o.yLabel)],
     series: [
       {
         label: o.xLabel,
@@ -177,6 +188,7 @@ export function LineChart(props: LineChartProps) {
     height,
     xLabel,
     yLabel,
+    props.integerX,
   ]);
   const latest = useRef({ x, series });
   // Layout effects run before the effects below: the rebuild sees this render's series.
@@ -196,6 +208,7 @@ export function LineChart(props: LineChartProps) {
       x: latest.current.x,
       logX,
       logY,
+      integerX: props.integerX,
     });
     // The legend's "last value" must follow new data without a rebuild.
     opts.series.forEach((s, i) => {
@@ -246,6 +259,7 @@ export function LineChart(props: LineChartProps) {
     renderPng({
       title,
       caption: props.caption,
+      integerX: props.integerX,
       xLabel,
       yLabel,
       x,
@@ -304,6 +318,7 @@ async function renderPng(o: {
   series: readonly ChartSeries[];
   logX?: boolean;
   logY?: boolean;
+  integerX?: boolean;
   data: uPlot.AlignedData;
 }): Promise<Blob> {
   const k = EXPORT_SCALE;
@@ -323,6 +338,8 @@ async function renderPng(o: {
   opts.cursor = { show: false };
   const u = new uPlot(opts, o.data, host);
   try {
+    // uPlot sizes and draws in a microtask after construction: let it finish first.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const source = u.ctx.canvas;
     const legend = o.series.filter((s) => s.legend !== false);
     const perRow = 3;

@@ -131,6 +131,7 @@ export function LossChart({
         logY={logY}
         exportName={exportName}
         caption={caption}
+        integerX={xAxis === 'step'}
         emptyText="The loss appears here after the first step."
       />
       {runs.length > 1 && (
