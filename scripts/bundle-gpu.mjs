@@ -2,6 +2,7 @@
 //   .gpu/bench.mjs    bench/main.ts (tfjs inside): the WGSL (and tfjs) measurements;
 //   .gpu/compare.mjs  bench/compare.ts: joins its output with bench/torch_bench.py's;
 //   .gpu/train.mjs    src/cli/train.node.ts: headless training (`npm run train`);
+//   .gpu/paper.mjs    src/cli/paper.node.ts: the paper's tables at tiny scale (`npm run paper`);
 //   .gpu/export.mjs   src/cli/export.node.ts: `npm run export` (e.g. --random aim-7B), so a
 //                     GPU machine makes its own random-weight models instead of receiving GBs;
 //   .gpu/onnx-infer.mjs  bench/onnx_infer.ts: times a model in onnxruntime-node (WebGPU EP).
@@ -24,6 +25,7 @@ export const bundleDir = join(root, '.gpu');
 export const bundlePath = join(bundleDir, 'bench.mjs');
 export const comparePath = join(bundleDir, 'compare.mjs');
 export const trainPath = join(bundleDir, 'train.mjs');
+export const paperPath = join(bundleDir, 'paper.mjs');
 export const exportPath = join(bundleDir, 'export.mjs');
 export const onnxInferPath = join(bundleDir, 'onnx-infer.mjs');
 export const onnxruntimeArchive = join(bundleDir, 'onnxruntime-node.tar.xz');
@@ -35,6 +37,7 @@ export async function bundleBench({ quiet = false } = {}) {
       bench: join(root, 'bench', 'main.ts'),
       compare: join(root, 'bench', 'compare.ts'),
       train: join(root, 'src', 'cli', 'train.node.ts'),
+      paper: join(root, 'src', 'cli', 'paper.node.ts'),
       export: join(root, 'src', 'cli', 'export.node.ts'),
       'onnx-infer': join(root, 'bench', 'onnx_infer.ts'),
     },
@@ -53,7 +56,7 @@ export async function bundleBench({ quiet = false } = {}) {
     legalComments: 'none',
   });
   if (!quiet) {
-    for (const path of [bundlePath, comparePath, trainPath, exportPath, onnxInferPath])
+    for (const path of [bundlePath, comparePath, trainPath, paperPath, exportPath, onnxInferPath])
       console.error(`bundled ${relative(process.cwd(), path) || path}`);
   }
   return result;

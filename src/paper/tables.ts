@@ -117,9 +117,9 @@ export const PAPER_TABLES: Readonly<Record<PaperTableId, PaperTable>> = {
         published: NOT_IN_TEXT,
       },
       {
-        id: 'normalised',
+        id: 'normalized',
         label: 'norm. pixels',
-        settings: () => ({ targets: 'normalised' }),
+        settings: () => ({ targets: 'normalized' }),
         probeCausal: false,
         published: NOT_IN_TEXT,
         paperDefault: true,
@@ -211,14 +211,14 @@ export const PAPER_TABLES: Readonly<Record<PaperTableId, PaperTable>> = {
       {
         id: 'none',
         label: 'None',
-        settings: () => ({ head: 'none' }),
+        settings: () => ({ headKind: 'none' }),
         probeCausal: false,
         published: { linear: 64.0, attentive: 75.4 },
       },
       {
         id: 'mlp',
         label: 'MLP',
-        settings: () => ({ head: 'mlp' }),
+        settings: () => ({ headKind: 'mlp' }),
         probeCausal: false,
         published: { linear: 70.0, attentive: 78.2 },
         paperDefault: true,
