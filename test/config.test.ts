@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { numPatches, parameterCount, PRESETS, validateConfig } from '../src/model/config';
+import {
+  configProblems,
+  isAimConfig,
+  numPatches,
+  parameterCount,
+  PRESETS,
+  sameModelConfig,
+  validateConfig,
+  type AimConfig,
+} from '../src/model/config';
 
 describe('model presets', () => {
   it('every preset is valid', () => {
@@ -36,5 +45,51 @@ describe('model presets', () => {
     expect(validateConfig({ ...PRESETS['aim-tiny'], heads: 1 })[0]).toMatch(
       /above the attention kernel's 128/,
     );
+  });
+
+  it('says which number a problem is about, and leaves an unused head width alone', () => {
+    const tiny = PRESETS['aim-tiny'];
+    expect(configProblems({ ...tiny, width: 50 }).map((p) => p.about)).toEqual(['width', 'width']);
+    expect(configProblems({ ...tiny, heads: 1 }).map((p) => p.about)).toEqual(['heads']);
+    const oddHead = { ...tiny, head: { ...tiny.head, width: 30 } };
+    expect(configProblems(oddHead)).toEqual([
+      {
+        about: 'headWidth',
+        message: 'Head width 30 must be a positive multiple of 4 (its sin-cos positions).',
+      },
+    ]);
+    expect(validateConfig({ ...oddHead, head: { ...oddHead.head, kind: 'none' } })).toEqual([]);
+    expect(validateConfig({ ...tiny, targets: 'tokens' as never })).toEqual([
+      'Unknown targets "tokens": use normalized or raw.',
+    ]);
+  });
+
+  it('head none: the trunk plus one Linear D → p·p·3 with bias', () => {
+    const c: AimConfig = {
+      ...PRESETS['aim-tiny'],
+      head: { ...PRESETS['aim-tiny'].head, kind: 'none' },
+    };
+    const withHead = parameterCount(PRESETS['aim-tiny']);
+    expect(parameterCount(c)).toEqual({
+      trunk: withHead.trunk,
+      head: 192 * 48 + 48,
+      total: withHead.trunk + 192 * 48 + 48,
+    });
+  });
+
+  it('one model whether or not its config names the default head and targets', () => {
+    const tiny = PRESETS['aim-tiny'];
+    const named: AimConfig = {
+      ...tiny,
+      targets: 'normalized',
+      head: { kind: 'mlp', ...tiny.head },
+    };
+    expect(sameModelConfig(tiny, named)).toBe(true);
+    expect(sameModelConfig(tiny, { ...named, targets: 'raw' })).toBe(false);
+    expect(sameModelConfig(tiny, { ...tiny, head: { ...tiny.head, kind: 'none' } })).toBe(false);
+    expect(sameModelConfig(tiny, { ...tiny, width: 96 })).toBe(false);
+    expect(isAimConfig(JSON.parse(JSON.stringify(tiny)))).toBe(true);
+    expect(isAimConfig({ width: 4 })).toBe(false);
+    expect(isAimConfig(null)).toBe(false);
   });
 });

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { numPatches, PRESETS } from '../src/model/config';
+import { explicitConfig, numPatches, PRESETS, sameModelConfig } from '../src/model/config';
 import { DEFAULT_WARMUP } from '../src/training/schedule';
 import {
   afterStep,
+  customModelChanges,
   DEFAULT_SETTINGS,
   defaultsFor,
   fieldProblems,
+  modelConfigFor,
+  modelName,
+  PRESET_FOLLOWERS,
   rangeText,
   SETTING_KEYS,
   SETTINGS_SCHEMA,
@@ -39,15 +43,68 @@ describe('the run settings’ schema', () => {
     expect(DEFAULT_SETTINGS.warmupFraction).toBe(DEFAULT_WARMUP.warmupFraction);
   });
 
-  it('lets the head depth follow the preset', () => {
+  it('lets the model shape (trunk width, depth, heads; head width, depth) follow the preset', () => {
     expect(defaultsFor('aim-micro').headDepth).toBe(PRESETS['aim-micro'].head.depth);
-    const changed = withPreset({ ...DEFAULT_SETTINGS, lr: 5e-4 }, 'aim-small');
+    expect(PRESET_FOLLOWERS).toEqual(['headDepth', 'headWidth', 'width', 'depth', 'heads']);
+    const small = PRESETS['aim-small'];
+    // Choosing a preset sets its shape, over a custom one; other settings stay.
+    const changed = withPreset(
+      { ...DEFAULT_SETTINGS, lr: 5e-4, width: 48, depth: 2, targets: 'raw', headKind: 'none' },
+      'aim-small',
+    );
     expect(changed).toEqual({
       ...DEFAULT_SETTINGS,
       lr: 5e-4,
+      targets: 'raw',
+      headKind: 'none',
       preset: 'aim-small',
-      headDepth: PRESETS['aim-small'].head.depth,
+      headDepth: small.head.depth,
+      headWidth: small.head.width,
+      width: small.width,
+      depth: small.depth,
+      heads: small.heads,
     });
+    expect(customModelChanges(changed)).toEqual([]);
+    expect(modelConfigFor(changed)).toEqual(
+      explicitConfig({ ...small, head: { ...small.head, kind: 'none' }, targets: 'raw' }),
+    );
+  });
+
+  it('a shape edited away from the preset is a custom model, named after its preset', () => {
+    const preset = modelConfigFor(micro);
+    expect(preset.name).toBe('aim-micro');
+    expect(sameModelConfig(preset, PRESETS['aim-micro'])).toBe(true);
+    const custom = { ...micro, width: 48, depth: 3 };
+    expect(customModelChanges(custom)).toEqual([
+      'trunk width 48 (aim-micro: 64)',
+      'trunk depth 3 (aim-micro: 2)',
+    ]);
+    expect(modelName(custom)).toBe('aim-micro (custom)');
+    const c = modelConfigFor(custom);
+    expect([c.name, c.width, c.depth, c.heads, c.imageSize, c.patchSize]).toEqual([
+      'aim-micro (custom)',
+      48,
+      3,
+      2,
+      16,
+      4,
+    ]);
+    expect(sameModelConfig(c, preset)).toBe(false);
+    // Back to the preset's values: the preset again.
+    expect(modelName({ ...custom, width: 64, depth: 2 })).toBe('aim-micro');
+    // Head and targets are not the preset's shape: the model keeps the preset's name.
+    expect(modelName({ ...micro, headKind: 'none', targets: 'raw' })).toBe('aim-micro');
+  });
+
+  it('carries head and targets into the model config, the same model as one that omits defaults', () => {
+    const c = modelConfigFor({ ...micro, targets: 'raw', headKind: 'none', headWidth: 40 });
+    expect([c.targets, c.head.kind, c.head.width]).toEqual(['raw', 'none', 40]);
+    // A checkpoint written before the choices existed names neither: the same model.
+    const old = { ...modelConfigFor(micro), targets: undefined };
+    expect(
+      sameModelConfig({ ...old, head: { ...old.head, kind: undefined } }, modelConfigFor(micro)),
+    ).toBe(true);
+    expect(sameModelConfig(old, c)).toBe(false);
   });
 });
 
@@ -96,6 +153,40 @@ describe('validation with bounds', () => {
     ]);
   });
 
+  it('says before a run why a trunk shape cannot be built, on the field to change', () => {
+    // aim-tiny has 6 heads.
+    const tiny = defaultsFor('aim-tiny');
+    expect(validateSettings({ ...tiny, width: 50 })).toEqual([
+      'Trunk width 50 is not divisible by 6 heads.',
+      'Trunk width 50 must be divisible by 4 for the 2-D sin-cos positions.',
+    ]);
+    expect(Object.keys(fieldProblems({ ...tiny, width: 50 }))).toEqual(['width']);
+    expect(fieldProblems({ ...tiny, width: 48, depth: 2 })).toEqual({});
+    expect(fieldProblems({ ...tiny, width: 768, heads: 2 })).toEqual({
+      heads:
+        "Head dimension 384 (trunk width 768 ÷ 2 heads) is above the attention kernel's 128: use more heads.",
+    });
+    // A value out of its own bounds is said once, by its bound.
+    expect(validateSettings({ ...tiny, width: 4098 })).toEqual([
+      'The trunk width must be a whole number from 4 to 2048.',
+    ]);
+    expect(validateSettings({ ...tiny, depth: 0, heads: 65 })).toEqual([
+      'The trunk depth must be a positive whole number up to 48.',
+      'The number of attention heads must be a positive whole number up to 64.',
+    ]);
+    expect(fieldProblems({ ...tiny, headWidth: 42 })).toEqual({
+      headWidth: 'Head width 42 must be a positive multiple of 4 (its sin-cos positions).',
+    });
+    // Without a head, its width is not used and cannot be wrong.
+    expect(validateSettings({ ...tiny, headWidth: 42, headKind: 'none' })).toEqual([]);
+    expect(validateSettings({ ...tiny, targets: 'tokens' as never })).toEqual([
+      'Unknown targets "tokens".',
+    ]);
+    expect(validateSettings({ ...tiny, headKind: 'transformer' as never })).toEqual([
+      'Unknown prediction head "transformer".',
+    ]);
+  });
+
   it('words ranges one way', () => {
     expect(rangeText(SETTINGS_SCHEMA.warmupFraction)).toBe('a number at least 0 and below 1');
     expect(rangeText(SETTINGS_SCHEMA.cropScaleMin)).toBe('a number above 0 and at most 1');
@@ -116,6 +207,33 @@ describe('the address', () => {
     expect(state.ignored).toEqual([]);
     expect(state.settings).toEqual({ ...micro, steps: 1e12, colorJitter: true, chunks: 4 });
     expect(validateSettings(state.settings)).toHaveLength(1);
+  });
+});
+
+describe('the address with the paper’s settings', () => {
+  it('round-trips targets, head, trunk and head shape; the preset’s own values stay out', () => {
+    const s: RunSettings = {
+      ...micro,
+      targets: 'raw',
+      headKind: 'none',
+      width: 48,
+      depth: 2, // aim-micro's own: not written
+      heads: 3,
+      headWidth: 40,
+      prefix: false,
+      cropScaleMin: 0.08,
+    };
+    const query = encodeSettings(s, 'fashion-mnist');
+    expect(query).toBe(
+      'preset=aim-micro&prefix=0&targets=raw&headKind=none&headWidth=40&width=48&heads=3&cropScaleMin=0.08',
+    );
+    const back = decodeSettings(query);
+    expect(back.ignored).toEqual([]);
+    expect(back.settings).toEqual(s);
+    expect(decodeSettings('targets=tokens&headKind=transformer').ignored).toEqual([
+      'Unknown targets "tokens".',
+      'Unknown prediction head "transformer".',
+    ]);
   });
 });
 

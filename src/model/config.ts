@@ -127,6 +127,16 @@ export function explicitConfig(c: AimConfig): AimConfig {
   return { ...c, head: { ...c.head, kind: headKindOf(c) }, targets: pixelTargetsOf(c) };
 }
 
+/** Whether `json` (a checkpoint's model_config) has an AimConfig's fields. */
+export function isAimConfig(json: unknown): json is AimConfig {
+  if (typeof json !== 'object' || json === null) return false;
+  const c = json as Record<string, unknown>;
+  const numbers = ['imageSize', 'patchSize', 'width', 'depth', 'heads', 'mlpRatio'];
+  return (
+    numbers.every((k) => typeof c[k] === 'number') && typeof c.head === 'object' && c.head !== null
+  );
+}
+
 /** Whether `a` and `b` are the same model (its shape, ε, targets). */
 export function sameModelConfig(a: AimConfig, b: AimConfig): boolean {
   const canonical = (c: AimConfig) => {
@@ -137,42 +147,62 @@ export function sameModelConfig(a: AimConfig, b: AimConfig): boolean {
   return canonical(a) === canonical(b);
 }
 
-/** Problems with a configuration, as sentences for the user; empty when it is valid. */
-export function validateConfig(c: AimConfig): string[] {
-  const problems: string[] = [];
+/** One problem of a configuration: the sentence, and which of its numbers it is about. */
+export interface ConfigProblem {
+  about: 'shape' | 'width' | 'heads' | 'depth' | 'headWidth' | 'headDepth' | 'choice';
+  message: string;
+}
+
+/** Problems with a configuration, each with what it is about; empty when it is valid. */
+export function configProblems(c: AimConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (about: ConfigProblem['about'], message: string) => problems.push({ about, message });
   const positive = ['imageSize', 'patchSize', 'width', 'depth', 'heads'] as const;
   for (const key of positive) {
     if (!Number.isInteger(c[key]) || c[key] < 1)
-      problems.push(`${key} must be a positive integer (got ${c[key]}).`);
+      add(
+        key === 'width' || key === 'depth' || key === 'heads' ? key : 'shape',
+        `${key} must be a positive integer (got ${c[key]}).`,
+      );
   }
   if (c.imageSize % c.patchSize !== 0) {
-    problems.push(`Image size ${c.imageSize} is not divisible by the patch size ${c.patchSize}.`);
+    add('shape', `Image size ${c.imageSize} is not divisible by the patch size ${c.patchSize}.`);
   } else if (numPatches(c) < 2) {
-    problems.push(
+    add(
+      'shape',
       'An image must have at least 2 patches: there is nothing to predict autoregressively.',
     );
   }
   if (c.width % c.heads !== 0)
-    problems.push(`Width ${c.width} is not divisible by ${c.heads} heads.`);
+    add('width', `Trunk width ${c.width} is not divisible by ${c.heads} heads.`);
   else if (headDim(c) > 128)
-    problems.push(`Head dimension ${headDim(c)} is above the attention kernel's 128.`);
+    add(
+      'heads',
+      `Head dimension ${headDim(c)} (trunk width ${c.width} ÷ ${c.heads} heads) is above the attention kernel's 128: use more heads.`,
+    );
   // The 2-D sin-cos embedding splits the width into 4 equal parts (sin/cos × column/row).
   if (c.width % 4 !== 0)
-    problems.push(`Width ${c.width} must be divisible by 4 for the 2-D sin-cos positions.`);
+    add('width', `Trunk width ${c.width} must be divisible by 4 for the 2-D sin-cos positions.`);
   if (!(HEAD_KINDS as readonly unknown[]).includes(headKindOf(c)))
-    problems.push(`Unknown head "${String(c.head.kind)}": use ${HEAD_KINDS.join(' or ')}.`);
+    add('choice', `Unknown head "${String(c.head.kind)}": use ${HEAD_KINDS.join(' or ')}.`);
   if (!(PIXEL_TARGETS as readonly unknown[]).includes(pixelTargetsOf(c)))
-    problems.push(`Unknown targets "${String(c.targets)}": use ${PIXEL_TARGETS.join(' or ')}.`);
+    add('choice', `Unknown targets "${String(c.targets)}": use ${PIXEL_TARGETS.join(' or ')}.`);
   // Without a head its width and depth are not used, so they cannot be wrong.
   if (headKindOf(c) === 'mlp') {
     if (!Number.isInteger(c.head.width) || c.head.width < 4 || c.head.width % 4 !== 0)
-      problems.push(
+      add(
+        'headWidth',
         `Head width ${c.head.width} must be a positive multiple of 4 (its sin-cos positions).`,
       );
     if (!Number.isInteger(c.head.depth) || c.head.depth < 0)
-      problems.push('Head depth must be ≥ 0.');
+      add('headDepth', 'Head depth must be ≥ 0.');
   }
   return problems;
+}
+
+/** Problems with a configuration, as sentences for the user; empty when it is valid. */
+export function validateConfig(c: AimConfig): string[] {
+  return configProblems(c).map((p) => p.message);
 }
 
 /** Trainable parameters of the pre-training model (trunk + prediction head). */

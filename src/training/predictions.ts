@@ -4,11 +4,13 @@
  * its own mean and unbiased variance, ml-l3m's norm_pix_loss). To show it as pixels it is
  * un-normalised with the true patch's mean and std — as MAE's and AIM's visualisations do,
  * since the loss never asks the model for those two numbers — then the ImageNet normalisation
- * is undone. The first patch of the sequence has no prediction and is shown as it is.
+ * is undone. A model trained on raw targets predicts the (ImageNet-normalised) pixels
+ * themselves: only that normalisation is undone. The first patch of the sequence has no
+ * prediction and is shown as it is.
  */
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch';
 import { patchifyReference } from '../reference/patchify';
-import { NORM_PIX_EPS } from '../reference/patchMseLoss';
+import { NORM_PIX_EPS, type PixelTargets } from '../reference/patchMseLoss';
 
 export interface PredictionImage {
   /** size × size × 3 RGB, the (normalised-then-restored) input image. */
@@ -38,6 +40,8 @@ export function predictionImages(
   patch: number,
   order: readonly number[],
   count: number,
+  /** What the model was trained to predict: raw targets are pixels already. */
+  targetKind: PixelTargets = 'normalized',
 ): PredictionImage[] {
   const K = order.length;
   const P = patch * patch * 3;
@@ -51,6 +55,7 @@ export function predictionImages(
     'target',
     order,
   );
+  const raw = targetKind === 'raw';
   const out: PredictionImage[] = [];
   for (let b = 0; b < Math.min(count, batch); b++) {
     const original = new Uint8Array(size * size * 3);
@@ -63,6 +68,7 @@ export function predictionImages(
       let variance = 0;
       for (let j = 0; j < P; j++) variance += (targets[base + j] - mean) ** 2;
       const std = Math.sqrt(variance / (P - 1) + NORM_PIX_EPS);
+      const unnormalise = (v: number) => (raw ? v : v * std + mean);
       const pr = Math.floor(order[t] / grid);
       const pc = order[t] % grid;
       for (let r = 0; r < patch; r++) {
@@ -72,7 +78,7 @@ export function predictionImages(
             const at = ((pr * patch + r) * size + pc * patch + q) * 3 + c;
             original[at] = toByte(targets[base + j], c);
             // Position t − 1 predicts patch t; patch 0 has no prediction.
-            const guess = t === 0 ? targets[base + j] : pred[(b * K + t - 1) * P + j] * std + mean;
+            const guess = t === 0 ? targets[base + j] : unnormalise(pred[(b * K + t - 1) * P + j]);
             predicted[at] = toByte(guess, c);
           }
         }

@@ -4,7 +4,13 @@
  * bounds are the entries of SETTINGS_SCHEMA (./settingsSchema.ts); this file derives the
  * defaults and the validation from them, and holds the rules that tie settings together.
  */
-import { PRESETS, validateConfig, type AimConfig, type PresetName } from '../model/config';
+import {
+  configProblems,
+  PRESETS,
+  type AimConfig,
+  type ConfigProblem,
+  type PresetName,
+} from '../model/config';
 import {
   SETTING_KEYS,
   settingSpec,
@@ -22,7 +28,7 @@ export const DEFAULT_SETTINGS: RunSettings = Object.fromEntries(
   SETTING_KEYS.map((key) => [key, SETTINGS_SCHEMA[key].default]),
 ) as RunSettings;
 
-/** The defaults with `preset`'s own values where a setting follows the preset (head depth). */
+/** The defaults with `preset`'s own values where a setting follows the preset (its shape). */
 export function defaultsFor(preset: PresetName): RunSettings {
   const settings: Record<string, unknown> = { ...DEFAULT_SETTINGS, preset };
   for (const key of SETTING_KEYS) {
@@ -32,7 +38,12 @@ export function defaultsFor(preset: PresetName): RunSettings {
   return settings as RunSettings;
 }
 
-/** The settings that follow the preset (until the user changes them): the head depth. */
+/**
+ * The settings that follow the preset (until the user changes them): the trunk's width,
+ * depth and heads and the head's width and depth. Choosing a preset sets them all; editing
+ * one afterwards makes the model a custom one (`customModelChanges`), still named after the
+ * preset it started from.
+ */
 export const PRESET_FOLLOWERS: readonly SettingKey[] = SETTING_KEYS.filter((key) => {
   const spec = settingSpec(key);
   return spec.kind === 'number' && spec.presetDefault !== undefined;
@@ -46,14 +57,86 @@ export function withPreset(s: RunSettings, preset: PresetName): RunSettings {
   return out as RunSettings;
 }
 
-/** The model configuration a run trains: the preset with the run's head settings. */
+/**
+ * The preset-following settings whose values differ from the preset's own, as "trunk width
+ * 48 (aim-tiny: 192)"; empty when the run trains the preset's model as it is.
+ */
+export function customModelChanges(s: RunSettings): string[] {
+  if (!(s.preset in PRESETS)) return [];
+  const own = defaultsFor(s.preset);
+  return PRESET_FOLLOWERS.filter((key) => s[key] !== own[key]).map(
+    (key) => `${settingNoun(key)} ${String(s[key])} (${s.preset}: ${String(own[key])})`,
+  );
+}
+
+/**
+ * What the model is called: the preset's name, or "aim-tiny (custom)" once a setting that
+ * follows the preset differs from it — the name the memory summary, checkpoints' model config
+ * and run lists show.
+ */
+export function modelName(s: RunSettings): string {
+  return customModelChanges(s).length ? `${s.preset} (custom)` : s.preset;
+}
+
+/**
+ * The model configuration a run trains: the preset's image and patch sizes with the run's
+ * trunk shape, head and targets.
+ */
 export function modelConfigFor(s: RunSettings): AimConfig {
   const base = PRESETS[s.preset];
   return {
     ...base,
-    head: { ...base.head, depth: s.headDepth, extraNormTerm: s.headExtraNormTerm },
+    name: modelName(s),
+    width: s.width,
+    depth: s.depth,
+    heads: s.heads,
+    head: {
+      ...base.head,
+      kind: s.headKind,
+      width: s.headWidth,
+      depth: s.headDepth,
+      extraNormTerm: s.headExtraNormTerm,
+    },
+    targets: s.targets,
   };
 }
+
+/**
+ * The settings the model's own checks (validateConfig) are about: when one of them is out
+ * of its bounds that is said once, by the bound, not again by the model's checks.
+ */
+const MODEL_SHAPE_KEYS: readonly SettingKey[] = [
+  'preset',
+  'width',
+  'depth',
+  'heads',
+  'headKind',
+  'headWidth',
+  'headDepth',
+  'targets',
+];
+
+/**
+ * Problems of the model shape that no single bound catches (the trunk width divisible by the
+ * heads and by 4, a head dimension of at most 128, a head width divisible by 4). Empty while
+ * a shape setting is out of its own bounds (that is said once, by its bound).
+ */
+function modelShapeProblems(
+  s: RunSettings,
+  bounds: Partial<Record<SettingKey, string>>,
+): ConfigProblem[] {
+  if (MODEL_SHAPE_KEYS.some((key) => bounds[key])) return [];
+  return configProblems(modelConfigFor(s));
+}
+
+/** The setting a model problem is marked on: the one a user would change. */
+const PROBLEM_FIELD: Partial<Record<ConfigProblem['about'], SettingKey>> = {
+  width: 'width',
+  heads: 'heads',
+  depth: 'depth',
+  headWidth: 'headWidth',
+  headDepth: 'headDepth',
+};
 
 /** What a message calls a setting: its noun, else its label in lower case. */
 export function settingNoun(key: SettingKey): string {
@@ -121,8 +204,7 @@ export function settingProblem(s: RunSettings, key: SettingKey): string | undefi
   }
 }
 
-/** Each setting whose value is out of its bounds, with the sentence that says so. */
-export function fieldProblems(s: RunSettings): Partial<Record<SettingKey, string>> {
+function boundProblems(s: RunSettings): Partial<Record<SettingKey, string>> {
   const out: Partial<Record<SettingKey, string>> = {};
   for (const key of SETTING_KEYS) {
     const problem = settingProblem(s, key);
@@ -131,15 +213,27 @@ export function fieldProblems(s: RunSettings): Partial<Record<SettingKey, string
   return out;
 }
 
+/**
+ * Each setting whose value cannot run, with the sentence that says so: out of its bounds,
+ * or (the trunk width) not a shape the model can take with the other settings.
+ */
+export function fieldProblems(s: RunSettings): Partial<Record<SettingKey, string>> {
+  const out = boundProblems(s);
+  for (const { about, message } of modelShapeProblems(s, out)) {
+    const key = PROBLEM_FIELD[about];
+    if (key) out[key] = out[key] ? `${out[key]} ${message}` : message;
+  }
+  return out;
+}
+
 /** Problems with the settings, as sentences; empty when they can run. */
 export function validateSettings(s: RunSettings): string[] {
-  const fields = fieldProblems(s);
+  const fields = boundProblems(s);
   const problems: string[] = [];
   if (!fields.preset) {
     if (PRESETS[s.preset].inferenceOnly)
       problems.push(`${s.preset} is too large to train in a browser tab.`);
-    // (A head depth out of bounds is reported once, below, not again by the model's checks.)
-    if (!fields.headDepth) problems.push(...validateConfig(modelConfigFor(s)));
+    problems.push(...modelShapeProblems(s, fields).map((p) => p.message));
   }
   for (const key of SETTING_KEYS) if (fields[key]) problems.push(fields[key]);
   return problems;

@@ -8,7 +8,15 @@
  * The order of the entries is the order of the address's parameters, of the panel's fields
  * within each group and of the CLI's usage lines.
  */
-import { numPatches, PRESETS, type PresetName } from '../model/config';
+import {
+  HEAD_KINDS,
+  numPatches,
+  PIXEL_TARGETS,
+  PRESETS,
+  type HeadKind,
+  type PixelTargets,
+  type PresetName,
+} from '../model/config';
 import { ORDERINGS, type Ordering } from '../model/orderings';
 import { DEFAULT_WARMUP } from './schedule';
 
@@ -69,6 +77,8 @@ export interface BooleanSetting extends SettingBase<boolean> {
 export interface ChoiceSetting<T extends string = string> extends SettingBase<T> {
   kind: 'choice';
   choices: readonly T[];
+  /** What the panel's options say after each value, where the value alone is terse. */
+  choiceNotes?: Readonly<Record<T, string>>;
   /** The CLI's placeholder for the value. */
   units?: string;
 }
@@ -173,6 +183,30 @@ export const SETTINGS_SCHEMA = {
     testId: 'prefix',
     panel: 'main',
   }),
+  targets: choice<PixelTargets>({
+    label: 'Targets',
+    noun: 'targets',
+    help: 'What the head predicts (the paper’s Table 3a): each patch normalised by its own mean and variance (ml-l3m’s norm_pix_loss), or the raw pixels. The discrete-token (dVAE) variant is not built.',
+    default: 'normalized',
+    paper: 'normalized',
+    choices: PIXEL_TARGETS,
+    choiceNotes: { normalized: 'per-patch normalised pixels', raw: 'raw pixels' },
+    flag: 'targets',
+    testId: 'targets',
+    panel: 'main',
+  }),
+  headKind: choice<HeadKind>({
+    label: 'Prediction head',
+    noun: 'prediction head',
+    help: 'The head after the trunk (the paper’s Table 3e): ml-l3m’s MLP head, or none — the trunk’s normalised output projected straight to the pixels by one Linear. The Transformer head is not built.',
+    default: 'mlp',
+    paper: 'mlp',
+    choices: HEAD_KINDS,
+    choiceNotes: { mlp: 'ml-l3m’s MLP head', none: 'one Linear to the pixels' },
+    flag: 'head',
+    testId: 'head-kind',
+    panel: 'main',
+  }),
   headDepth: number({
     label: 'Head depth',
     help: 'Residual MLP blocks of the prediction head (overrides the preset’s).',
@@ -185,6 +219,59 @@ export const SETTINGS_SCHEMA = {
     presetDefault: (preset) => PRESETS[preset].head.depth,
     flag: 'head-depth',
     testId: 'head-depth',
+    panel: 'main',
+  }),
+  headWidth: number({
+    label: 'Head width',
+    help: 'Width of the prediction head’s MLP blocks (the paper’s Table 4; overrides the preset’s).',
+    default: PRESETS['aim-tiny'].head.width,
+    paper: 2048,
+    integer: true,
+    min: 4,
+    max: 4096,
+    presetDefault: (preset) => PRESETS[preset].head.width,
+    flag: 'head-width',
+    testId: 'head-width',
+    panel: 'main',
+  }),
+  width: number({
+    label: 'Trunk width',
+    noun: 'trunk width',
+    help: 'The trunk’s embedding width D (the paper’s Table 3f; overrides the preset’s). A multiple of 4 and of the heads.',
+    default: PRESETS['aim-tiny'].width,
+    integer: true,
+    min: 4,
+    max: 2048,
+    presetDefault: (preset) => PRESETS[preset].width,
+    flag: 'width',
+    testId: 'width',
+    panel: 'main',
+  }),
+  depth: number({
+    label: 'Trunk depth',
+    noun: 'trunk depth',
+    help: 'Transformer blocks of the trunk (the paper’s Table 3f; overrides the preset’s).',
+    default: PRESETS['aim-tiny'].depth,
+    integer: true,
+    min: 1,
+    max: 48,
+    units: 'blocks',
+    presetDefault: (preset) => PRESETS[preset].depth,
+    flag: 'depth',
+    testId: 'depth',
+    panel: 'main',
+  }),
+  heads: number({
+    label: 'Attention heads',
+    noun: 'number of attention heads',
+    help: 'Attention heads of each trunk block (overrides the preset’s); width ÷ heads is the head dimension, at most 128.',
+    default: PRESETS['aim-tiny'].heads,
+    integer: true,
+    min: 1,
+    max: 64,
+    presetDefault: (preset) => PRESETS[preset].heads,
+    flag: 'heads',
+    testId: 'heads',
     panel: 'main',
   }),
   cropScaleMin: number({

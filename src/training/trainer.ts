@@ -34,7 +34,13 @@ import {
 import type { Tensor } from '../gpu/tensor';
 import { createAdamWStep, prepareAdamW, writeAdamWStep, type AdamWStep } from '../kernels/adamw';
 import { prepareGradNorm } from '../kernels/gradNorm';
-import { numPatches, type AimConfig } from '../model/config';
+import {
+  isAimConfig,
+  numPatches,
+  pixelTargetsOf,
+  sameModelConfig,
+  type AimConfig,
+} from '../model/config';
 import { allocateOptimizerState } from '../model/allocation';
 import { TensorPool } from '../model/gpuBuffers';
 import { AimGpuModel } from '../model/gpuModel';
@@ -350,6 +356,7 @@ export class Trainer {
       this.config.patchSize,
       this.order,
       count,
+      pixelTargetsOf(this.config),
     );
   }
 
@@ -381,7 +388,8 @@ export class Trainer {
   /** Continues from a checkpoint of the same model configuration. */
   async restore(bytes: Uint8Array): Promise<void> {
     const c = decodeCheckpoint(bytes);
-    if (JSON.stringify(c.modelConfig) !== JSON.stringify(this.config)) {
+    // (sameModelConfig: a checkpoint from before the head and targets choices names neither.)
+    if (!isAimConfig(c.modelConfig) || !sameModelConfig(c.modelConfig, this.config)) {
       throw new RangeError('this checkpoint was trained with a different model configuration');
     }
     for (const spec of this.model.specs) {

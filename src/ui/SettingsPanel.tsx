@@ -11,6 +11,7 @@ import { usePlayground } from './store';
 import { parameterCount, PRESETS, type PresetName } from '../model/config';
 import type { Ordering } from '../model/orderings';
 import {
+  customModelChanges,
   fieldProblems,
   modelConfigFor,
   SETTING_KEYS,
@@ -23,19 +24,63 @@ import {
   type BooleanKey,
   type NumberKey,
   type PanelGroup,
+  type SettingKey,
 } from '../training/settingsSchema';
 import { DatasetPicker } from './DatasetPicker';
 import { formatCount } from '../util/format';
 import { NumberField } from './NumberField';
 import { settingsProblems, useSettings } from './settingsStore';
 
-/** The number and the on/off settings of a panel group, in schema order. */
-function groupKeys(group: PanelGroup): { numbers: NumberKey[]; booleans: BooleanKey[] } {
+type ChoiceKey = Exclude<SettingKey, NumberKey | BooleanKey>;
+
+/** The choice, number and on/off settings of a panel group, in schema order. */
+function groupKeys(group: PanelGroup): {
+  choices: ChoiceKey[];
+  numbers: NumberKey[];
+  booleans: BooleanKey[];
+} {
   const keys = SETTING_KEYS.filter((key) => settingSpec(key).panel === group);
   return {
+    choices: keys.filter((key) => settingSpec(key).kind === 'choice') as ChoiceKey[],
     numbers: keys.filter((key) => settingSpec(key).kind === 'number') as NumberKey[],
     booleans: keys.filter((key) => settingSpec(key).kind === 'boolean') as BooleanKey[],
   };
+}
+
+/** A choice setting as a labelled select: each value, with the schema's note on it. */
+function ChoiceField({
+  settingKey,
+  value,
+  problem,
+  onChange,
+}: {
+  settingKey: ChoiceKey;
+  value: string;
+  problem?: string;
+  onChange: (v: string) => void;
+}) {
+  const spec = settingSpec(settingKey);
+  if (spec.kind !== 'choice') return null;
+  const id = `setting-${settingKey}`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{spec.label}</label>
+      <select
+        id={id}
+        data-testid={spec.testId}
+        title={problem ?? spec.help}
+        aria-invalid={problem !== undefined}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      >
+        {spec.choices.map((c) => (
+          <option key={c} value={c}>
+            {spec.choiceNotes?.[c] ? `${c} — ${spec.choiceNotes[c]}` : c}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
 
 const MAIN = groupKeys('main');
@@ -48,7 +93,7 @@ function SettingFields({
   problems,
   set,
 }: {
-  keys: { numbers: NumberKey[]; booleans: BooleanKey[] };
+  keys: ReturnType<typeof groupKeys>;
   settings: RunSettings;
   problems: ReturnType<typeof fieldProblems>;
   set: <K extends keyof RunSettings>(key: K, value: RunSettings[K]) => void;
@@ -56,6 +101,16 @@ function SettingFields({
   return (
     <>
       <div className="field-grid">
+        {keys.choices.map((key) => (
+          <ChoiceField
+            key={key}
+            settingKey={key}
+            value={settings[key]}
+            problem={problems[key]}
+            // (The select offers only the schema's choices.)
+            onChange={(v) => set(key, v as RunSettings[typeof key])}
+          />
+        ))}
         {keys.numbers.map((key) => {
           const spec = SETTINGS_SCHEMA[key];
           return (
@@ -119,6 +174,7 @@ export function SettingsPanel({
   const fields = useMemo(() => fieldProblems(settings), [settings]);
   const [copied, setCopied] = useState<string>();
   const config = modelConfigFor(settings);
+  const customChanges = customModelChanges(settings);
   const params = validateSettings(settings).length === 0 ? parameterCount(config).total : undefined;
 
   const copyLink = async () => {
@@ -162,6 +218,12 @@ export function SettingsPanel({
             {config.depth}
             {params !== undefined && <>, {formatCount(params)} parameters</>}
           </small>
+          {customChanges.length > 0 && (
+            <small className="muted" data-testid="custom-model">
+              Custom {settings.preset}: {customChanges.join(', ')}. Choosing a preset restores its
+              shape.
+            </small>
+          )}
           {presetNote && (
             <small className="notice-inline" role="status" data-testid="preset-note">
               {presetNote}
