@@ -42,10 +42,7 @@ const ORDERING_LIMIT =
 
 /** Every run setting: where it goes in the config, or why it does not. */
 export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Coverage> = {
-  preset: () => ({
-    carried:
-      'constants.vision_embed_dim / vision_num_blocks / vision_num_heads / head_embed_dim / img_size / patch_size',
-  }),
+  preset: () => ({ carried: 'constants.img_size, constants.patch_size' }),
   ordering: ({ s }) =>
     s.ordering === 'raster'
       ? { carried: 'raster is ml-l3m’s own token order' }
@@ -60,7 +57,16 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
   lr: () => ({ carried: 'optim.optimizer.lr' }),
   warmupFraction: () => ({ carried: 'optim.scheduler.lengths' }),
   prefix: () => ({ carried: 'constants.prefix_range' }),
+  targets: () => ({ carried: 'loss.norm_pix_loss' }),
+  headKind: () => ({
+    carried:
+      'model.meta_model.head (none: SimpleDecoder with skip_projection, disable_pos_embed, no blocks, no post_decoder_norm)',
+  }),
   headDepth: () => ({ carried: 'constants.head_num_blocks' }),
+  headWidth: () => ({ carried: 'constants.head_embed_dim' }),
+  width: () => ({ carried: 'constants.vision_embed_dim' }),
+  depth: () => ({ carried: 'constants.vision_num_blocks' }),
+  heads: () => ({ carried: 'constants.vision_num_heads' }),
   cropScaleMin: () => ({ carried: 'constants.train_transform (RandomResizedCrop scale)' }),
   seed: () => ({
     carried: 'constants.seed',
@@ -71,13 +77,15 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
   clipNorm: () => ({ carried: 'optim.grad_clip' }),
   colorJitter: () => ({ carried: 'constants.train_transform (RandomApply ColorJitter)' }),
   headExtraNormTerm: ({ s, hasCheckpoint }) =>
-    s.headExtraNormTerm
-      ? { carried: 'model.meta_model.head (ml-l3m’s SimpleDecoder always has x + LN1(x))' }
-      : {
-          notCarried: hasCheckpoint
-            ? 'ml-l3m’s head always adds x + LN1(x): the checkpoint sets every head norm_1 to 0 so the model starts identical, but ml-l3m trains those norms'
-            : 'ml-l3m’s head always adds x + LN1(x) (the run used the paper’s head without it)',
-        },
+    s.headKind === 'none'
+      ? { carried: 'nothing to carry: the run has no head blocks' }
+      : s.headExtraNormTerm
+        ? { carried: 'model.meta_model.head (ml-l3m’s SimpleDecoder always has x + LN1(x))' }
+        : {
+            notCarried: hasCheckpoint
+              ? 'ml-l3m’s head always adds x + LN1(x): the checkpoint sets every head norm_1 to 0 so the model starts identical, but ml-l3m trains those norms'
+              : 'ml-l3m’s head always adds x + LN1(x) (the run used the paper’s head without it)',
+          },
   evalEvery: () => ({ carried: 'experiment.test_frequency' }),
   evalImages: () => ({
     notCarried: 'ml-l3m evaluates on the whole validation folder, not a number of images',
@@ -143,10 +151,13 @@ export function specFromRun(s: RunSettings, o: ScaleOutOptions): RunScaleOut {
   const g = gridSize(c);
   const K = numPatches(c);
   const base = recipeSpec(c, { train: o.dataTrain, val: o.dataVal });
+  const headKind = s.headKind;
   const spec: L3mSpec = {
     ...base,
+    headKind,
     headWidth: c.head.width,
-    headDepth: c.head.depth,
+    headDepth: headKind === 'mlp' ? c.head.depth : 0,
+    normPixLoss: s.targets === 'normalized',
     imageSize: c.imageSize,
     patchSize: c.patchSize,
     trunkNormEps: c.trunkNormEps,

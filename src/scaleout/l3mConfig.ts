@@ -16,8 +16,12 @@ export interface L3mSpec {
   width: number;
   depth: number;
   heads: number;
+  /** 'mlp': ml-l3m's SimpleDecoder; 'none': its decoder_pred alone on the trunk's tokens. */
+  headKind: 'mlp' | 'none';
   headWidth: number;
   headDepth: number;
+  /** Targets normalised per patch (ml-l3m's norm_pix_loss) or raw pixels. */
+  normPixLoss: boolean;
   imageSize: number;
   patchSize: number;
   /** LayerNorm ε of the patch norm, trunk blocks and post-trunk norm; and of the head. */
@@ -65,8 +69,10 @@ export function recipeSpec(
     width: preset.width,
     depth: preset.depth,
     heads: preset.heads,
+    headKind: 'mlp',
     headWidth: 2048,
     headDepth: 12,
+    normPixLoss: true,
     imageSize: 224,
     patchSize: 14,
     trunkNormEps: 1e-5,
@@ -140,7 +146,7 @@ function constants(s: L3mSpec): YamlMap {
     vision_embed_dim: s.width,
     vision_num_blocks: s.depth,
     vision_num_heads: s.heads,
-    head_embed_dim: s.headWidth,
+    head_embed_dim: s.headKind === 'mlp' ? s.headWidth : s.width,
     head_num_blocks: s.headDepth,
     img_size: s.imageSize,
     batch_size_per_gpu: s.batchPerGpu,
@@ -317,6 +323,10 @@ function model(s: L3mSpec): YamlMap {
         use_bias: false,
         patch_size: '${constants.patch_size}',
         image_size: '${constants.img_size}',
+        // No head (the paper's Table 3e "none"): decoder_pred alone on the trunk's tokens.
+        ...(s.headKind === 'none'
+          ? { skip_projection: true, disable_pos_embed: true, post_decoder_norm: false }
+          : {}),
       }),
     }),
   };
@@ -325,7 +335,7 @@ function model(s: L3mSpec): YamlMap {
 function loss(s: L3mSpec): YamlMap {
   const out: YamlMap = target('l3m.loss.mae_loss.RasterPixelLoss', {
     read_key: 'image_preds',
-    norm_pix_loss: true,
+    norm_pix_loss: s.normPixLoss,
     mask_read_key: 'encoder_prefix_mask',
     patch_size: '${constants.patch_size}',
   });

@@ -83,13 +83,17 @@ export async function readAll(weights: WeightSource): Promise<Map<string, StateT
 }
 
 /**
- * ml-l3m's weights under ml-aim keys, head `norm_1`s that are all zero (how aimToL3m writes a
- * head without the extra term) left out, so the result has the playground's keys.
+ * ml-l3m's weights under ml-aim keys — from ml-l3m's raw layout, or from openWeights (which
+ * already presents ml-l3m files under ml-aim keys) — with head `norm_1`s that are all zero
+ * (how aimToL3m writes a head without the extra term) left out, so the keys are the playground's.
  */
 export async function l3mToAim(weights: WeightSource): Promise<Map<string, StateTensor>> {
-  if (!isMlL3mLayout(weights.names.map(stripWrapperPrefixes)))
-    throw new AimCheckpointError('not ml-l3m weights: no preprocessor.blocks.0 or q/k/v keys');
-  const all = await readAll(mlL3mAsMlAim(weights));
+  const raw = isMlL3mLayout(weights.names.map(stripWrapperPrefixes));
+  if (!raw && !weights.has('preprocessor.patchifier.proj.weight'))
+    throw new AimCheckpointError(
+      'not AIM weights: neither ml-l3m’s preprocessor.blocks.0.patchifier nor ml-aim’s preprocessor.patchifier',
+    );
+  const all = await readAll(raw ? mlL3mAsMlAim(weights) : weights);
   const extra = [...all.keys()].filter((k) => k.includes('.norm_extra.'));
   if (extra.length > 0 && extra.every((k) => all.get(k)!.data.every((x) => x === 0)))
     for (const k of extra) all.delete(k);
