@@ -235,7 +235,11 @@ export function buildBundle(req: BundleRequest): Bundle {
   if (params) files.set(CHECKPOINT_FILE, torchSaveStateDict(aimToL3m(params)));
   const names = [...files.keys(), 'README.md'];
   files.set('README.md', encode(readme(title, spec, globalBatch, notCarried, names)));
-  return { files, configYaml, notCarried, summary: summaryLine(notCarried) };
+  const summary =
+    req.kind === 'recipe'
+      ? `ml-l3m’s published AIM v1 recipe (configs/aimv1/001_aim_v1_600M.yaml) with the ${req.preset} trunk.`
+      : summaryLine(notCarried);
+  return { files, configYaml, notCarried, summary };
 }
 
 /** The bundle as one zip under a folder (launch.sh keeps its executable bit). */
