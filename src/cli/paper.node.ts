@@ -40,6 +40,7 @@ const FLAGS = {
   'probe-train': { type: 'string' },
   'probe-test': { type: 'string' },
   'probe-layers': { type: 'string' },
+  'probe-epochs': { type: 'string' },
   'max-cells': { type: 'string' },
   fresh: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -57,9 +58,10 @@ const USAGE = `usage: npm run paper -- --table ${PAPER_TABLE_IDS.join('|')} --ou
   --eval-every N       validation (loss, per-chunk loss) every N steps and after the last
                        (default a sixth of the steps)
   --eval-images N      validation images per evaluation (default 256)
-  --probe-train N      training images the probes learn from (default 2048)
-  --probe-test N       held-out images the probes are tested on (default 512)
+  --probe-train N      training images the probes learn from (default 512)
+  --probe-test N       held-out images the probes are tested on (default 256)
   --probe-layers L     the last L trunk blocks the probes average (default a quarter of the trunk)
+  --probe-epochs N     epochs of the probes' training (default the probe recipe's)
   --max-cells N        train at most N cells now, then stop; the same command resumes
   --fresh              start over, ignoring a grid saved in DIR
   --out DIR            where table.md, table.csv, table.json and state.json go (required)
@@ -91,12 +93,14 @@ function parseCommandLine(argv: string[]): CliOptions | undefined {
     seed: whole('seed', values.seed, 0, 0),
     evalEvery: whole('eval-every', values['eval-every'], Math.max(1, Math.round(steps / 6))),
     evalImages: whole('eval-images', values['eval-images'], 256),
-    probeTrainImages: whole('probe-train', values['probe-train'], 2048),
-    probeTestImages: whole('probe-test', values['probe-test'], 512),
+    probeTrainImages: whole('probe-train', values['probe-train'], 512),
+    probeTestImages: whole('probe-test', values['probe-test'], 256),
     dataset,
   };
   if (values['probe-layers'] !== undefined)
     spec.probeLayers = whole('probe-layers', values['probe-layers'], 1);
+  if (values['probe-epochs'] !== undefined)
+    spec.probeEpochs = whole('probe-epochs', values['probe-epochs'], 1);
   return {
     spec,
     out: values.out,

@@ -8,7 +8,7 @@ import { evalBatch } from '../data/batch';
 import type { ImageDataset, RgbImages } from '../data/dataset';
 import type { GpuContext } from '../gpu/context';
 import type { AimConfig } from '../model/config';
-import { trainProbes } from '../probe/trainProbe';
+import { PROBE_RECIPE, trainProbes } from '../probe/trainProbe';
 
 export interface CellProbeOptions {
   config: AimConfig;
@@ -23,6 +23,8 @@ export interface CellProbeOptions {
   heldOutImages: number;
   /** Seeds the probes' initialisation and minibatch order. */
   seed: number;
+  /** Epochs of the probes' training (undefined: PROBE_RECIPE's). */
+  epochs?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -66,6 +68,7 @@ export async function probeCell(ctx: GpuContext, opts: CellProbeOptions): Promis
     layers: opts.layers,
     causal: opts.causal,
     seed: opts.seed,
+    recipe: opts.epochs === undefined ? PROBE_RECIPE : { ...PROBE_RECIPE, epochs: opts.epochs },
     onProgress: (p) =>
       opts.onProgress?.(
         p.phase === 'features'

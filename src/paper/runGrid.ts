@@ -44,6 +44,8 @@ export interface GridSpec {
   probeTestImages: number;
   /** The last L trunk blocks the probes read (undefined: a quarter of each cell's trunk). */
   probeLayers?: number;
+  /** Epochs of the probes' training (undefined: PROBE_RECIPE's). */
+  probeEpochs?: number;
   /** Which images: the dataset's name, so a grid does not resume on other data. */
   dataset: string;
 }
@@ -136,11 +138,22 @@ export function validateGridSpec(spec: GridSpec): string[] {
   ] as const) {
     if (!Number.isInteger(n) || n < 1) problems.push(`${name} must be a positive whole number.`);
   }
-  if (
-    spec.probeLayers !== undefined &&
-    (!Number.isInteger(spec.probeLayers) || spec.probeLayers < 1)
-  )
-    problems.push('The probe layers must be a positive whole number.');
+  for (const [what, n] of [
+    ['probe layers', spec.probeLayers],
+    ['probe epochs', spec.probeEpochs],
+  ] as const) {
+    if (n !== undefined && (!Number.isInteger(n) || n < 1))
+      problems.push(`The ${what} must be a positive whole number.`);
+  }
+  if (spec.probeLayers !== undefined) {
+    const depth = Math.min(
+      ...table.variants.map((v) => modelConfigFor(cellSettings(spec, table, v)).depth),
+    );
+    if (spec.probeLayers > depth)
+      problems.push(
+        `The probe layers (${spec.probeLayers}) must be at most the trunk's depth (${depth}).`,
+      );
+  }
   return [...new Set(problems)];
 }
 
@@ -188,7 +201,8 @@ export function newGridState(spec: GridSpec): GridState {
 /** Why a saved state cannot resume `spec`, or undefined when it can. */
 export function resumeMismatch(state: GridState, spec: GridSpec): string | undefined {
   if (state.version !== 1) return `it is a grid state of version ${String(state.version)}`;
-  for (const key of Object.keys(spec) as (keyof GridSpec)[]) {
+  const keys = new Set([...Object.keys(spec), ...Object.keys(state.spec)]) as Set<keyof GridSpec>;
+  for (const key of keys) {
     if (state.spec[key] !== spec[key])
       return `it was run with ${key} ${String(state.spec[key])}, not ${String(spec[key])}`;
   }
@@ -312,6 +326,7 @@ async function runCell(
     trainImages: spec.probeTrainImages,
     heldOutImages: spec.probeTestImages,
     seed: spec.seed,
+    epochs: spec.probeEpochs,
     onProgress: (message) => progress({ phase: 'probing', message }),
   });
   return {
