@@ -59,7 +59,8 @@ describe('scale-out: every run setting is accounted for', () => {
   it('lists what is not carried over in the summary line, with reasons', () => {
     const { bundle } = bundleFor({});
     expect(bundle.summary).toMatch(/^Not carried over: /);
-    expect(bundle.summary).toMatch(/Eval images \(ml-l3m evaluates on the whole validation folder/);
+    expect(bundle.summary).toMatch(/Eval images \(ml-l3m evaluates the whole validation folder\)/);
+    expect(bundle.summary).not.toMatch(/float32/); // notes stay in the README and config
     expect(bundle.summary).toMatch(/Loss chunks/);
     expect(bundle.configYaml).toMatch(/# Not carried over — Loss chunks:/);
   });
@@ -135,7 +136,7 @@ describe('scale-out: every run setting is accounted for', () => {
 
   it('never writes a non-raster ordering silently as raster', () => {
     const { bundle, config } = bundleFor({ ordering: 'checkerboard' });
-    expect(bundle.summary).toMatch(/cannot express a non-raster ordering/);
+    expect(bundle.summary).toMatch(/Patch ordering \(ml-l3m’s AIM v1 path cannot express it/);
     expect(bundle.configYaml).toMatch(/cannot express a non-raster ordering/);
     const order = at(config, 'constants.patch_order') as number[];
     expect(order.slice(0, 4)).toEqual([0, 2, 4, 6]);

@@ -34,6 +34,8 @@ export interface NotCarried {
   key: SettingKey | 'other';
   label: string;
   reason: string;
+  /** A few words, for the one-line summary (absent: a note, left out of the line). */
+  brief?: string;
 }
 
 export interface Bundle {
@@ -169,8 +171,9 @@ function readme(
 }
 
 function summaryLine(notCarried: NotCarried[]): string {
-  if (notCarried.length === 0) return 'Every setting of the run is in the config.';
-  return `Not carried over: ${notCarried.map((n) => `${n.label} (${n.reason})`).join('; ')}.`;
+  const settings = notCarried.filter((n) => n.brief);
+  if (settings.length === 0) return 'Every setting of the run is in the config.';
+  return `Not carried over: ${settings.map((n) => `${n.label} (${n.brief})`).join('; ')}. Details in README.md.`;
 }
 
 function fromCoverage(coverage: Record<SettingKey, Coverage>, notes: string[]): NotCarried[] {
@@ -178,6 +181,7 @@ function fromCoverage(coverage: Record<SettingKey, Coverage>, notes: string[]): 
     key: k,
     label: settingSpec(k).label,
     reason: coverage[k].notCarried!,
+    brief: coverage[k].brief ?? coverage[k].notCarried!,
   }));
   for (const note of notes) out.push({ key: 'other', label: 'Note', reason: note });
   return out;

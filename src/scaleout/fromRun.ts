@@ -27,8 +27,10 @@ export interface ScaleOutOptions {
 export interface Coverage {
   /** The config path(s) that carry it. */
   carried?: string;
-  /** Why it is not (fully) carried over. */
+  /** Why it is not (fully) carried over (config header and README). */
   notCarried?: string;
+  /** The same in a few words, for the one-line summary. */
+  brief?: string;
 }
 
 interface CoverageContext {
@@ -49,6 +51,8 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
       : {
           carried: 'constants.patch_order (+ playground_orderings.PermuteTokens)',
           notCarried: ORDERING_LIMIT,
+          brief:
+            'ml-l3m’s AIM v1 path cannot express it: the bundle adds two token-permuting blocks',
         },
   batch: () => ({
     carried: 'constants.batch_size_per_gpu × world size, optim.gradient_accumulation_steps',
@@ -72,6 +76,7 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
     carried: 'constants.seed',
     notCarried:
       'the seed is carried, but PyTorch’s generators draw other numbers than the tab’s: same seed, different initialisation and data order',
+    brief: 'same value, PyTorch draws other random numbers',
   }),
   weightDecay: () => ({ carried: 'optim.optimizer.weight_decay, optim.wd_exclude' }),
   clipNorm: () => ({ carried: 'optim.grad_clip' }),
@@ -85,14 +90,17 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
             notCarried: hasCheckpoint
               ? 'ml-l3m’s head always adds x + LN1(x): the checkpoint sets every head norm_1 to 0 so the model starts identical, but ml-l3m trains those norms'
               : 'ml-l3m’s head always adds x + LN1(x) (the run used the paper’s head without it)',
+            brief: 'ml-l3m’s head always has it',
           },
   evalEvery: () => ({ carried: 'experiment.test_frequency' }),
   evalImages: () => ({
     notCarried: 'ml-l3m evaluates on the whole validation folder, not a number of images',
+    brief: 'ml-l3m evaluates the whole validation folder',
   }),
   chunks: () => ({
     notCarried:
       'ml-l3m’s RasterPixelLoss logs one loss, not the per-chunk loss (the paper’s Figure 7)',
+    brief: 'ml-l3m logs no per-chunk loss',
   }),
   checkpointEvery: () => ({ carried: 'experiment.ckpt_save_freq' }),
 };

@@ -5,6 +5,7 @@
  */
 import { useMemo, useRef, useState } from 'react';
 import { ChunkStepChart } from './charts/ChunkSteps';
+import { ClusterBundle } from './ClusterBundle';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
@@ -281,6 +282,7 @@ export function RunsView() {
                             Checkpoint
                           </button>
                         )}
+                        <ClusterBundle run={r} />
                         <button
                           type="button"
                           className="small secondary danger"
