@@ -1,5 +1,5 @@
 import { expect, test, type Download, type Page } from '@playwright/test';
-import { DEFAULT_SETTINGS } from '../src/training/settings';
+import { defaultsFor } from '../src/training/settings';
 
 // Issue 15, defect 11 (charts), and the empty-axes part of defect 13: curves for the learning
 // rate, gradient norm and throughput; a step or training-time x axis; a legend that reads
@@ -13,7 +13,7 @@ function fakeRun(id: string, name: string, colour: string, steps: number) {
     name,
     createdAt: Date.parse('2026-01-01T00:00:00Z') + steps,
     colour,
-    settings: { ...DEFAULT_SETTINGS, preset: 'aim-micro', headDepth: 1, steps, lr: 0.001 },
+    settings: { ...defaultsFor('aim-micro'), steps, lr: 0.001 },
     dataset: { kind: 'procedural', size: 16 },
     phase: 'finished',
     step: steps,

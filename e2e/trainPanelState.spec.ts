@@ -1,11 +1,11 @@
 import { expect, test, type Page } from '@playwright/test';
-import { DEFAULT_SETTINGS } from '../src/training/settings';
+import { DEFAULT_SETTINGS, defaultsFor } from '../src/training/settings';
 
 // The Train panel never shows one configuration's run beside another configuration's
 // settings (issue 15, defects 2 and 3), and settings the page knows cannot fit this adapter
 // never reach the Train button (defect 4). Runs come from an export file: no training needed.
 
-const microSettings = { ...DEFAULT_SETTINGS, preset: 'aim-micro', headDepth: 1, steps: 30 };
+const microSettings = { ...defaultsFor('aim-micro'), steps: 30 };
 
 function record(id: string, name: string, extra: Record<string, unknown>) {
   return {

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { DEFAULT_SETTINGS } from '../src/training/settings';
+import { DEFAULT_SETTINGS, defaultsFor } from '../src/training/settings';
 import { alignSeries, toCsv } from '../src/ui/charts/chartData';
 import {
   configDifferences,
@@ -46,9 +46,7 @@ test('de-biased EMA matches TensorBoard’s formula and skips non-finite values'
 
 test('a link encodes only what differs from the defaults and decodes back to it', () => {
   const settings = {
-    ...DEFAULT_SETTINGS,
-    preset: 'aim-micro' as const,
-    headDepth: 1, // aim-micro's own head depth: not written
+    ...defaultsFor('aim-micro'), // aim-micro's own shape (head and trunk): not written
     lr: 3e-4,
     prefix: false,
     ordering: 'spiral' as const,

@@ -1,5 +1,5 @@
 import { expect, test, type Download, type Page } from '@playwright/test';
-import { DEFAULT_SETTINGS } from '../src/training/settings';
+import { defaultsFor } from '../src/training/settings';
 
 // The Runs tab, the settings panel and the GPU tab, without training (fast): runs come from an
 // export file made here; the table shows what differs, renames, overlays, exports, deletes and
@@ -11,7 +11,7 @@ function fakeRun(id: string, name: string, lr: number, colour: string, losses: n
     name,
     createdAt: Date.parse('2026-01-01T00:00:00Z') + losses.length * 1000 + lr * 1e6,
     colour,
-    settings: { ...DEFAULT_SETTINGS, preset: 'aim-micro', headDepth: 1, steps: losses.length, lr },
+    settings: { ...defaultsFor('aim-micro'), steps: losses.length, lr },
     dataset: { kind: 'procedural', size: 16 },
     phase: 'finished',
     step: losses.length,

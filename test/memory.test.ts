@@ -21,7 +21,7 @@ import {
   trainingBuffers,
   type TrainingMemory,
 } from '../src/model/memory';
-import { DEFAULT_SETTINGS, modelConfigFor, type RunSettings } from '../src/training/settings';
+import { defaultsFor, modelConfigFor, type RunSettings } from '../src/training/settings';
 import { gpuBatchBuffers, planGpuBatches } from '../src/training/gpuBatches';
 import { Trainer } from '../src/training/trainer';
 import { testGpu } from './gpuContext';
@@ -66,9 +66,7 @@ const dataset = makeProceduralDataset({ size: 16, trainCount: 16, valCount: 4, s
 
 function settings(overrides: Partial<RunSettings>): RunSettings {
   return {
-    ...DEFAULT_SETTINGS,
-    preset: 'aim-micro',
-    headDepth: PRESETS['aim-micro'].head.depth,
+    ...defaultsFor('aim-micro'),
     steps: 2,
     evalEvery: 1000,
     evalImages: 4,

@@ -11,7 +11,7 @@ import { openWeights, parseAimConfig } from '../src/onnx/checkpoint';
 import { exportAimOnnx } from '../src/onnx/export';
 import { directorySink } from '../src/onnx/fileSink.node';
 import { layerNormReference } from '../src/reference/layernorm';
-import { DEFAULT_SETTINGS, modelConfigFor } from '../src/training/settings';
+import { defaultsFor, modelConfigFor } from '../src/training/settings';
 import { Trainer } from '../src/training/trainer';
 import { worstRatio } from './compare';
 import { testGpu } from './gpuContext';
@@ -28,9 +28,7 @@ describe('WGSL trunk and exported ONNX agree on a trained checkpoint', () => {
   it('features match in bidirectional mode', { timeout: 300_000 }, async () => {
     const ctx = await testGpu();
     const settings = {
-      ...DEFAULT_SETTINGS,
-      preset: 'aim-micro' as const,
-      headDepth: 1,
+      ...defaultsFor('aim-micro'),
       batch: 4,
       steps: 3,
       evalEvery: 100,

@@ -19,14 +19,12 @@ import { fileShaderSource } from '../src/gpu/shaderSource.node';
 import { Tensor } from '../src/gpu/tensor';
 import { matmulShape, prepareMatmul } from '../src/kernels/matmul';
 import { PRESETS } from '../src/model/config';
-import { DEFAULT_SETTINGS, type RunSettings } from '../src/training/settings';
+import { defaultsFor, type RunSettings } from '../src/training/settings';
 import { Trainer } from '../src/training/trainer';
 import { testGpu } from './gpuContext';
 
 const microSettings: RunSettings = {
-  ...DEFAULT_SETTINGS,
-  preset: 'aim-micro',
-  headDepth: PRESETS['aim-micro'].head.depth,
+  ...defaultsFor('aim-micro'),
   batch: 3,
   steps: 2,
   evalEvery: 1_000_000,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeProceduralDataset } from '../src/data/procedural';
-import { PRESETS } from '../src/model/config';
-import { DEFAULT_SETTINGS, type RunSettings } from '../src/training/settings';
+import { defaultsFor, type RunSettings } from '../src/training/settings';
 import { NonFiniteError, Trainer } from '../src/training/trainer';
 import { testGpu } from './gpuContext';
 
@@ -9,9 +8,7 @@ const dataset = makeProceduralDataset({ size: 16, trainCount: 256, valCount: 32,
 
 function microSettings(overrides: Partial<RunSettings> = {}): RunSettings {
   return {
-    ...DEFAULT_SETTINGS,
-    preset: 'aim-micro',
-    headDepth: PRESETS['aim-micro'].head.depth,
+    ...defaultsFor('aim-micro'),
     batch: 8,
     steps: 16,
     lr: 3e-3,

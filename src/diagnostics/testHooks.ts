@@ -11,7 +11,7 @@
  */
 import { inferenceWorker } from '../inference/client';
 import { addSelfTestTarget } from '../ui/store';
-import { DEFAULT_SETTINGS, type RunSettings } from '../training/settings';
+import { DEFAULT_SETTINGS, defaultsFor, type RunSettings } from '../training/settings';
 import { Comlink, trainingWorker, workerApi } from '../worker/client';
 import type { DatasetChoice, RunEvent, RunInfo } from '../worker/protocol';
 import { openDiagnosticsChannel } from './channel';
@@ -108,7 +108,14 @@ function installRunHandle(): void {
   window.__aimRuns = {
     events,
     start: (runId, settings, dataset, opts) =>
-      workerApi().startRun(runId, { ...DEFAULT_SETTINGS, ...settings }, dataset, listener, opts),
+      // The chosen preset's own shape (trunk and head) unless the test sets it.
+      workerApi().startRun(
+        runId,
+        { ...defaultsFor(settings.preset ?? DEFAULT_SETTINGS.preset), ...settings },
+        dataset,
+        listener,
+        opts,
+      ),
     pause: () => workerApi().pauseRun(),
     resume: () => workerApi().resumeRun(),
     stop: () => workerApi().stopRun(),
