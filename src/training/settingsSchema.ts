@@ -190,7 +190,7 @@ export const SETTINGS_SCHEMA = {
     default: 'normalized',
     paper: 'normalized',
     choices: PIXEL_TARGETS,
-    choiceNotes: { normalized: 'per-patch normalised pixels', raw: 'raw pixels' },
+    choiceNotes: { normalized: 'each patch normalised (norm_pix_loss)', raw: 'raw pixels' },
     flag: 'targets',
     testId: 'targets',
     panel: 'main',

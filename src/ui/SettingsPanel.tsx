@@ -62,8 +62,9 @@ function ChoiceField({
   const spec = settingSpec(settingKey);
   if (spec.kind !== 'choice') return null;
   const id = `setting-${settingKey}`;
+  // A whole row of the grid: the options say what each value is, which half a row cuts off.
   return (
-    <div className="field">
+    <div className="field" style={{ gridColumn: '1 / -1' }}>
       <label htmlFor={id}>{spec.label}</label>
       <select
         id={id}
