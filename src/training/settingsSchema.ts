@@ -101,7 +101,7 @@ export const SETTINGS_SCHEMA = {
   preset: choice<PresetName>({
     label: 'Model preset',
     noun: 'preset',
-    help: 'The model: image size, patch size, trunk width and depth, head width.',
+    help: 'The model: image and patch size, and the trunk and head shape its width, depth, heads and head settings start from (changing one makes the model a custom one).',
     default: 'aim-tiny',
     choices: Object.keys(PRESETS) as PresetName[],
     flag: 'preset',
