@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FILE_BYTES_FORMAT, formatBytes, LIMIT_BYTES_FORMAT } from '../src/util/format';
+import {
+  FILE_BYTES_FORMAT,
+  formatBytes,
+  formatDuration,
+  LIMIT_BYTES_FORMAT,
+} from '../src/util/format';
 
 // One formatBytes replaced three: each call site's text stays what its own copy printed.
 describe('formatBytes', () => {
@@ -29,5 +34,18 @@ describe('formatBytes', () => {
     expect(formatBytes(812.5 * KiB, FILE_BYTES_FORMAT)).toBe('812.5 KiB');
     expect(formatBytes(1.25 * MiB, FILE_BYTES_FORMAT)).toBe('1.3 MiB');
     expect(formatBytes(3 * GiB, FILE_BYTES_FORMAT)).toBe('3.00 GiB');
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads from milliseconds to days', () => {
+    expect(formatDuration(0.2)).toBe('1 ms');
+    expect(formatDuration(850)).toBe('850 ms');
+    expect(formatDuration(2400)).toBe('2.4 s');
+    expect(formatDuration(42_000)).toBe('42 s');
+    expect(formatDuration(185_000)).toBe('3 min 05 s');
+    expect(formatDuration(77 * 60_000)).toBe('1 h 17 min');
+    expect(formatDuration(76 * 3_600_000)).toBe('3 days 4 h');
+    expect(formatDuration(NaN)).toBe('—');
   });
 });

@@ -7,6 +7,7 @@ import { ChunkStepChart } from './charts/ChunkSteps';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, LossChart } from './charts/LossCharts';
 import { useCompare } from './compareStore';
+import { CostEstimate } from './CostEstimate';
 import { ErrorNotice } from './ErrorNotice';
 import { OrderingView } from './OrderingView';
 import { PredictionGrid } from './PredictionGrid';
@@ -195,6 +196,7 @@ export function TrainView() {
       <section className="panel" aria-labelledby="train-title">
         <h2 id="train-title">Train</h2>
         <TrainControls />
+        <CostEstimate />
         <SoftwareAdapterNotice />
         {run ? (
           <RunStatus run={run} pausing={pausing} />

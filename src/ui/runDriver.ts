@@ -18,6 +18,7 @@ import {
   type SerializedError,
 } from '../worker/protocol';
 import { colourFor, newRunId, uniqueRunName, type RunRecord } from './runRecords';
+import { currentAdapterKey } from './stepEstimate';
 import { persistNow, useRuns } from './runsStore';
 
 /** The run the Train view controls (the worker trains one run at a time). */
@@ -159,6 +160,7 @@ export async function startRun(
     metrics: [],
     evals: [],
     compare: opts.compare,
+    adapter: currentAdapterKey(),
   };
   runs.add(record);
   if (opts.activate ?? true) useSession.setState({ activeRunId: id });

@@ -34,13 +34,18 @@ export function formatBytes(n: number, format: BytesFormat = {}): string {
   return `${n} B`;
 }
 
+/** "850 ms", "2.4 s", "42 s", "3 min 05 s", "1 h 17 min", "3 days 4 h". */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.max(1, Math.round(ms))} ms`;
+  if (ms < 9950) return `${(ms / 1000).toFixed(1)} s`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} days ${h % 24} h`;
 }
 
 export function formatNumber(x: number | undefined, digits = 4): string {

@@ -5,6 +5,7 @@
  * live apart, in src/diagnostics/, and exist only in the test build.
  */
 import type { GpuCapabilities } from '../gpu/capabilities';
+import type { GpuRate } from '../training/gpuRate';
 import { selectImages } from '../data/dataset';
 import type { MatmulCheckRequest, MatmulCheckResult } from '../diagnostics/selfTestShapes';
 import { openPersistentStore, type CheckpointStore } from '../training/checkpointStore';
@@ -42,6 +43,18 @@ export class PlaygroundWorkerApi {
   /** Creates the device (if needed) and reports what the adapter offers; throws why there is none. */
   async probe(): Promise<GpuCapabilities> {
     return (await this.context()).capabilities;
+  }
+
+  /**
+   * What this adapter computes per millisecond (a second or so of matrix products), for the
+   * page's time estimate before the first run on this adapter. Refused while a run trains:
+   * it would slow the run and measure the sharing.
+   */
+  async measureGpuRate(): Promise<GpuRate> {
+    if (this.session?.status.phase === 'running')
+      throw new Error('The GPU is training; its speed is measured from the run instead.');
+    const { measureGpuRate } = await import('../training/gpuRate');
+    return measureGpuRate(await this.context());
   }
 
   /** Register a callback (a comlink proxy) for device loss. */
