@@ -2,6 +2,7 @@
 //   .gpu/bench.mjs    bench/main.ts (tfjs inside): the WGSL (and tfjs) measurements;
 //   .gpu/compare.mjs  bench/compare.ts: joins its output with bench/torch_bench.py's;
 //   .gpu/train.mjs    src/cli/train.node.ts: headless training (`npm run train`);
+//   .gpu/probe.mjs    src/cli/probe.node.ts: probes on a checkpoint (`npm run probe`);
 //   .gpu/paper.mjs    src/cli/paper.node.ts: the paper's tables at tiny scale (`npm run paper`);
 //   .gpu/export.mjs   src/cli/export.node.ts: `npm run export` (e.g. --random aim-7B), so a
 //                     GPU machine makes its own random-weight models instead of receiving GBs;
@@ -26,6 +27,7 @@ export const bundlePath = join(bundleDir, 'bench.mjs');
 export const comparePath = join(bundleDir, 'compare.mjs');
 export const trainPath = join(bundleDir, 'train.mjs');
 export const paperPath = join(bundleDir, 'paper.mjs');
+export const probePath = join(bundleDir, 'probe.mjs');
 export const exportPath = join(bundleDir, 'export.mjs');
 export const onnxInferPath = join(bundleDir, 'onnx-infer.mjs');
 export const onnxruntimeArchive = join(bundleDir, 'onnxruntime-node.tar.xz');
@@ -38,6 +40,7 @@ export async function bundleBench({ quiet = false } = {}) {
       compare: join(root, 'bench', 'compare.ts'),
       train: join(root, 'src', 'cli', 'train.node.ts'),
       paper: join(root, 'src', 'cli', 'paper.node.ts'),
+      probe: join(root, 'src', 'cli', 'probe.node.ts'),
       export: join(root, 'src', 'cli', 'export.node.ts'),
       'onnx-infer': join(root, 'bench', 'onnx_infer.ts'),
     },

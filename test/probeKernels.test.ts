@@ -35,8 +35,10 @@ import { testGpu } from './gpuContext';
  * more.
  */
 
-const upload = async (data: ArrayLike<number>, shape: number[], dtype: 'f32' | 'u32' = 'f32') =>
-  Tensor.fromArray(await testGpu(), shape, dtype, Array.from(data), 'input');
+const upload = async (data: ArrayLike<number>, shape: number[]) =>
+  Tensor.fromArray(await testGpu(), shape, 'f32', Array.from(data), 'input');
+const uploadU32 = async (data: ArrayLike<number>, shape: number[]) =>
+  Tensor.fromArray(await testGpu(), shape, 'u32', Array.from(data), 'input');
 
 /** Rows of sample index[b] of a bank [S, N, D], as the batch [B, N, D]. */
 function gathered(bank: Float32Array, index: number[], s: ProbeBatchNormShape): Float32Array {
@@ -79,7 +81,7 @@ async function runBn(c: BnCase, seed: number) {
   ];
   const ctx = await testGpu();
   const xT = await upload(bank, [samples, s.tokens, s.dim]);
-  const index = c.index ? await upload(c.index, [s.batch], 'u32') : undefined;
+  const index = c.index ? await uploadU32(c.index, [s.batch]) : undefined;
   const running = await upload(runningIn, [2, s.dim]);
   const stats = await probeBatchNormStats(ctx, { x: xT, index, running }, s);
   const gotStats = await stats.download();
@@ -179,7 +181,7 @@ describe('probe BatchNorm (batch statistics, running update, apply) against floa
     await expect(
       probeBatchNormStats(ctx, { x, running }, { batch: 1, tokens: 1, dim: 2 }),
     ).rejects.toThrow(/more than one value per channel/);
-    const index = await upload([0, 0, 0], [3], 'u32');
+    const index = await uploadU32([0, 0, 0], [3]);
     await expect(
       probeBatchNormStats(ctx, { x, index }, { batch: 2, tokens: 1, dim: 2 }),
     ).rejects.toThrow(/index is \[3\], expected \[2\]/);
@@ -419,7 +421,7 @@ describe('probe cross-entropy against float64', () => {
       const logits = randomF32(B * C, B + C, -4, 4);
       const labels = Array.from({ length: B }, (_, b) => (b * 5 + 3) % C);
       const l = await upload(logits, [B, C]);
-      const y = await upload(labels, [B], 'u32');
+      const y = await uploadU32(labels, [B]);
       const loss = await upload([0, 0.5], [2]);
       const out = await probeCrossEntropy(
         ctx,
