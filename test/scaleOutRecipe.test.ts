@@ -67,6 +67,10 @@ describe('scale-out: the AIM v1 600M recipe', () => {
     const bundle = buildBundle({ kind: 'recipe', recipe: 'aim-v1-600M', preset: 'aim-600M' });
     const ours = resolved(bundle.configYaml);
     expect(yamlDifferences(withoutAside(ours), withoutAside(reference))).toEqual([]);
+    // Whole floats stay floats for Python (the reference writes 1.0, not 1).
+    expect(bundle.configYaml).toMatch(/\n {2}grad_clip: 1\.0\n/);
+    expect(bundle.configYaml).toMatch(/scale: \[0\.4, 1\.0\]/);
+    expect(bundle.configYaml).toMatch(/end_value: 0\.0\n/);
   });
 
   it('notices a changed value (the comparison can fail)', () => {

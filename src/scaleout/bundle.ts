@@ -164,7 +164,7 @@ function readme(
     '',
     'A checkpoint ml-l3m writes (`torch.save`, or its `model` entry) is read with ml-l3m’s keys:',
     '`npm run scale-out -- --import checkpoint.pth --config config.yaml --out DIR` writes an',
-    'ml-aim `config.json` and weights there, for `npm run export -- DIR` and the Inference tab.',
+    'ml-aim `config.json` and weights there for `npm run export -- DIR`, whose ONNX model loads in the Inference tab.',
     '',
   ];
   return lines.join('\n');

@@ -8,13 +8,19 @@ import type { AimConfig } from '../model/config';
 import { AimCheckpointError, type WeightSource } from '../onnx/checkpoint';
 import { encodeCheckpoint } from '../training/checkpoint';
 import { l3mToAim } from './stateDict';
-import { parseYaml, resolveInterpolations, type YamlMap, type YamlValue } from './yaml';
+import { parseYaml, resolveInterpolations, YamlFloat, type YamlMap, type YamlValue } from './yaml';
 
 function at(root: YamlValue, path: string): YamlValue {
   let node = root;
   for (const part of path.split('.')) {
     if (Array.isArray(node) && /^\d+$/.test(part)) node = node[Number(part)];
-    else if (node && typeof node === 'object' && !Array.isArray(node) && part in node)
+    else if (
+      node &&
+      typeof node === 'object' &&
+      !Array.isArray(node) &&
+      !(node instanceof YamlFloat) &&
+      part in node
+    )
       node = node[part];
     else throw new AimCheckpointError(`config.yaml: ${path} is missing (not an AIM v1 config?)`);
   }

@@ -10,7 +10,7 @@
  * trunk's prefix-causal mask is always in raster order, so the loss alone would let a token
  * see the patch it predicts.
  */
-import type { YamlMap, YamlValue } from './yaml';
+import { float, type YamlMap, type YamlValue } from './yaml';
 
 export interface L3mSpec {
   width: number;
@@ -120,7 +120,7 @@ function constants(s: L3mSpec): YamlMap {
   const train: YamlValue[] = [
     target('torchvision.transforms.RandomResizedCrop', {
       size: '${constants.img_size}',
-      scale: s.cropScale,
+      scale: s.cropScale.map(float),
       interpolation: BICUBIC,
     }),
     target('torchvision.transforms.RandomHorizontalFlip'),
@@ -232,28 +232,28 @@ function optim(s: L3mSpec): YamlMap {
   const fv = 'fvcore.common.param_scheduler';
   return {
     gradient_accumulation_steps: s.gradientAccumulation,
-    grad_clip: s.gradClip,
+    grad_clip: float(s.gradClip),
     optimizer: partial('torch.optim.AdamW', {
-      lr: s.lr,
-      betas: s.betas,
-      eps: s.eps,
-      weight_decay: s.weightDecay,
+      lr: float(s.lr),
+      betas: s.betas.map(float),
+      eps: float(s.eps),
+      weight_decay: float(s.weightDecay),
       fused: true,
     }),
     wd_exclude: s.wdExclude,
     scheduler: target(`${fv}.CompositeParamScheduler`, {
       schedulers: [
         target(`${fv}.LinearParamScheduler`, {
-          start_value: s.warmupStartLr,
+          start_value: float(s.warmupStartLr),
           end_value: '${optim.optimizer.lr}',
         }),
         target(`${fv}.CosineParamScheduler`, {
           start_value: '${optim.optimizer.lr}',
-          end_value: 0.0,
+          end_value: float(0),
         }),
       ],
       interval_scaling: ['rescaled', 'rescaled'],
-      lengths: [s.warmupFraction, 1 - s.warmupFraction],
+      lengths: [float(s.warmupFraction), float(1 - s.warmupFraction)],
     }),
   };
 }

@@ -11,7 +11,18 @@
  * `${a.b}` interpolations are kept as strings; `resolveInterpolations` resolves them.
  */
 
-export type YamlValue = null | boolean | number | string | YamlValue[] | YamlMap;
+export type YamlValue = null | boolean | number | string | YamlFloat | YamlValue[] | YamlMap;
+
+/**
+ * A number Python must read as a float even when it is whole (`1.0`, not `1`): what the
+ * emitter writes for a config's float fields. Parsing gives plain numbers back.
+ */
+export class YamlFloat {
+  constructor(readonly value: number) {}
+}
+
+/** `value` written as a float. */
+export const float = (value: number) => new YamlFloat(value);
 export interface YamlMap {
   [key: string]: YamlValue;
 }
@@ -213,20 +224,23 @@ export function parseYaml(source: string): YamlValue {
 }
 
 function isMap(v: YamlValue): v is YamlMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof YamlFloat);
 }
 
 const PLAIN_SAFE = /^[A-Za-z_/.$][A-Za-z0-9_./${}*:-]*$/;
 
 /** A scalar as YAML text that parses back to the same value. */
-export function emitScalar(v: null | boolean | number | string): string {
+export function emitScalar(v: null | boolean | number | string | YamlFloat): string {
   if (v === null) return '';
+  if (v instanceof YamlFloat) {
+    const text = emitScalar(v.value);
+    return /^-?\d+$/.test(text) ? `${text}.0` : text;
+  }
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new YamlError(`cannot write ${v} to YAML`);
-    const text = Number.isInteger(v) && Math.abs(v) < 1e15 ? String(v) : String(v);
-    // A float must read back as a float-like token (1e-06 is one; 1.0 keeps its dot).
-    return text;
+    // String() gives 1e-8, 0.05, 125000: tokens parseScalar (and OmegaConf) read back exactly.
+    return String(v);
   }
   const reparsed = PLAIN_SAFE.test(v) && !v.includes(': ') ? parseScalar(v) : undefined;
   if (reparsed === v) return v;

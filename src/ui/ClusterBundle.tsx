@@ -79,6 +79,7 @@ export function ClusterBundle({ run }: { run: RunRecord }) {
             flexBasis: '100%',
             order: 1,
             whiteSpace: 'normal',
+            minWidth: '15rem',
             maxWidth: '36rem',
             margin: 0,
           }}
