@@ -5,16 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeProceduralDataset } from '../src/data/procedural';
-import { PRESETS } from '../src/model/config';
 import { expectedHeadRows, trainingStepFlops } from '../src/model/stepCost';
-import { DEFAULT_SETTINGS, modelConfigFor, type RunSettings } from '../src/training/settings';
+import { defaultsFor, modelConfigFor, type RunSettings } from '../src/training/settings';
 import { Trainer } from '../src/training/trainer';
 import { testGpu } from './gpuContext';
 
 const micro: RunSettings = {
-  ...DEFAULT_SETTINGS,
-  preset: 'aim-micro',
-  headDepth: PRESETS['aim-micro'].head.depth,
+  ...defaultsFor('aim-micro'),
   batch: 4,
   steps: 4,
   evalEvery: 1_000_000,
