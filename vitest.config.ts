@@ -23,7 +23,11 @@ const TEST_GLOBS = TEST_DIRS.map((dir) => `${dir}/**/*.test.ts`);
 const IMPORTS_WEBGPU = /from '(?:\.\.?\/)+(?:test\/)?gpuContext'|from 'webgpu'/;
 // These reach WebGPU without importing it: onnxruntime-node's WebGPU execution provider, and
 // the train CLI (Dawn in a child process).
-const INDIRECT_GPU_FILES = ['test/onnxWebgpu.test.ts', 'test/trainCli.test.ts'];
+const INDIRECT_GPU_FILES = [
+  'test/onnxWebgpu.test.ts',
+  'test/trainCli.test.ts',
+  'test/probeCli.test.ts',
+];
 
 function gpuTestFiles(): string[] {
   for (const file of INDIRECT_GPU_FILES) {
