@@ -348,6 +348,46 @@ for (const v of VARIANTS)
       for (const t of [x, w, b, dy, y, mean, rstd, dx, dweight, dbias]) t.destroy();
     });
 
+    it('subgroup: dx and the parameter partials in one dispatch, the partials the same bits as the workgroup variant', async () => {
+      const ctx = await testGpu();
+      for (const [rows, dim] of [
+        [1, 1],
+        [257, 65],
+        [513, 3],
+      ]) {
+        const t = {
+          dy: Tensor.fromArray(ctx, [rows, dim], 'f32', randomF32(rows * dim, 31)),
+          x: Tensor.fromArray(ctx, [rows, dim], 'f32', randomF32(rows * dim, 32, -2, 2)),
+          weight: Tensor.fromArray(ctx, [dim], 'f32', randomF32(dim, 33, 0.5, 1.5)),
+          mean: Tensor.fromArray(ctx, [rows], 'f32', randomF32(rows, 34, -0.2, 0.2)),
+          rstd: Tensor.fromArray(ctx, [rows], 'f32', randomF32(rows, 35, 0.8, 1.2)),
+        };
+        const grads: Record<string, Float32Array>[] = [];
+        for (const v of ['subgroup', 'workgroup'] as const) {
+          const out = {
+            dx: Tensor.empty(ctx, [rows, dim], 'f32'),
+            dweight: Tensor.empty(ctx, [dim], 'f32'),
+            dbias: Tensor.empty(ctx, [dim], 'f32'),
+          };
+          const dispatches = await prepareLayerNormBackward(ctx, { ...t, ...out }, { variant: v });
+          expect(dispatches.map((d) => d.name.split(/[[{]/)[0])).toEqual(
+            v === 'subgroup'
+              ? ['layernorm_backward_subgroup:input_and_param_grads', 'layernorm_param_reduce']
+              : [
+                  'layernorm_backward:input_grad',
+                  'layernorm_backward:param_grad_partials',
+                  'layernorm_param_reduce',
+                ],
+          );
+          await runOnce(ctx, dispatches);
+          grads.push({ dweight: await out.dweight.download(), dbias: await out.dbias.download() });
+          for (const o of Object.values(out)) o.destroy();
+        }
+        expect(grads[0]).toEqual(grads[1]);
+        for (const o of Object.values(t)) o.destroy();
+      }
+    });
+
     it('without dweight/dbias only dx is computed (one dispatch)', async () => {
       const ctx = await testGpu();
       const x = Tensor.empty(ctx, [2, 3], 'f32', 'x');

@@ -39,12 +39,16 @@ describe('the AIM backward with split-K weight gradients (choices as on an H100)
       const batch = 32;
       const K = numPatches(c);
       const model = await AimGpuModel.create(ctx, c, batch);
-      const splits = model.backwardDispatches.filter((d) =>
-        d.name.startsWith('matmul_split_k_reduce'),
-      );
+      const names = model.backwardDispatches.map((d) => d.name);
+      const splits = names.filter((n) => /^matmul[[{]/.test(n) && n.includes('SPLIT_K=1'));
       // Every weight gradient of aim-micro (patch, 2 × (qkv, proj, fc1, fc2), proj_in,
       // 1 × (fc1, fc2), proj_out) is split at K = 512 ...
       expect(splits.length).toBe(1 + 2 * 4 + 1 + 2 + 1);
+      // ... and every second pass (theirs and the LayerNorms') is deferred to one
+      // partials_reduce pass per backward list (the head's rows, the rest).
+      expect(names.filter((n) => n.startsWith('matmul_split_k_reduce'))).toEqual([]);
+      expect(names.filter((n) => n.startsWith('layernorm_param_reduce'))).toEqual([]);
+      expect(names.filter((n) => n.startsWith('partials_reduce')).length).toBe(2);
       // ... and none of them would be on this device's own adapter if it is a fallback one.
       const own = (await testGpu()).choices;
       const patch = weightGradientShape([c.width, 3, c.patchSize, c.patchSize], batch * K);

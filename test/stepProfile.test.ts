@@ -128,6 +128,17 @@ describe('the step structure and its roofline', () => {
       expect(totals.dispatches).toBe(trainer.dispatches.length);
       expect(Object.values(totals.byKernel).reduce((a, b) => a + b, 0)).toBe(totals.dispatches);
       expect(totals.dispatchesWithoutCost).toBe(0);
+      // The backward's second passes (LayerNorm parameter reduces; split-K reduces where K is
+      // split) run as one partials_reduce pass per backward list (the head's rows, the rest),
+      // and with subgroups each LayerNorm's backward is one dispatch (input gradient and
+      // parameter partials together).
+      expect(totals.byKernel.partials_reduce).toBe(2);
+      expect(totals.byKernel.layernorm_param_reduce).toBeUndefined();
+      expect(totals.byKernel.matmul_split_k_reduce).toBeUndefined();
+      if (ctx.choices.subgroups)
+        expect(totals.byKernel.layernorm_backward_subgroup).toBe(
+          totals.byKernel.layernorm_forward_subgroup,
+        );
       // Batch 3 of aim-micro fills none of 132 SMs.
       expect(totals.matmulsUnderComputeUnits).toBe(totals.matmuls);
       const sumMs = trainer.dispatches.reduce(

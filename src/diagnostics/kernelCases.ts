@@ -41,6 +41,7 @@ import { readBackAndFree } from './readBack';
 import { gatheredPatchMseLossCase, gatherRowsCase } from './headRowCases';
 import { augmentCase } from './augmentCases';
 import { optimizerArenaCase } from './optimizerCases';
+import { partialsReduceCase } from './partialsReduceCases';
 
 export type CaseData = Record<string, number[]>;
 
@@ -367,6 +368,8 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   layerNormCase('LayerNorm fwd+bwd R=5 D=257', 5, 257),
   layerNormCase('LayerNorm fwd+bwd, subgroup variant, R=37 D=200', 37, 200, 'subgroup'),
   layerNormCase('LayerNorm fwd+bwd, subgroup variant, R=1 D=7', 1, 7, 'subgroup'),
+  // Every second pass of a backward's split-K and LayerNorm gradients in one dispatch.
+  partialsReduceCase('partials reduce: 2 reductions (1 and 300 outputs, one accumulating)'),
   // Crops along the borders of 13×6 images, odd batch, images in four chunk buffers.
   augmentCase('augment train batch 5 of 13×6 → 6', 'train', 5, 13, 6, 6, [4, 0, 3, 3, 1], 31),
   augmentCase('augment eval batch 3 of 7×12 → 5', 'eval', 5, 7, 12, 5, [2, 4, 0], 32),

@@ -13,22 +13,15 @@ import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import { asRowsCols, dims, requireDistinct, requireSize } from './checks';
 import { flatGridFor, flatKernel } from './flat';
+import { layerNormParamPartialsShape } from './gradientPartials';
+import { markDeferrable } from './partialsReduce';
 
 /** ml-aim's LayerNorm eps. */
 export const AIM_LAYERNORM_EPS = 1e-6;
 
-/** Rows per chunk of the parameter-gradient partials (CHUNK_ROWS in layernorm_backward.wgsl). */
-const PARAM_CHUNK_ROWS = 256;
 const PARAM_TILE_COLS = 64;
 
-/**
- * Shape of each of the backward's two parameter-gradient partial buffers (dweight, dbias) for
- * `rows` rows of width `dim`: one row of partial sums per CHUNK_ROWS rows. The memory
- * estimate (src/model/memory.ts) counts the same shape.
- */
-export function layerNormParamPartialsShape(rows: number, dim: number): [number, number] {
-  return [Math.ceil(rows / PARAM_CHUNK_ROWS), dim];
-}
+export { layerNormParamPartialsShape } from './gradientPartials';
 
 /**
  * 'subgroup': one subgroup per row, subgroupAdd reductions, no barriers
@@ -49,10 +42,19 @@ export function chooseLayerNormVariant(caps: GpuCapabilities): LayerNormVariant 
  * Rows per workgroup of the subgroup variant: one per subgroup at the adapter's smallest
  * subgroup size (larger subgroups take several rows each; any size is correct).
  */
-export function layerNormSubgroupRows(caps: GpuCapabilities): number {
+export function layerNormSubgroupRows(
+  caps: GpuCapabilities,
+  workgroup: number = SUBGROUP_WORKGROUP,
+): number {
   const lanes = caps.adapter.subgroupMinSize ?? 32;
-  return Math.max(1, Math.floor(SUBGROUP_WORKGROUP / lanes));
+  return Math.max(1, Math.floor(workgroup / lanes));
 }
+
+/**
+ * Invocations per workgroup of input_and_param_grads: the parameter partials' 64 column lanes
+ * × 4 row lanes (so twice the input gradient's rows per workgroup of the plain subgroup pass).
+ */
+const FUSED_WORKGROUP = 256;
 
 /** Kernel constants and grid of the row kernels (forward and input gradient) of `variant`. */
 function rowKernelPlan(
@@ -184,6 +186,13 @@ export interface LayerNormBackwardTensors {
   /** Leave both out to skip the parameter gradients (frozen norm). */
   dweight?: Tensor<'f32'>;
   dbias?: Tensor<'f32'>;
+  /**
+   * Scratch for the parameter-gradient partials (each at least layerNormParamPartialsShape
+   * values), a scratch of this LayerNorm's own: its reduce is then marked deferrable
+   * (partialsReduce.ts) so a backward can run it with every other one in one pass. Without
+   * them the dispatches allocate and own their partials.
+   */
+  partials?: { weight: Tensor<'f32'>; bias: Tensor<'f32'> };
 }
 
 export interface LayerNormBackwardOptions {
@@ -196,8 +205,10 @@ export interface LayerNormBackwardOptions {
 }
 
 /**
- * dx, and (if given) dweight and dbias. Returns the dispatches in order: input_grad, then
- * param_grad_partials and two column sums, which own the scratch partials.
+ * dx, and (if given) dweight and dbias. Returns the dispatches in order: the input gradient
+ * and the per-chunk parameter partials (one dispatch, input_and_param_grads, in the subgroup
+ * variant; input_grad then param_grad_partials in the workgroup one), then
+ * layernorm_param_reduce, which sums both partial sets (deferrable when `partials` is given).
  */
 export async function prepareLayerNormBackward(
   ctx: GpuContext,
@@ -220,87 +231,171 @@ export async function prepareLayerNormBackward(
     { dy: t.dy, x: t.x, weight: t.weight, mean: t.mean, rstd: t.rstd },
   );
 
-  const plan = rowKernelPlan(ctx, opts.variant ?? chooseLayerNormVariant(ctx.choices), rows, dim);
-  const inputKernel = await ctx.kernels.get({
-    shader: `layernorm_backward${plan.shaderSuffix}`,
-    entryPoint: 'input_grad',
-    constants: { ...plan.constants, ...(opts.accumulateInput ? { ACCUMULATE: 1 } : {}) },
-  });
-  const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
-  const common = [t.dy.binding, t.x.binding, t.mean.binding, t.rstd.binding, params];
-  const dispatches = [
-    createDispatch(
-      ctx,
-      inputKernel,
-      [...common, t.weight.binding, t.dx.binding],
-      plan.grid,
-      [params],
-      {
-        flops: 10 * rows * dim,
-        bytesRead: 4 * ((opts.accumulateInput ? 3 : 2) * rows * dim + 2 * rows + dim),
-        bytesWritten: 4 * rows * dim,
-      },
-    ),
-  ];
-  if (!t.dweight || !t.dbias) return dispatches;
+  const variant = opts.variant ?? chooseLayerNormVariant(ctx.choices);
+  const inputCost = {
+    flops: 10 * rows * dim,
+    bytesRead: 4 * ((opts.accumulateInput ? 3 : 2) * rows * dim + 2 * rows + dim),
+    bytesWritten: 4 * rows * dim,
+  };
+  const accumulateInput: Record<string, number> = opts.accumulateInput ? { ACCUMULATE: 1 } : {};
+  const common = [t.dy.binding, t.x.binding, t.mean.binding, t.rstd.binding];
+  if (!t.dweight || !t.dbias) {
+    const plan = rowKernelPlan(ctx, variant, rows, dim);
+    const inputKernel = await ctx.kernels.get({
+      shader: `layernorm_backward${plan.shaderSuffix}`,
+      entryPoint: 'input_grad',
+      constants: { ...plan.constants, ...accumulateInput },
+    });
+    const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
+    return [
+      createDispatch(
+        ctx,
+        inputKernel,
+        [...common, params, t.weight.binding, t.dx.binding],
+        plan.grid,
+        [params],
+        inputCost,
+      ),
+    ];
+  }
 
   const [chunks] = layerNormParamPartialsShape(rows, dim);
-  const paramKernel = await ctx.kernels.get({
-    shader: 'layernorm_backward',
-    entryPoint: 'param_grad_partials',
-  });
-  const weightPartials = Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dweight partials');
-  const biasPartials = Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dbias partials');
-  const paramParams = uniformU32(ctx, `${paramKernel.name} params`, [rows, dim]);
-  dispatches.push(
-    createDispatch(
-      ctx,
-      paramKernel,
-      [
-        t.dy.binding,
-        t.x.binding,
-        t.mean.binding,
-        t.rstd.binding,
-        paramParams,
-        weightPartials.binding,
-        biasPartials.binding,
-      ],
-      [Math.ceil(dim / PARAM_TILE_COLS), chunks],
-      [paramParams, weightPartials.buffer, biasPartials.buffer],
-      {
-        flops: 4 * rows * dim,
-        bytesRead: 4 * (2 * rows * dim + 2 * rows),
-        bytesWritten: 4 * 2 * chunks * dim,
+  if (t.partials) {
+    requireAtLeast('weight partials', t.partials.weight, chunks * dim);
+    requireAtLeast('bias partials', t.partials.bias, chunks * dim);
+    requireDistinct(
+      'layerNorm',
+      { 'weight partials': t.partials.weight, 'bias partials': t.partials.bias },
+      { dy: t.dy, x: t.x, dx: t.dx, dweight: t.dweight, dbias: t.dbias },
+    );
+  }
+  const weightPartials =
+    t.partials?.weight ?? Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dweight partials');
+  const biasPartials =
+    t.partials?.bias ?? Tensor.empty(ctx, [chunks, dim], 'f32', 'layerNorm dbias partials');
+  const ownedPartials = t.partials ? [] : [weightPartials.buffer, biasPartials.buffer];
+  const colTiles = Math.ceil(dim / PARAM_TILE_COLS);
+  const partialsCost = {
+    flops: 4 * rows * dim,
+    bytesRead: 4 * (2 * rows * dim + 2 * rows),
+    bytesWritten: 4 * 2 * chunks * dim,
+  };
+  const dispatches: PreparedDispatch[] = [];
+  if (variant === 'subgroup') {
+    // The input gradient and the parameter partials in one dispatch (input_and_param_grads).
+    ctx.requireForChoice('layerNorm (subgroup variant)', { features: ['subgroups'] });
+    const perWorkgroup = layerNormSubgroupRows(ctx.choices, FUSED_WORKGROUP);
+    const rowGroups = Math.ceil(rows / perWorkgroup);
+    const kernel = await ctx.kernels.get({
+      shader: 'layernorm_backward_subgroup',
+      entryPoint: 'input_and_param_grads',
+      constants: {
+        WORKGROUP: FUSED_WORKGROUP,
+        ROWS_PER_WORKGROUP: perWorkgroup,
+        ...accumulateInput,
       },
-    ),
-  );
+    });
+    const params = uniformU32(ctx, `${kernel.name} params`, [rows, dim, rowGroups, colTiles]);
+    dispatches.push(
+      createDispatch(
+        ctx,
+        kernel,
+        [
+          ...common,
+          params,
+          t.weight.binding,
+          t.dx.binding,
+          weightPartials.binding,
+          biasPartials.binding,
+        ],
+        flatGrid(ctx, rowGroups + colTiles * chunks),
+        [params, ...ownedPartials],
+        {
+          flops: inputCost.flops + partialsCost.flops,
+          // dy, x and the statistics are read by both halves.
+          bytesRead: inputCost.bytesRead + partialsCost.bytesRead,
+          bytesWritten: inputCost.bytesWritten + partialsCost.bytesWritten,
+        },
+      ),
+    );
+  } else {
+    const plan = rowKernelPlan(ctx, variant, rows, dim);
+    const inputKernel = await ctx.kernels.get({
+      shader: 'layernorm_backward',
+      entryPoint: 'input_grad',
+      constants: { ...plan.constants, ...accumulateInput },
+    });
+    const params = uniformU32(ctx, `${inputKernel.name} params`, [rows, dim]);
+    const paramKernel = await ctx.kernels.get({
+      shader: 'layernorm_backward',
+      entryPoint: 'param_grad_partials',
+    });
+    const paramParams = uniformU32(ctx, `${paramKernel.name} params`, [rows, dim]);
+    dispatches.push(
+      createDispatch(
+        ctx,
+        inputKernel,
+        [...common, params, t.weight.binding, t.dx.binding],
+        plan.grid,
+        [params],
+        inputCost,
+      ),
+      createDispatch(
+        ctx,
+        paramKernel,
+        [...common, paramParams, weightPartials.binding, biasPartials.binding],
+        [colTiles, chunks],
+        [paramParams, ...ownedPartials],
+        partialsCost,
+      ),
+    );
+  }
   // Both partial sets summed over the chunks in one dispatch (layernorm_param_reduce.wgsl).
   const reduceKernel = await flatKernel(ctx, {
     shader: 'layernorm_param_reduce',
     constants: opts.accumulateParams ? { ACCUMULATE: 1 } : {},
   });
   const reduceParams = uniformU32(ctx, `${reduceKernel.name} params`, [chunks, dim]);
+  const reduce = createDispatch(
+    ctx,
+    reduceKernel,
+    [
+      weightPartials.binding,
+      biasPartials.binding,
+      t.dweight.binding,
+      t.dbias.binding,
+      reduceParams,
+    ],
+    flatGridFor(ctx, dim),
+    [reduceParams],
+    {
+      flops: 2 * chunks * dim,
+      bytesRead: 4 * (2 * chunks * dim + (opts.accumulateParams ? 2 * dim : 0)),
+      bytesWritten: 4 * 2 * dim,
+    },
+  );
+  const accumulate = opts.accumulateParams ?? false;
+  const sum = (partials: Tensor<'f32'>, out: Tensor<'f32'>) => ({
+    partials,
+    out,
+    count: chunks,
+    stride: dim,
+    length: dim,
+    accumulate,
+  });
   dispatches.push(
-    createDispatch(
-      ctx,
-      reduceKernel,
-      [
-        weightPartials.binding,
-        biasPartials.binding,
-        t.dweight.binding,
-        t.dbias.binding,
-        reduceParams,
-      ],
-      flatGridFor(ctx, dim),
-      [reduceParams],
-      {
-        flops: 2 * chunks * dim,
-        bytesRead: 4 * (2 * chunks * dim + (opts.accumulateParams ? 2 * dim : 0)),
-        bytesWritten: 4 * 2 * dim,
-      },
-    ),
+    t.partials
+      ? markDeferrable(reduce, [sum(weightPartials, t.dweight), sum(biasPartials, t.dbias)])
+      : reduce,
   );
   return dispatches;
+}
+
+function requireAtLeast(what: string, t: Tensor<'f32'>, values: number): void {
+  if (t.size < values)
+    throw new RangeError(
+      `layerNorm: ${what} ${dims(t.shape)} hold fewer than the ${values} values needed`,
+    );
 }
 
 /** Runs the forward once, allocating y, mean and rstd. */

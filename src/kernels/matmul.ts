@@ -15,6 +15,7 @@ import type { MatmulShape } from '../reference/matmul';
 import { dims, requireDistinct, requireShape, requireSize } from './checks';
 import { MATMUL_TILES, matmulPlan, splitKPartialsShape, type MatmulTile } from './matmulPlan';
 import { prepareSplitKReduce } from './matmulSplitK';
+import { markDeferrable } from './partialsReduce';
 
 export type { MatmulShape } from '../reference/matmul';
 export {
@@ -64,6 +65,12 @@ export interface MatmulOptions {
    * K-ranges at most (tests). A split adds a reduce dispatch and needs a partials buffer.
    */
   splitK?: boolean | number;
+  /**
+   * Mark the split product's reduce as deferrable (partialsReduce.ts deferReductions): the
+   * caller promises `partials` is this product's own scratch, which nothing else writes
+   * before the end of its dispatch list.
+   */
+  deferReduce?: boolean;
 }
 
 export function matmulShape(
@@ -233,8 +240,37 @@ export async function prepareMatmul(
       owned ? [uniform, partials.buffer] : [uniform],
       partialCost,
     ),
-    ...(await prepareSplitKReduce(ctx, { ...t, partials }, s, split, opts)),
+    ...(await prepareSplitKReduce(ctx, { ...t, partials }, s, split, opts)).map((reduce) =>
+      deferrableReduce(reduce, { ...t, partials }, s, split, opts, owned),
+    ),
   ];
+}
+
+/**
+ * Marks a split product's reduce as deferrable (partialsReduce.ts) when it is a plain sum:
+ * partials given by the caller (a scratch of this product's own, which the caller vouches for
+ * with deferReduce), one batch entry, no epilogue but accumulate — the weight gradients.
+ */
+function deferrableReduce(
+  reduce: PreparedDispatch,
+  t: MatmulTensors & { partials: Tensor<'f32'> },
+  s: MatmulShape,
+  split: { splits: number },
+  opts: MatmulOptions,
+  ownedPartials: boolean,
+): PreparedDispatch {
+  const epilogue = t.bias || t.residual || t.aux || (opts.activation ?? 'none') !== 'none';
+  if (!opts.deferReduce || ownedPartials || epilogue || s.batch !== 1) return reduce;
+  return markDeferrable(reduce, [
+    {
+      partials: t.partials,
+      out: t.c,
+      count: split.splits,
+      stride: s.m * s.n,
+      length: s.m * s.n,
+      accumulate: opts.accumulate ?? false,
+    },
+  ]);
 }
 
 /** C = epilogue(op(A)·op(B)), allocating C unless given (it must be given to accumulate). */

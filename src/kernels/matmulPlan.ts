@@ -107,6 +107,17 @@ function gpuSplitKRanges(s: MatmulShape, tile: number): number {
   return Math.max(1, Math.min(ranges, Math.floor(s.k / SPLIT_K_MIN_CHUNK)));
 }
 
+/**
+ * The K-range counts gpuSplitK may ask for on the tiles prepareMatmul can choose for `s` on a
+ * non-fallback adapter: the small tile (always possible: register-scarce vendors), and the
+ * large one where chooseMatmulTile would pick it (LARGE_TILE_MIN_WORKGROUPS large tiles).
+ */
+export function splitKRangesOnAnyGpu(s: MatmulShape): number[] {
+  const large = Math.ceil(s.m / 128) * Math.ceil(s.n / 128) * s.batch;
+  const tiles: MatmulTile[] = large >= LARGE_TILE_MIN_WORKGROUPS ? ['small', 'large'] : ['small'];
+  return tiles.map((t) => gpuSplitKRanges(s, MATMUL_TILES[t].tile));
+}
+
 /** The partials scratch of a split product: [batch · splits, M, N]. */
 export function splitKPartialsShape(s: MatmulShape, split: SplitK): [number, number, number] {
   return [s.batch * split.splits, s.m, s.n];

@@ -326,26 +326,39 @@ export function allocateTrunkGrads<F>(
   };
 }
 
-/** TrunkGradBuffers.gradientPartials: one arena, a view per gradient that has partials. */
-function allocateGradientPartials<F>(
-  alloc: TensorAllocator<F, unknown>,
-  c: AimConfig,
-  rows: number,
-): Map<string, F> {
-  const names: string[] = [];
-  const shapes: number[][] = [];
+/**
+ * Values of each gradient's own partials scratch over `rows` rows, by name (gradients without
+ * any absent): the split-K partials of weights that some adapter splits, and both partial
+ * sets of each LayerNorm.
+ */
+export function gradientPartialsValues(c: AimConfig, rows: number): Map<string, number> {
+  const out = new Map<string, number>();
   for (const p of paramSpecs(c)) {
     let values = 0;
     if (p.kind === 'linear' || p.kind === 'conv')
       values = splitKPartialsValues(weightGradientShape(p.shape, rows));
     else if (p.kind === 'norm-weight' || p.kind === 'norm-bias')
       values = layerNormParamPartialsShape(rows, p.shape[0]).reduce((x, y) => x * y, 1);
-    if (values > 0) {
-      names.push(p.name);
-      shapes.push([values]);
-    }
+    if (values > 0) out.set(p.name, values);
   }
-  const views = shapes.length ? alloc.f32Arena(shapes, 'gradient partials', 'gradientScratch') : [];
+  return out;
+}
+
+/** TrunkGradBuffers.gradientPartials: one arena, a view per gradient that has partials. */
+function allocateGradientPartials<F>(
+  alloc: TensorAllocator<F, unknown>,
+  c: AimConfig,
+  rows: number,
+): Map<string, F> {
+  const values = gradientPartialsValues(c, rows);
+  const names = [...values.keys()];
+  const views = names.length
+    ? alloc.f32Arena(
+        names.map((n) => [values.get(n)!]),
+        'gradient partials',
+        'gradientScratch',
+      )
+    : [];
   return new Map(names.map((name, i) => [name, views[i]]));
 }
 

@@ -4,6 +4,7 @@
  * (activations are stored [B·K, width] for the token-wise matmuls and viewed [B, K, width]
  * by attention, positions and the loss).
  */
+import { partialsReduceTableEntries } from '../kernels/gradientPartials';
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
 import { numel, Tensor, type DType } from '../gpu/tensor';
@@ -80,10 +81,41 @@ export class ParameterStore {
   private readonly gradients: ReadonlyMap<string, Tensor<'f32'>>;
   readonly specs: readonly ParamSpec[];
 
-  constructor(tensors: ParameterTensors) {
+  /**
+   * `partials`: allocation.ts's gradientPartials (per gradient, a partials scratch of its own),
+   * absent for a trunk-only model.
+   */
+  constructor(
+    tensors: ParameterTensors,
+    private readonly partials: ReadonlyMap<string, Tensor<'f32'>> = new Map(),
+  ) {
     this.specs = tensors.specs;
     this.values = tensors.values;
     this.gradients = tensors.gradients;
+  }
+
+  /**
+   * The split-K partials of weight gradient `name` alone (undefined: never split on any
+   * adapter, or no gradients): its reduce can be deferred (partialsReduce.ts).
+   */
+  gradientPartials(name: string): Tensor<'f32'> | undefined {
+    return this.partials.get(name);
+  }
+
+  /**
+   * Entries of a partials_reduce table covering every gradient with partials whose name
+   * `include` accepts (partialsReduceTableEntries): what one merged pass's table is padded to.
+   */
+  partialsTableEntries(include: (name: string) => boolean): number {
+    const sizes = [...this.partials.keys()].filter(include).map((n) => this.grad(n).size);
+    return partialsReduceTableEntries(sizes);
+  }
+
+  /** The LayerNorm `prefix`'s own weight and bias partials, when allocated. */
+  normPartials(prefix: string): { weight: Tensor<'f32'>; bias: Tensor<'f32'> } | undefined {
+    const weight = this.partials.get(`${prefix}.weight`);
+    const bias = this.partials.get(`${prefix}.bias`);
+    return weight && bias ? { weight, bias } : undefined;
   }
 
   get names(): string[] {

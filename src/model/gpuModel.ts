@@ -21,6 +21,7 @@ import type { GpuContext } from '../gpu/context';
 import { releaseDispatch, runDispatches, type PreparedDispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/tensor';
 import { prepareFill } from '../kernels/elementwise';
+import { deferReductions } from '../kernels/partialsReduce';
 import { isPermutation } from './orderings';
 import { numPatches, validateConfig, type AimConfig } from './config';
 import {
@@ -148,7 +149,7 @@ export class AimGpuModel {
     try {
       const buffers = allocateModel(pool, config, batch, { trunkOnly: opts.trunkOnly });
       const { inputs, trunk, head, trunkGrads, headRows: lists } = buffers;
-      const store = new ParameterStore(buffers.parameters);
+      const store = new ParameterStore(buffers.parameters, buffers.trunkGrads?.gradientPartials);
       const trunkForward = prepareTrunkForward(ctx, config, batch, store, trunk, inputs);
       if (!head || !trunkGrads || !lists) {
         const trunkDispatches = await trunkForward;
@@ -212,11 +213,20 @@ export class AimGpuModel {
         prepareTrunkBackward(ctx, config, batch, store, trunk, trunkGrads, inputs, backwardOpts),
         gather(store.names.map((n) => prepareFill(ctx, { y: store.grad(n) }, { value: 0 }))),
       ]);
+      // Each backward list ends with one partials_reduce pass for the weight and LayerNorm
+      // gradients it deferred (their own partials: allocation.ts gradientPartials).
+      const isHead = (name: string) => name.startsWith('head.');
+      const headTable = { tableEntries: store.partialsTableEntries(isHead) };
+      const fixedTable = { tableEntries: store.partialsTableEntries((n) => !isHead(n)) };
+      const [rowsBackward, fixedBackward] = await Promise.all([
+        Promise.all(headRowsBackward.map((list) => deferReductions(ctx, list, headTable))),
+        deferReductions(ctx, [...headFixedBackward, ...trunkBackward], fixedTable),
+      ]);
       const headRows: HeadRowState = {
         buckets,
         lists,
         forward: new DispatchSlots(headRowsForward),
-        backward: new DispatchSlots(headRowsBackward),
+        backward: new DispatchSlots(rowsBackward),
       };
       const parts: ModelParts = {
         pool,
@@ -227,7 +237,7 @@ export class AimGpuModel {
         headRows,
         trunkDispatches,
         forwardDispatches: [...trunkDispatches, ...headFixedForward, ...headRows.forward.slots],
-        backwardDispatches: [...headRows.backward.slots, ...headFixedBackward, ...trunkBackward],
+        backwardDispatches: [...headRows.backward.slots, ...fixedBackward],
         zeroGradientDispatches: zero,
       };
       return new AimGpuModel(ctx, config, batch, parts);

@@ -127,6 +127,27 @@ export async function prepareTrunkForward(
   return gather(out);
 }
 
+/**
+ * dW = dYᵀ·X into weight gradient `name` (c), split over K where the output tiles would not
+ * fill the GPU: into the gradient's own partials when it has them (its reduce deferred to the
+ * backward's one partials_reduce pass: partialsReduce.ts, gpuModel.ts), else into `shared`.
+ */
+export function prepareWeightGradient(
+  ctx: GpuContext,
+  store: ParameterStore,
+  name: string,
+  t: { a: Tensor<'f32'>; b: Tensor<'f32'>; c: Tensor<'f32'> },
+  shared: Tensor<'f32'>,
+  accumulate: boolean,
+): Promise<PreparedDispatch[]> {
+  const own = store.gradientPartials(name);
+  return prepareMatmul(
+    ctx,
+    { ...t, partials: own ?? shared },
+    { transA: true, accumulate, splitK: true, deferReduce: own !== undefined },
+  );
+}
+
 export interface BackwardOptions {
   /** Add into the gradient tensors instead of overwriting them (micro-batches). */
   accumulate: boolean;
@@ -149,7 +170,9 @@ export async function prepareMlpHalfBackward(
   },
   { accumulate }: BackwardOptions,
 ): Promise<PreparedDispatch[]> {
-  const { stream, dpre, dh, splitKPartials: partials } = scratch;
+  const { stream, dpre, dh, splitKPartials: shared } = scratch;
+  const weightGradient = (name: string, a: Tensor<'f32'>, b: Tensor<'f32'>) =>
+    prepareWeightGradient(ctx, store, name, { a, b, c: store.grad(name) }, shared, accumulate);
   return gather([
     // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the matmul's epilogue.
     prepareMatmul(
@@ -157,16 +180,8 @@ export async function prepareMlpHalfBackward(
       { a: stream, b: store.param(names.fc2), c: dpre, aux: saved.pre },
       { activation: 'gelu-grad' },
     ),
-    prepareMatmul(
-      ctx,
-      { a: stream, b: saved.act, c: store.grad(names.fc2), partials },
-      { transA: true, accumulate, splitK: true },
-    ),
-    prepareMatmul(
-      ctx,
-      { a: dpre, b: saved.norm.y, c: store.grad(names.fc1), partials },
-      { transA: true, accumulate, splitK: true },
-    ),
+    weightGradient(names.fc2, stream, saved.act),
+    weightGradient(names.fc1, dpre, saved.norm.y),
     prepareMatmul(ctx, { a: dpre, b: store.param(names.fc1), c: dh }),
     prepareLayerNormBackward(
       ctx,
@@ -179,6 +194,7 @@ export async function prepareMlpHalfBackward(
         dx: stream,
         dweight: store.grad(`${names.norm}.weight`),
         dbias: store.grad(`${names.norm}.bias`),
+        partials: store.normPartials(names.norm),
       },
       { accumulateInput: true, accumulateParams: accumulate },
     ),
@@ -216,15 +232,13 @@ export async function prepareTrunkBackward(
       ),
       // stream = d m now; m = x + attn·W_projᵀ.
       prepareMatmul(ctx, { a: g.stream, b: store.param(key('attn.proj.weight')), c: g.dattn }),
-      prepareMatmul(
+      prepareWeightGradient(
         ctx,
-        {
-          a: g.stream,
-          b: b.attn,
-          c: store.grad(key('attn.proj.weight')),
-          partials: g.splitKPartials,
-        },
-        { transA: true, accumulate, splitK: true },
+        store,
+        key('attn.proj.weight'),
+        { a: g.stream, b: b.attn, c: store.grad(key('attn.proj.weight')) },
+        g.splitKPartials,
+        accumulate,
       ),
       prepareAttentionBackward(
         ctx,
@@ -238,15 +252,13 @@ export async function prepareTrunkBackward(
         },
         { heads: c.heads },
       ),
-      prepareMatmul(
+      prepareWeightGradient(
         ctx,
-        {
-          a: g.dqkv,
-          b: b.ln1.y,
-          c: store.grad(key('attn.qkv.weight')),
-          partials: g.splitKPartials,
-        },
-        { transA: true, accumulate, splitK: true },
+        store,
+        key('attn.qkv.weight'),
+        { a: g.dqkv, b: b.ln1.y, c: store.grad(key('attn.qkv.weight')) },
+        g.splitKPartials,
+        accumulate,
       ),
       prepareMatmul(ctx, { a: g.dqkv, b: store.param(key('attn.qkv.weight')), c: g.dh }),
       prepareLayerNormBackward(
@@ -260,6 +272,7 @@ export async function prepareTrunkBackward(
           dx: g.stream,
           dweight: store.grad(key('norm_1.weight')),
           dbias: store.grad(key('norm_1.bias')),
+          partials: store.normPartials(key('norm_1')),
         },
         { accumulateInput: true, accumulateParams: accumulate },
       ),
@@ -279,18 +292,17 @@ export async function prepareTrunkBackward(
         dx: g.dh,
         dweight: store.grad(`${pre}.norm.weight`),
         dbias: store.grad(`${pre}.norm.bias`),
+        partials: store.normPartials(`${pre}.norm`),
       },
       { accumulateParams: accumulate },
     ),
-    prepareMatmul(
+    prepareWeightGradient(
       ctx,
-      {
-        a: g.dh,
-        b: t.patches,
-        c: store.gradMatrix(`${pre}.proj.weight`),
-        partials: g.splitKPartials,
-      },
-      { transA: true, accumulate, splitK: true },
+      store,
+      `${pre}.proj.weight`,
+      { a: g.dh, b: t.patches, c: store.gradMatrix(`${pre}.proj.weight`) },
+      g.splitKPartials,
+      accumulate,
     ),
     prepareColumnSum(ctx, { x: g.dh, out: store.grad(`${pre}.proj.bias`) }, { accumulate }),
   );

@@ -30,7 +30,8 @@
  */
 import { attentionDeltaShape, attentionShape } from '../kernels/attention';
 import { columnSumPasses, COLUMN_SUM_TILE } from '../kernels/columnSum';
-import { layerNormParamPartialsShape } from '../kernels/layernorm';
+import { partialsReduceTableEntries } from '../kernels/gradientPartials';
+import { PARTIALS_REDUCE_ENTRY_BYTES } from '../kernels/partialsReduce';
 import {
   GRAD_NORM_TABLE_ENTRY_BYTES,
   gradNormBlocks,
@@ -42,6 +43,7 @@ import {
   allocateModel,
   allocateOptimizerState,
   arenaLayout,
+  gradientPartialsValues,
   type BufferRole,
   type TensorAllocator,
 } from './allocation';
@@ -168,17 +170,24 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
         Math.ceil(passes[p] / COLUMN_SUM_TILE.chunkRows) * cols,
       );
   };
-  // layernorm.ts backward with parameter gradients: two [chunks, dim] partials (summed by
-  // one layernorm_param_reduce dispatch, which owns nothing).
-  const layerNormBackward = (label: string, dim: number, rows: number) => {
-    const [chunks] = layerNormParamPartialsShape(rows, dim);
-    for (const what of ['dweight', 'dbias']) add(`${label} ${what} partials`, chunks * dim);
+  // (Every LayerNorm's parameter-gradient partials are in allocation.ts's gradientPartials.)
+  // The table of each backward list's merged partials_reduce pass (partialsReduce.ts), padded
+  // to every gradient with partials, there whenever the list has a LayerNorm (whose reduce is
+  // deferred on every adapter): the head's list once per row bucket, the rest once.
+  const partials = gradientPartialsValues(c, R);
+  const table = (label: string, head: boolean) => {
+    const own = specs.filter((s) => partials.has(s.name) && s.name.startsWith('head.') === head);
+    if (!own.some((s) => s.kind === 'norm-weight')) return;
+    const entries = partialsReduceTableEntries(own.map(paramSize));
+    out.push({ label, bytes: entries * PARTIALS_REDUCE_ENTRY_BYTES, category: 'kernelScratch' });
   };
 
   // The head after the post-trunk norm is prepared once per row bucket (headRows.ts), each
   // preparation with its own scratch: the loss kernel's counted-targets N and its loss sum's
   // partials, and the head's LayerNorm and bias scratch for that many rows.
   const buckets = headRowBuckets(R);
+  for (let b = 0; b < buckets.length; b++) table(`partialsReduce table (head, bucket ${b})`, true);
+  table('partialsReduce table', false);
   const lossPasses = reducePassLengths(R);
   for (let b = 0; b < buckets.length; b++) {
     add('patchMseLoss counted targets N', 1);
@@ -188,9 +197,7 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
   for (const spec of [...specs].reverse()) {
     const prefix = spec.name.slice(0, spec.name.lastIndexOf('.'));
     const rowCounts = spec.name.startsWith('head.') ? buckets : [R];
-    if (spec.kind === 'norm-weight')
-      for (const rows of rowCounts) layerNormBackward(prefix, paramSize(spec), rows);
-    else if (spec.kind === 'bias')
+    if (spec.kind === 'bias')
       for (const rows of rowCounts) columnSum(spec.name, rows, paramSize(spec));
     else if (spec.name.endsWith('.attn.qkv.weight'))
       add(
