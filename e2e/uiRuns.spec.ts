@@ -62,6 +62,8 @@ test('runs: import, differences, rename, overlay, export, delete, reload', async
   await expect(page.getByTestId('runs-note')).toHaveText('Imported 3 runs.');
   const rows = page.getByTestId('run-row');
   await expect(rows).toHaveCount(3);
+  // Newest first by default; these steps read the runs in the order they were made.
+  await page.getByTestId('runs-sort').selectOption('oldest');
   // Only the learning rate differs, so only it is listed.
   await expect(rows.nth(0).getByTestId('run-diff')).toHaveText('lr=0.0005');
   await expect(page.getByTestId('runs-table').getByTestId('run-diff').nth(2)).toHaveText(
@@ -81,8 +83,9 @@ test('runs: import, differences, rename, overlay, export, delete, reload', async
   await rows.nth(0).getByTestId('run-select').check();
   await rows.nth(2).getByTestId('run-select').check();
   const overlay = page.getByTestId('overlay-loss-chart');
-  await expect(overlay).toHaveAttribute('data-series', /half lr · train \(smoothed\)/);
-  await expect(overlay).toHaveAttribute('data-series', /high lr · train \(smoothed\)/);
+  // Overlaid runs: each run's smoothed training curve is labelled with the run's name.
+  await expect(overlay).toHaveAttribute('data-series', /(^|,)half lr(,|$)/);
+  await expect(overlay).toHaveAttribute('data-series', /(^|,)high lr(,|$)/);
   await expect(page.getByTestId('overlay-chunk-chart')).toHaveAttribute(
     'data-series',
     'half lr,high lr',
@@ -117,6 +120,7 @@ test('runs: import, differences, rename, overlay, export, delete, reload', async
   await page.reload();
   await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
   await expect(rows).toHaveCount(2);
+  await page.getByTestId('runs-sort').selectOption('oldest');
   await expect(rows.nth(0).getByTestId('run-name')).toHaveText('half lr');
 
   // "Load settings" puts a run's configuration in the panel and the link.

@@ -6,14 +6,13 @@
 import { useMemo, useRef, useState } from 'react';
 import { ChunkStepChart } from './charts/ChunkSteps';
 import { ClusterBundle } from './ClusterBundle';
+import { RunsTable } from './RunsTable';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
-import { formatNumber } from '../util/format';
 import { deleteRun, resumeFromCheckpoint, savedCheckpoint } from './runDriver';
 import {
   configDifferences,
-  datasetLabel,
   exportRuns,
   isActive,
   parseRunsExport,
@@ -32,52 +31,10 @@ function exportJson(name: string, runs: RunRecord[]) {
   );
 }
 
-function RunNameCell({ run }: { run: RunRecord }) {
-  const rename = useRuns((s) => s.rename);
-  const [editing, setEditing] = useState(false);
-  const [text, setText] = useState(run.name);
-  if (!editing)
-    return (
-      <span className="run-name">
-        <span data-testid="run-name">{run.name}</span>{' '}
-        <button
-          type="button"
-          className="link"
-          onClick={() => {
-            setText(run.name);
-            setEditing(true);
-          }}
-          aria-label={`Rename ${run.name}`}
-        >
-          rename
-        </button>
-      </span>
-    );
-  const commit = () => {
-    rename(run.id, text);
-    setEditing(false);
-  };
-  return (
-    <input
-      autoFocus
-      aria-label="New name"
-      value={text}
-      onChange={(e) => setText(e.target.value)}
-      onBlur={commit}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-        if (e.key === 'Escape') setEditing(false);
-      }}
-      data-testid="rename-input"
-    />
-  );
-}
-
 export function RunsView() {
   const records = useRuns((s) => s.records);
   const order = useRuns((s) => s.order);
   const selected = useRuns((s) => s.selected);
-  const toggle = useRuns((s) => s.toggleSelected);
   const setSelected = useRuns((s) => s.setSelected);
   const importRecords = useRuns((s) => s.importRecords);
   const persistProblem = useRuns((s) => s.persistProblem);
@@ -186,119 +143,71 @@ export function RunsView() {
         {runs.length === 0 ? (
           <p className="muted">No runs yet: train one, compare orderings, or import an export.</p>
         ) : (
-          <div className="table-scroll">
-            <table className="runs" data-testid="runs-table">
-              <thead>
-                <tr>
-                  <th scope="col">
-                    <span className="sr-only">overlay</span>
-                  </th>
-                  <th scope="col">name</th>
-                  <th scope="col">status</th>
-                  <th scope="col">steps</th>
-                  <th scope="col">train loss</th>
-                  <th scope="col">val loss</th>
-                  <th scope="col">differs in</th>
-                  <th scope="col">actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {runs.map((r) => {
-                  const resumable =
-                    !anyActive &&
-                    r.checkpointStep !== undefined &&
-                    r.step < r.settings.steps &&
-                    ['interrupted', 'stopped', 'failed', 'paused'].includes(r.phase);
-                  return (
-                    <tr key={r.id} data-run-id={r.id} data-testid="run-row">
-                      <td>
-                        <input
-                          type="checkbox"
-                          checked={selected.includes(r.id)}
-                          onChange={() => toggle(r.id)}
-                          aria-label={`Overlay ${r.name}`}
-                          data-testid="run-select"
-                        />
-                        <span className="swatch" style={{ background: r.colour }} />
-                      </td>
-                      <td>
-                        <RunNameCell run={r} />
-                        <div className="muted small">
-                          {new Date(r.createdAt).toLocaleString()} · {r.settings.preset} ·{' '}
-                          {datasetLabel(r.dataset)}
-                        </div>
-                      </td>
-                      <td>{r.phase}</td>
-                      <td className="nowrap">
-                        {r.step} / {r.settings.steps}
-                      </td>
-                      <td>{formatNumber(r.metrics.at(-1)?.trainLoss)}</td>
-                      <td>{formatNumber(r.evals.at(-1)?.valLoss)}</td>
-                      <td data-testid="run-diff">
-                        {(diffs.get(r.id) ?? []).map((d) => (
-                          <code key={d} className="diff">
-                            {d}
-                          </code>
-                        ))}
-                      </td>
-                      <td className="actions">
-                        <button
-                          type="button"
-                          className="small secondary"
-                          onClick={() => {
-                            setAll(r.settings, r.dataset);
-                            setTab('train');
-                          }}
-                          title="Put this run's settings in the settings panel"
-                        >
-                          Load settings
-                        </button>
-                        {resumable && (
-                          <button
-                            type="button"
-                            className="small"
-                            onClick={() => {
-                              setTab('train');
-                              void resumeFromCheckpoint(r.id);
-                            }}
-                          >
-                            Resume
-                          </button>
-                        )}
-                        <button
-                          type="button"
-                          className="small secondary"
-                          onClick={() => exportJson(r.name, [r])}
-                        >
-                          Export
-                        </button>
-                        {r.checkpointStep !== undefined && (
-                          <button
-                            type="button"
-                            className="small secondary"
-                            onClick={() => void downloadCheckpoint(r)}
-                            title="The model and optimizer state (ml-aim parameter names, safetensors)"
-                          >
-                            Checkpoint
-                          </button>
-                        )}
-                        <ClusterBundle run={r} />
-                        <button
-                          type="button"
-                          className="small secondary danger"
-                          onClick={() => void onDelete(r)}
-                          disabled={isActive(r)}
-                          aria-label={`Delete ${r.name}`}
-                        >
-                          Delete
-                        </button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <RunsTable
+            runs={runs}
+            diffs={diffs}
+            actions={(r) => {
+              const resumable =
+                !anyActive &&
+                r.checkpointStep !== undefined &&
+                r.step < r.settings.steps &&
+                ['interrupted', 'stopped', 'failed', 'paused'].includes(r.phase);
+              return (
+                <>
+                  <button
+                    type="button"
+                    className="small secondary"
+                    onClick={() => {
+                      setAll(r.settings, r.dataset);
+                      setTab('train');
+                    }}
+                    title="Put this run's settings in the settings panel"
+                  >
+                    Load settings
+                  </button>
+                  {resumable && (
+                    <button
+                      type="button"
+                      className="small"
+                      onClick={() => {
+                        setTab('train');
+                        void resumeFromCheckpoint(r.id);
+                      }}
+                    >
+                      Resume
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="small secondary"
+                    onClick={() => exportJson(r.name, [r])}
+                  >
+                    Export
+                  </button>
+                  {r.checkpointStep !== undefined && (
+                    <button
+                      type="button"
+                      className="small secondary"
+                      onClick={() => void downloadCheckpoint(r)}
+                      title="The model and optimizer state (ml-aim parameter names, safetensors)"
+                    >
+                      Checkpoint
+                    </button>
+                  )}
+                  <ClusterBundle run={r} />
+                  <button
+                    type="button"
+                    className="small secondary danger"
+                    onClick={() => void onDelete(r)}
+                    disabled={isActive(r)}
+                    aria-label={`Delete ${r.name}`}
+                  >
+                    Delete
+                  </button>
+                </>
+              );
+            }}
+          />
         )}
       </section>
       <section className="panel" aria-label="Overlay of the selected runs">

@@ -48,6 +48,8 @@ export interface RunRecord {
   checkpointStore?: StoreKind;
   /** Set when browser storage filled up: the run goes on, its checkpoints in memory. */
   storageFull?: string;
+  /** The user's own notes on the run (the Runs table edits them; exports carry them). */
+  notes?: string;
   /** The adapter it trained on (stepEstimate.ts `adapterKey`): its step times say what this GPU does. */
   adapter?: string;
   /** The comparison this run belongs to, and its ordering there. */

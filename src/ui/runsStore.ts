@@ -22,6 +22,7 @@ export interface RunsState {
   patch: (id: string, change: Partial<RunRecord>) => void;
   append: (id: string, metrics: StepMetrics[], evals: EvalMetrics[]) => void;
   rename: (id: string, name: string) => void;
+  setNotes: (id: string, notes: string) => void;
   remove: (id: string) => void;
   importRecords: (records: RunRecord[]) => number;
   toggleSelected: (id: string) => void;
@@ -123,6 +124,11 @@ export const useRuns = create<RunsState>((set, get) => ({
 
   rename: (id, name) => {
     get().patch(id, { name: name.trim() || id });
+    schedulePersist(true);
+  },
+
+  setNotes: (id, notes) => {
+    get().patch(id, { notes: notes.trim() ? notes : undefined });
     schedulePersist(true);
   },
 
