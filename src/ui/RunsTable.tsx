@@ -164,7 +164,9 @@ export function RunsTable({
           </code>
         ))}
       </td>
-      <td className="actions">{actions(r)}</td>
+      <td className="actions">
+        <div className="actions-inner">{actions(r)}</div>
+      </td>
     </tr>
   );
 
