@@ -17,11 +17,12 @@ import type { RunRecord } from './runRecords';
 
 /**
  * A whole training step achieves less than one large matrix product: many small dispatches,
- * attention, normalisations. Measured on this project's CPU adapter (SwiftShader, 2 cores):
- * an aim-micro batch-4 step ran at about this fraction of the product's rate; on GPUs with
- * per-dispatch overheads it is lower still, which is why this source is called rough.
+ * attention, normalisations. Measured on this project's CPU adapter (SwiftShader via Dawn for
+ * Node, 2 cores, 2026-12-07): an aim-micro batch-4 step ran at 0.31 of `measureGpuRate`'s rate
+ * (median of 4 steps against the product, both under the same load). On GPUs, where the
+ * per-dispatch overhead weighs more, it is likely lower — which is why this source is "rough".
  */
-export const STEP_EFFICIENCY = 0.35;
+export const STEP_EFFICIENCY = 0.3;
 /** Steps at the start of a run left out of its median (pipeline warm-up, first readbacks). */
 const WARM_UP_STEPS = 2;
 const STORAGE_KEY = 'aim-playground.gpu-rate.v1';
