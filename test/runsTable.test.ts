@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultsFor } from '../src/training/settings';
-import type { RunRecord } from '../src/ui/runRecords';
+import { defaultInferenceRun, type RunRecord } from '../src/ui/runRecords';
 import { filterRuns, groupRuns, trainingMs } from '../src/ui/runsTable';
 
 function run(
@@ -98,5 +98,18 @@ describe('runs table', () => {
       orderings: ['spiral', 'raster'],
     });
     expect(groups[0].comparison).toBeUndefined();
+  });
+});
+
+describe('the Inference tab’s default run', () => {
+  it('is the run the Train tab shows, else the newest finished, else the newest', () => {
+    const finishedOld = run('finished-old', { createdAt: 1, phase: 'finished' });
+    const finishedNew = run('finished-new', { createdAt: 2, phase: 'finished' });
+    const failedNewest = run('failed-newest', { createdAt: 3, phase: 'failed' });
+    const runs = [finishedOld, finishedNew, failedNewest];
+    expect(defaultInferenceRun(runs, 'finished-old')?.id).toBe('finished-old');
+    expect(defaultInferenceRun(runs, undefined)?.id).toBe('finished-new');
+    expect(defaultInferenceRun([failedNewest], 'gone')?.id).toBe('failed-newest');
+    expect(defaultInferenceRun([], undefined)).toBeUndefined();
   });
 });

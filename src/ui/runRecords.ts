@@ -82,6 +82,21 @@ export function datasetLabel(d: DatasetChoice): string {
 }
 
 /**
+ * The run the Inference tab offers first, of those with a checkpoint (oldest first): the run
+ * the Train tab shows, else the newest finished one, else the newest — never simply the last
+ * row, which may be a failed or barely started run.
+ */
+export function defaultInferenceRun(
+  runs: readonly RunRecord[],
+  activeRunId: string | undefined,
+): RunRecord | undefined {
+  const active = runs.find((r) => r.id === activeRunId);
+  if (active) return active;
+  const newestFirst = [...runs].sort((a, b) => b.createdAt - a.createdAt);
+  return newestFirst.find((r) => r.phase === 'finished') ?? newestFirst[0];
+}
+
+/**
  * One line naming a run and what it trained — what an exported chart's caption says, so a
  * PNG on a slide still tells which run and settings it shows.
  */

@@ -8,7 +8,10 @@ import { formatBytes } from '../../util/format';
 import { DropZone } from '../DropZone';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
+import { defaultInferenceRun } from '../runRecords';
+import { useSession } from '../runDriver';
 import { useRuns } from '../runsStore';
+import { formatNumber } from '../../util/format';
 import { ClassifyPanel } from './ClassifyPanel';
 import { LoadProgressView } from './LoadProgressView';
 import { ModelMemoryTable } from './ModelMemoryTable';
@@ -64,8 +67,9 @@ function LoadPanel() {
     [order, records],
   );
   const [url, setUrl] = useState('');
+  const activeRunId = useSession((s) => s.activeRunId);
   const [runId, setRunId] = useState('');
-  const run = runs.find((r) => r.id === runId) ?? runs[runs.length - 1];
+  const run = runs.find((r) => r.id === runId) ?? defaultInferenceRun(runs, activeRunId);
   return (
     <section className="panel" aria-labelledby="load-title">
       <h3 id="load-title">Load a model</h3>
@@ -115,9 +119,10 @@ function LoadPanel() {
             onChange={(e) => setRunId(e.target.value)}
             data-testid="run-pick"
           >
-            {runs.map((r) => (
+            {[...runs].reverse().map((r) => (
               <option key={r.id} value={r.id}>
-                {r.name} (step {r.checkpointStep})
+                {r.name} ({r.phase}, step {r.checkpointStep}
+                {r.evals.length ? `, val loss ${formatNumber(r.evals.at(-1)!.valLoss)}` : ''})
               </option>
             ))}
           </select>
