@@ -18,6 +18,7 @@ import { usePlayground } from './store';
 import { Tabs } from './Tabs';
 import { useTheme, type ThemeChoice } from './theme';
 import { TrainView } from './TrainView';
+import { PaperView } from './PaperView';
 import { RunsView } from './RunsView';
 import { InferenceView } from './inference/InferenceView';
 import { UnavailablePage } from './UnavailablePage';
@@ -25,6 +26,7 @@ import { UnavailablePage } from './UnavailablePage';
 const TAB_LABELS: Record<Tab, string> = {
   train: 'Train',
   compare: 'Compare orderings',
+  paper: 'Paper tables',
   runs: 'Runs',
   inference: 'Inference',
   gpu: 'GPU',
@@ -134,6 +136,7 @@ export function App() {
                   {tab === 'train' ? <TrainView /> : <CompareView />}
                 </div>
               )}
+              {tab === 'paper' && <PaperView />}
               {tab === 'runs' && <RunsView />}
               {tab === 'inference' && <InferenceView />}
               {tab === 'gpu' && <GpuView capabilities={capabilities} />}

@@ -19,7 +19,7 @@ import { serializeError, type SerializedError } from '../worker/protocol';
 import { adapterFitProblems } from './adapterFit';
 import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
 
-export const TABS = ['train', 'compare', 'runs', 'inference', 'gpu'] as const;
+export const TABS = ['train', 'compare', 'paper', 'runs', 'inference', 'gpu'] as const;
 export type Tab = (typeof TABS)[number];
 
 interface SettingsState {
