@@ -20,6 +20,23 @@ for (const [width, height] of [
       if (tab === 'inference')
         await expect(page.getByTestId('preset-memory')).toBeVisible({ timeout: 60_000 });
       await page.screenshot({ path: `e2e-artifacts/tab-${tab}-${width}.png`, fullPage: true });
+      if (tab === 'train') {
+        // The ordering select shows its whole value (its note sits under it, never cut
+        // mid-word inside a narrow select: "raster — row by row … (the p").
+        const select = page.getByTestId('ordering');
+        for (const ordering of ['raster', 'spiral', 'checkerboard', 'random']) {
+          await select.selectOption(ordering);
+          const text = await select.evaluate((el) => {
+            const s = el as HTMLSelectElement;
+            return s.options[s.selectedIndex].text;
+          });
+          expect(text).toBe(ordering);
+          await expect(page.getByTestId('ordering-note')).toBeVisible();
+        }
+        const cut = await select.evaluate((el) => el.scrollWidth - el.clientWidth);
+        expect(cut, 'the ordering select cuts its text').toBeLessThanOrEqual(0);
+        await select.selectOption('raster');
+      }
       const overflow = await page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
       );

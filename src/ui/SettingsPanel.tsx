@@ -246,10 +246,14 @@ export function SettingsPanel({
             >
               {SETTINGS_SCHEMA.ordering.choices.map((o) => (
                 <option key={o} value={o}>
-                  {o} — {ORDERING_NOTES[o]}
+                  {o}
                 </option>
               ))}
             </select>
+            {/* The note under the select, not in the option: a narrow select cut it mid-word. */}
+            <small className="muted" data-testid="ordering-note">
+              {ORDERING_NOTES[settings.ordering]}
+            </small>
           </div>
         )}
         <SettingFields keys={MAIN} settings={settings} problems={fields} set={set} />
