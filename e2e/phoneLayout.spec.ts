@@ -35,6 +35,14 @@ for (const [width, height] of [
         }
         const cut = await select.evaluate((el) => el.scrollWidth - el.clientWidth);
         expect(cut, 'the ordering select cuts its text').toBeLessThanOrEqual(0);
+        // Every select of the settings panel shows a value without its note inside.
+        for (const text of await page.locator('.settings select').evaluateAll((els) =>
+          els.map((el) => {
+            const s = el as HTMLSelectElement;
+            return s.options[s.selectedIndex]?.text ?? '';
+          }),
+        ))
+          expect(text).not.toContain(' — ');
         await select.selectOption('raster');
       }
       const overflow = await page.evaluate(

@@ -76,10 +76,16 @@ function ChoiceField({
       >
         {spec.choices.map((c) => (
           <option key={c} value={c}>
-            {spec.choiceNotes?.[c] ? `${c} — ${spec.choiceNotes[c]}` : c}
+            {c}
           </option>
         ))}
       </select>
+      {/* What the chosen value is, under the select: inside an option a phone cut it. */}
+      {spec.choiceNotes?.[value] && (
+        <small className="muted" data-testid={`${spec.testId}-note`}>
+          {spec.choiceNotes[value]}
+        </small>
+      )}
     </div>
   );
 }
