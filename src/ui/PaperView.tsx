@@ -32,6 +32,7 @@ const NUMBER_FIELDS = [
   ['seed', 'Seed', 0, 0xffffffff],
   ['probeTrainImages', 'Probe training images', 64, 60_000],
   ['probeTestImages', 'Probe held-out images', 1, 10_000],
+  ['probeEpochs', 'Probe epochs', 1, 1000],
 ] as const;
 
 const FALLBACK_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];

@@ -7,6 +7,7 @@
  */
 import { create } from 'zustand';
 import type { GridProgress, GridSpec, GridState } from '../paper/runGrid';
+import { PROBE_RECIPE } from '../probe/recipe';
 import { paperTable, type PaperPreset, type PaperTableId } from '../paper/tables';
 import { Comlink, paperApi } from '../worker/paperClient';
 import type { PaperGridEvent } from '../worker/paperGrid';
@@ -23,6 +24,7 @@ export interface PaperForm {
   dataset: PaperDataset;
   probeTrainImages: number;
   probeTestImages: number;
+  probeEpochs: number;
 }
 
 export type PaperStatus = 'idle' | 'loading' | 'running' | 'stopping' | 'stopped' | 'finished';
@@ -56,6 +58,7 @@ const DEFAULT_FORM: PaperForm = {
   dataset: 'fashion-mnist',
   probeTrainImages: 512,
   probeTestImages: 256,
+  probeEpochs: PROBE_RECIPE.epochs,
 };
 
 /** The grid a form asks for (the same evaluation cadence as `npm run paper`). */
@@ -70,6 +73,8 @@ export function specOf(form: PaperForm): GridSpec {
     evalImages: 256,
     probeTrainImages: form.probeTrainImages,
     probeTestImages: form.probeTestImages,
+    // (The recipe's own epochs leave the field out, as the CLI does without --probe-epochs.)
+    ...(form.probeEpochs === PROBE_RECIPE.epochs ? {} : { probeEpochs: form.probeEpochs }),
     dataset: form.dataset,
   };
 }
@@ -84,6 +89,7 @@ function formOf(spec: GridSpec): PaperForm {
     dataset: spec.dataset === 'procedural' ? 'procedural' : 'fashion-mnist',
     probeTrainImages: spec.probeTrainImages,
     probeTestImages: spec.probeTestImages,
+    probeEpochs: spec.probeEpochs ?? PROBE_RECIPE.epochs,
   };
 }
 
