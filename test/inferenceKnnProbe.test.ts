@@ -105,8 +105,18 @@ describe('k-NN probe preprocessing (issue 14: bank, held-out and query alike)', 
     const train = images(40, 28, 28, 1);
     const val = images(7, 28, 28, 2);
     const { session, inputs } = recordingSession(crop);
-    const summary = await fitKnnProbe(session, { name: 'test', classes: ['a', 'b'], train, val });
+    const progress: [number, number][] = [];
+    const summary = await fitKnnProbe(
+      session,
+      { name: 'test', classes: ['a', 'b'], train, val },
+      (e, t) => progress.push([e, t]),
+    );
     expect([summary.trainCount, summary.valCount]).toEqual([40, 7]);
+    // Progress from 0 to every image, rising, out of the bank and held-out images together.
+    expect(progress[0]).toEqual([0, 47]);
+    expect(progress.at(-1)).toEqual([47, 47]);
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i][0]).toBeGreaterThan(progress[i - 1][0]);
     expect(inputs).toHaveLength(47);
     const all = [
       ...Array.from({ length: 40 }, (_, i) => imageAt(train, i)),

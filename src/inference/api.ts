@@ -181,8 +181,11 @@ export class InferenceWorkerApi {
   }
 
   /** Fits the k-NN probe for a model without a classifier (./classify.ts). */
-  async fitKnnProbe(sample: LabelledSample): Promise<KnnProbeSummary> {
-    return fitKnnProbe(loadedSession(this.loaded), sample);
+  async fitKnnProbe(
+    sample: LabelledSample,
+    onProgress?: (embedded: number, total: number) => void,
+  ): Promise<KnnProbeSummary> {
+    return fitKnnProbe(loadedSession(this.loaded), sample, onProgress);
   }
 
   async unload(): Promise<void> {

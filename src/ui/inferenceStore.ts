@@ -38,6 +38,8 @@ export interface InferenceState {
   /** The k-NN probe fitted for a run's checkpoint (which has no classification head). */
   knn?: KnnProbeSummary;
   knnState?: 'fitting' | SerializedError;
+  /** While fitting: images embedded of the bank and held-out images together. */
+  knnProgress?: { embedded: number; total: number };
   classifyError?: SerializedError;
   init: () => Promise<void>;
   setBackend: (backend: Backend) => void;
@@ -71,6 +73,7 @@ export const useInference = create<InferenceState>((set, get) => {
       result: undefined,
       knn: undefined,
       knnState: undefined,
+      knnProgress: undefined,
     });
     try {
       const loaded = await work();
@@ -151,11 +154,16 @@ export const useInference = create<InferenceState>((set, get) => {
       const loaded = get().loaded;
       const record = useRuns.getState().records[runId];
       if (!loaded || loaded.plan.logits || !record) return;
-      set({ knnState: 'fitting' });
+      set({ knnState: 'fitting', knnProgress: undefined });
       try {
         const sample = await workerApi().labelledSample(record.dataset, 1000, 200);
-        const knn = await inferenceApi().fitKnnProbe(sample);
-        set({ knn, knnState: undefined });
+        const knn = await inferenceApi().fitKnnProbe(
+          sample,
+          Comlink.proxy((embedded: number, total: number) =>
+            set({ knnProgress: { embedded, total } }),
+          ),
+        );
+        set({ knn, knnState: undefined, knnProgress: undefined });
       } catch (error) {
         set({ knnState: serializeError(error) });
       }

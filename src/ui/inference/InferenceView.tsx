@@ -181,8 +181,19 @@ function CachedModels() {
 function KnnProbeLine() {
   const knn = useInference((s) => s.knn);
   const state = useInference((s) => s.knnState);
+  const progress = useInference((s) => s.knnProgress);
   if (state === 'fitting')
-    return <p role="status">Fitting a k-NN probe on the run’s labelled images…</p>;
+    return (
+      <div role="status" data-testid="knn-progress">
+        <p>
+          Fitting a k-NN probe on the run’s labelled images
+          {progress
+            ? `: ${progress.embedded.toLocaleString('en')} of ${progress.total.toLocaleString('en')} embedded…`
+            : ' (reading them)…'}
+        </p>
+        <progress max={progress?.total ?? 1} value={progress?.embedded ?? 0} />
+      </div>
+    );
   if (state) return <ErrorNotice error={state} context="The k-NN probe could not be fitted." />;
   if (!knn) return null;
   return (
