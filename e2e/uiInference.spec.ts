@@ -331,7 +331,11 @@ test('a model trained in the tab: export in the browser, load, run', async ({ pa
     timeout: 120_000,
   });
   await expect(page.getByTestId('model-facts').first()).toContainText('next-patch predictions');
-  // No classification head: a k-NN probe on the run's Fashion-MNIST images classifies instead.
+  // No classification head: a k-NN probe on the run's Fashion-MNIST images classifies instead,
+  // saying how far its fitting has got while it runs (issue 15, defect 12).
+  await expect(page.getByTestId('knn-progress')).toContainText(/of 1,200 embedded/, {
+    timeout: 60_000,
+  });
   const knn = page.getByTestId('knn-probe');
   await expect(knn).toContainText('1,000 Fashion-MNIST', { timeout: 120_000 });
   const accuracy = Number((await knn.locator('strong').textContent())?.replace(' %', ''));
