@@ -1,4 +1,5 @@
 import { useId, useState } from 'react';
+import { HelpRow } from './SettingHelp';
 
 /**
  * A number input that lets the user type freely ("1e-", "0.00") and commits each value that
@@ -18,7 +19,7 @@ export function NumberField({
   value: number;
   onChange: (v: number) => void;
   hint?: string;
-  /** What the setting does (the field's tooltip). */
+  /** What the setting does (shown by the field's "?" and as its tooltip). */
   help?: string;
   /** Why the current value cannot run, if it cannot. */
   problem?: string;
@@ -36,7 +37,9 @@ export function NumberField({
   const invalid = !Number.isFinite(parsed) || problem !== undefined;
   return (
     <div className="field">
-      <label htmlFor={id}>{label}</label>
+      <HelpRow label={label} text={help} testId={testId}>
+        <label htmlFor={id}>{label}</label>
+      </HelpRow>
       <input
         id={id}
         type="text"

@@ -29,6 +29,7 @@ import {
 import { DatasetPicker } from './DatasetPicker';
 import { formatCount } from '../util/format';
 import { NumberField } from './NumberField';
+import { HelpRow, settingHelpText } from './SettingHelp';
 import { settingsProblems, useSettings } from './settingsStore';
 
 type ChoiceKey = Exclude<SettingKey, NumberKey | BooleanKey>;
@@ -65,7 +66,9 @@ function ChoiceField({
   // A whole row of the grid: the options say what each value is, which half a row cuts off.
   return (
     <div className="field" style={{ gridColumn: '1 / -1' }}>
-      <label htmlFor={id}>{spec.label}</label>
+      <HelpRow label={spec.label} text={settingHelpText(settingKey)} testId={spec.testId}>
+        <label htmlFor={id}>{spec.label}</label>
+      </HelpRow>
       <select
         id={id}
         data-testid={spec.testId}
@@ -127,7 +130,7 @@ function SettingFields({
               value={settings[key]}
               onChange={(v) => set(key, v)}
               hint={'hint' in spec ? spec.hint : undefined}
-              help={spec.help}
+              help={settingHelpText(key)}
               problem={problems[key]}
               testId={spec.testId}
             />
@@ -137,15 +140,17 @@ function SettingFields({
       {keys.booleans.map((key) => {
         const spec = SETTINGS_SCHEMA[key];
         return (
-          <label className="checkbox" key={key} title={spec.help}>
-            <input
-              type="checkbox"
-              checked={settings[key]}
-              onChange={(e) => set(key, e.target.checked)}
-              data-testid={spec.testId}
-            />
-            {spec.label}
-          </label>
+          <HelpRow key={key} label={spec.label} text={settingHelpText(key)} testId={spec.testId}>
+            <label className="checkbox" title={spec.help}>
+              <input
+                type="checkbox"
+                checked={settings[key]}
+                onChange={(e) => set(key, e.target.checked)}
+                data-testid={spec.testId}
+              />
+              {spec.label}
+            </label>
+          </HelpRow>
         );
       })}
     </>
@@ -203,7 +208,13 @@ export function SettingsPanel({
       )}
       <fieldset disabled={locked} className="plain">
         <div className="field">
-          <label htmlFor="preset">{SETTINGS_SCHEMA.preset.label}</label>
+          <HelpRow
+            label={SETTINGS_SCHEMA.preset.label}
+            text={settingHelpText('preset')}
+            testId={SETTINGS_SCHEMA.preset.testId}
+          >
+            <label htmlFor="preset">{SETTINGS_SCHEMA.preset.label}</label>
+          </HelpRow>
           <select
             id="preset"
             data-testid={SETTINGS_SCHEMA.preset.testId}
@@ -242,7 +253,13 @@ export function SettingsPanel({
       <fieldset disabled={locked} className="plain">
         {showOrdering && (
           <div className="field">
-            <label htmlFor="ordering">{SETTINGS_SCHEMA.ordering.label}</label>
+            <HelpRow
+              label={SETTINGS_SCHEMA.ordering.label}
+              text={settingHelpText('ordering')}
+              testId={SETTINGS_SCHEMA.ordering.testId}
+            >
+              <label htmlFor="ordering">{SETTINGS_SCHEMA.ordering.label}</label>
+            </HelpRow>
             <select
               id="ordering"
               data-testid={SETTINGS_SCHEMA.ordering.testId}
