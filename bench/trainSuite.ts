@@ -34,10 +34,10 @@ import { recordDispatch, type PreparedDispatch } from '../src/gpu/dispatch';
 import { timeComputePass } from '../src/gpu/timing';
 import { makeProceduralDataset } from '../src/data/procedural';
 import type { ImageDataset } from '../src/data/dataset';
-import { numPatches, parameterCount, PRESETS, type PresetName } from '../src/model/config';
+import { numPatches, parameterCount, type PresetName } from '../src/model/config';
 import { AimGpuModel } from '../src/model/gpuModel';
 import { estimateTrainingMemory, memoryLimitProblems } from '../src/model/memory';
-import { DEFAULT_SETTINGS, modelConfigFor, type RunSettings } from '../src/training/settings';
+import { defaultsFor, modelConfigFor, type RunSettings } from '../src/training/settings';
 import { gpuBatchBuffers, planGpuBatches } from '../src/training/gpuBatches';
 import { Trainer } from '../src/training/trainer';
 import { emit, median, sig } from './stats';
@@ -72,12 +72,13 @@ export function trainCases(
   return (presets ?? TRAIN_PRESETS).map((preset) => ({ preset, batch: size }));
 }
 
-/** The run settings of a case: the defaults (the recipe) at this preset, batch and GUARD_STEPS. */
+/**
+ * The run settings of a case: the defaults (the recipe) at this preset — its whole shape:
+ * trunk width, depth and heads, head width and depth (defaultsFor) — batch and GUARD_STEPS.
+ */
 export function benchSettings(c: TrainBenchCase): RunSettings {
   return {
-    ...DEFAULT_SETTINGS,
-    preset: c.preset,
-    headDepth: PRESETS[c.preset].head.depth,
+    ...defaultsFor(c.preset),
     batch: c.batch,
     steps: GUARD_STEPS,
     evalEvery: 1_000_000,
