@@ -21,6 +21,7 @@ import {
   type GridSpec,
   type GridState,
   type GridStore,
+  validateGridSpec,
 } from '../paper/runGrid';
 import { PAPER_PRESETS, PAPER_TABLE_IDS, paperTable } from '../paper/tables';
 import { choiceFlag, numberFlag, parseFlags, type FlagOptions } from './flags.node';
@@ -163,6 +164,11 @@ async function main() {
     process.exit(0);
   }
   const { spec, out } = parsed;
+  const problems = validateGridSpec(spec);
+  if (problems.length) {
+    console.error(`${problems.join('\n')}\n\n${USAGE}`);
+    process.exit(64);
+  }
   mkdirSync(out, { recursive: true });
   const statePath = join(out, 'state.json');
   let resume: GridState | undefined;
