@@ -1,8 +1,8 @@
 // Builds the example photos shipped in public/examples/ (the Inference tab's "try it" row and
 // the presenter view) from Debian's python3-skimage package (0.19.3-8), whose data folder holds
-// a few public-domain and CC0 photographs. Each is scaled so its shorter side is 256 px (what
-// ml-aim's preprocessing resizes to before its 224 crop) and saved as JPEG: a few tens of KB
-// each, committed, so the page needs no download at run time. Node has no image codec here,
+// a few public-domain and CC0 photographs. Each is scaled so its shorter side is 384 px (above the
+// 256 that ml-aim's preprocessing resizes to, so the presenter view can show it large) and
+// saved as JPEG: a few tens of KB each, committed, so the page needs no download at run time. Node has no image codec here,
 // so Debian's Chromium (the one the end-to-end tests drive) decodes, resamples and encodes.
 //   cd /tmp && apt-get download python3-skimage && dpkg-deb -x python3-skimage_*.deb skx
 //   node scripts/make-examples.mjs [/tmp/skx/usr/lib/python3/dist-packages/skimage/data]
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 
 const source = process.argv[2] ?? '/tmp/skx/usr/lib/python3/dist-packages/skimage/data';
 const out = 'public/examples';
-const SHORTER_SIDE = 256;
-const JPEG_QUALITY = 0.85;
+const SHORTER_SIDE = 384;
+const JPEG_QUALITY = 0.8;
 
 // Source file, output name, and the licence sentence of skimage/data/_fetchers.py's docstring.
 // src/ui/inference/exampleImages.ts repeats the credits the page shows under each photo.

@@ -35,6 +35,8 @@ export interface InferenceState {
   busy: InferenceBusy;
   error?: SerializedError;
   result?: Classification & { imageName: string };
+  /** Every classification's latency since the model was loaded (run 1 compiles the shaders). */
+  latencies: { run: number; ms: number }[];
   /** The k-NN probe fitted for a run's checkpoint (which has no classification head). */
   knn?: KnnProbeSummary;
   knnState?: 'fitting' | SerializedError;
@@ -71,6 +73,7 @@ export const useInference = create<InferenceState>((set, get) => {
       error: undefined,
       progress: undefined,
       result: undefined,
+      latencies: [],
       knn: undefined,
       knnState: undefined,
       knnProgress: undefined,
@@ -89,6 +92,7 @@ export const useInference = create<InferenceState>((set, get) => {
   return {
     presets: [],
     cached: [],
+    latencies: [],
     backend: 'webgpu',
     busy: undefined,
     init: async () => {
@@ -173,7 +177,10 @@ export const useInference = create<InferenceState>((set, get) => {
       set({ busy: 'classifying', classifyError: undefined });
       try {
         const result = await inferenceApi().classify(image, name);
-        set({ result: { ...result, imageName: name } });
+        set({
+          result: { ...result, imageName: name },
+          latencies: [...get().latencies, { run: result.run, ms: result.latencyMs }],
+        });
       } catch (error) {
         set({ classifyError: serializeError(error) });
       } finally {

@@ -13,9 +13,12 @@ import { useSession } from '../runDriver';
 import { useRuns } from '../runsStore';
 import { formatNumber } from '../../util/format';
 import { ClassifyPanel } from './ClassifyPanel';
+import { ExamplesPanel } from './ExamplesPanel';
 import { LoadProgressView } from './LoadProgressView';
 import { ModelMemoryTable } from './ModelMemoryTable';
 import { ModelFacts, ModelPlanCard } from './ModelPlanCard';
+import { Presenter } from './Presenter';
+import { usePresenter } from './presenterStore';
 
 function BackendLine() {
   const env = useInference((s) => s.env);
@@ -239,9 +242,13 @@ export function InferenceView() {
   const presets = useInference((s) => s.presets);
   const backend = useInference((s) => s.backend);
   const loadInspected = useInference((s) => s.loadInspected);
+  const loaded = useInference((s) => s.loaded);
+  const presenting = usePresenter((s) => s.presenting);
   useEffect(() => {
     void init();
   }, [init]);
+  // The presenter view replaces the tab's panels, so the page under it cannot scroll.
+  if (presenting && loaded) return <Presenter />;
   return (
     <div className="view inference-view">
       <BackendLine />
@@ -251,6 +258,7 @@ export function InferenceView() {
           <CachedModels />
         </aside>
         <div>
+          <ExamplesPanel />
           {busy === 'inspecting' && <p role="status">Reading model.onnx…</p>}
           {error && <ErrorNotice error={error} context="Nothing was loaded or cached." />}
           {card && (
