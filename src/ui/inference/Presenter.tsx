@@ -49,10 +49,21 @@ export function Presenter() {
     });
   }, [loaded, busy, shown, example.title, index, settled]);
 
+  // Focus moves into the view (the Present button it replaced is gone); on leaving, the
+  // browser's full screen ends with it.
+  const root = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    root.current?.focus();
+    return () => {
+      if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
+    };
+  }, []);
+
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'ArrowRight') step(1);
       else if (e.key === 'ArrowLeft') step(-1);
+      // In full screen the browser takes the first Escape to leave it; the next one leaves.
       else if (e.key === 'Escape') close();
       else return;
       e.preventDefault();
@@ -67,6 +78,8 @@ export function Presenter() {
     : undefined;
   return (
     <div
+      ref={root}
+      tabIndex={-1}
       className="presenter"
       role="dialog"
       aria-modal="true"
@@ -151,6 +164,21 @@ export function Presenter() {
           <button type="button" className="secondary small" onClick={() => step(1)}>
             Next →
           </button>
+          {document.fullscreenEnabled && (
+            <button
+              type="button"
+              className="secondary small"
+              onClick={() =>
+                void (
+                  document.fullscreenElement
+                    ? document.exitFullscreen()
+                    : document.documentElement.requestFullscreen()
+                ).catch(() => undefined)
+              }
+            >
+              Full screen
+            </button>
+          )}
           <button type="button" className="small" onClick={close} data-testid="presenter-leave">
             Leave (Esc)
           </button>
