@@ -84,6 +84,15 @@ test('example photos from the first load; one click classifies; the presenter vi
   await expect(page.getByTestId('top-classes').locator('li')).toHaveCount(5);
   await expect(examples.nth(0)).toHaveAttribute('aria-pressed', 'true');
   await page.screenshot({ path: 'e2e-artifacts/examples-classified.png', fullPage: true });
+  // The classified picture sits below the drop zone with a gap, never on its border (issue 15,
+  // defect 13).
+  const zone = await page
+    .getByRole('region', { name: 'Run it on an image' })
+    .locator('.dropzone')
+    .boundingBox();
+  const shown = await result.boundingBox();
+  expect(zone && shown).toBeTruthy();
+  expect(shown!.y).toBeGreaterThanOrEqual(zone!.y + zone!.height + 8);
 
   // The presenter view: the chosen photo, large, with its top-5, latency and model facts.
   await page.getByTestId('present').click();
