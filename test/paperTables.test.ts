@@ -174,6 +174,20 @@ describe('rendering a grid', () => {
     expect(md).toContain('| 1 | 0.6200 | … | 0.7100 | … |');
   });
 
+  it('ties are all bold, and a row of equal numbers has none', () => {
+    const tied: GridState = {
+      ...newGridState(spec('3b')),
+      cells: [cell('raster', 12.5, 40, 0.5), cell('spiral', 12.5, 50, 0.5)],
+    };
+    const md = renderMarkdown(tied);
+    expect(md).toContain('| linear (aim-micro) | 12.5 | 12.5 | … | … |');
+    expect(md).toContain('| attentive (aim-micro) | 40.0 | **50.0** | … | … |');
+    const third = { ...tied, cells: [...tied.cells, cell('checkerboard', 10, 50, 0.6)] };
+    expect(renderMarkdown(third)).toContain(
+      '| attentive (aim-micro) | 40.0 | **50.0** | **50.0** | … |',
+    );
+  });
+
   it('a table whose published numbers are not in the paper’s text says n/a, never a number', () => {
     const md = renderMarkdown(newGridState(spec('3d')));
     expect(md).toContain('| linear (paper, AIM-0.6B) | n/a | n/a | n/a | n/a |');

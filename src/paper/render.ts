@@ -119,15 +119,12 @@ export function tableRows(state: GridState): { header: string[]; rows: Row[] } {
   };
 }
 
-function bestIndex(values: string[], best: 'max' | 'min'): number {
-  let index = -1;
-  for (const [i, text] of values.entries()) {
-    const v = Number(text);
-    if (text === '' || !Number.isFinite(v)) continue;
-    if (index < 0 || (best === 'max' ? v > Number(values[index]) : v < Number(values[index])))
-      index = i;
-  }
-  return index;
+/** The positions of the best numbers of a row (ties all), none when every number is the same. */
+function bestIndices(values: string[], best: 'max' | 'min'): Set<number> {
+  const numbers = values.map(Number).filter((v, i) => values[i] !== '' && Number.isFinite(v));
+  if (new Set(numbers).size < 2) return new Set();
+  const target = best === 'max' ? Math.max(...numbers) : Math.min(...numbers);
+  return new Set(values.flatMap((v, i) => (v !== '' && Number(v) === target ? [i] : [])));
 }
 
 function caption(state: GridState, table: PaperTable): string {
@@ -156,10 +153,9 @@ export function renderMarkdown(state: GridState): string {
       .join(' | ')} |`,
   ];
   for (const row of rows) {
-    const b = row.best ? bestIndex(row.values, row.best) : -1;
-    // (Bold only a best among several numbers, as the paper does.)
-    const numbers = row.values.filter((v) => Number.isFinite(Number(v))).length;
-    const values = row.values.map((v, i) => (i === b && numbers > 1 ? `**${v}**` : v));
+    // (Bold the best among several different numbers, as the paper does.)
+    const bold = row.best ? bestIndices(row.values, row.best) : new Set<number>();
+    const values = row.values.map((v, i) => (bold.has(i) ? `**${v}**` : v));
     lines.push(`| ${row.label} | ${values.join(' | ')} |`);
   }
   lines.push(
