@@ -37,6 +37,16 @@ describe('Trainer (aim-micro on SwiftShader)', { timeout: 400_000 }, () => {
     const evaluation = await trainer.evaluate();
     expect(evaluation.chunkLoss).toHaveLength(8);
     expect(evaluation.chunkLoss.every(Number.isFinite)).toBe(true);
+    // One mean per position t = 0 … 14 (targets 1 … 15 of the 4×4 grid), rounded to 4
+    // significant digits; their chunk means are the chunk loss (2 positions a chunk, C = 8).
+    const positionLoss = evaluation.positionLoss!;
+    expect(positionLoss).toHaveLength(15);
+    expect(positionLoss.every(Number.isFinite)).toBe(true);
+    evaluation.chunkLoss.forEach((v, c) => {
+      const ts = [2 * c - 1, 2 * c].filter((t) => t >= 0);
+      const mean = ts.reduce((a, t) => a + positionLoss[t], 0) / ts.length;
+      expect(Math.abs(mean - v)).toBeLessThan(1e-3 * Math.abs(v));
+    });
     const [shown] = await trainer.predictions(1);
     expect(shown.original).toHaveLength(16 * 16 * 3);
     expect(shown.predicted).toHaveLength(16 * 16 * 3);

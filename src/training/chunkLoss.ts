@@ -30,10 +30,17 @@ export function perChunkLoss(
   return acc.result().chunkLoss;
 }
 
-/** Running per-chunk means over many validation batches. */
+/**
+ * Running per-chunk and per-position means over many validation batches. Position t (0 … K−2)
+ * is the position that predicts target t + 1 — the kernel's own indexing — so
+ * `positionLoss[t]` is the loss of the (t + 1)-th patch of the ordering; the first patch of the
+ * sequence is never predicted and has no entry.
+ */
 export class ChunkLossAccumulator {
   private readonly sums: number[];
   private readonly counts: number[];
+  private readonly positionSums: number[];
+  private readonly positionCounts: number[];
 
   constructor(
     readonly positions: number,
@@ -43,6 +50,8 @@ export class ChunkLossAccumulator {
       throw new RangeError(`perChunkLoss: ${chunks} chunks`);
     this.sums = new Array<number>(chunks).fill(0);
     this.counts = new Array<number>(chunks).fill(0);
+    this.positionSums = new Array<number>(Math.max(0, positions - 1)).fill(0);
+    this.positionCounts = new Array<number>(Math.max(0, positions - 1)).fill(0);
   }
 
   /** Adds a batch; by default evaluated with prefix S = 1 (every target counted). */
@@ -55,19 +64,37 @@ export class ChunkLossAccumulator {
       for (let i = 0; i < this.positions - 1; i++) {
         if (counted && !counted(b, i)) continue;
         const c = chunkOfPosition(i + 1, this.positions, this.chunks);
-        this.sums[c] += perPosition[b * this.positions + i];
+        const loss = perPosition[b * this.positions + i];
+        this.sums[c] += loss;
         this.counts[c]++;
+        this.positionSums[i] += loss;
+        this.positionCounts[i]++;
       }
     }
   }
 
-  /** Per-chunk means and the overall mean over every target. */
-  result(): { chunkLoss: number[]; loss: number } {
+  /**
+   * Per-chunk means, the overall mean over every target, and the mean per position t
+   * (target t + 1; NaN where no target counted).
+   */
+  result(): { chunkLoss: number[]; loss: number; positionLoss: number[] } {
     const total = this.sums.reduce((a, b) => a + b, 0);
     const count = this.counts.reduce((a, b) => a + b, 0);
     return {
       chunkLoss: this.sums.map((s, c) => (this.counts[c] > 0 ? s / this.counts[c] : NaN)),
       loss: count > 0 ? total / count : NaN,
+      positionLoss: this.positionSums.map((s, i) =>
+        this.positionCounts[i] > 0 ? s / this.positionCounts[i] : NaN,
+      ),
     };
   }
+}
+
+/**
+ * x to `digits` significant digits: what a run record keeps of each position's loss (one number
+ * per position per evaluation; 4 digits resolve 1e-4 of a loss, far finer than a map's colours).
+ */
+export function roundSignificant(x: number, digits: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  return Number(x.toPrecision(digits));
 }

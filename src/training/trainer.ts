@@ -46,7 +46,7 @@ import { TensorPool } from '../model/gpuBuffers';
 import { AimGpuModel } from '../model/gpuModel';
 import { runPatchOrder } from '../model/orderings';
 import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
-import { ChunkLossAccumulator } from './chunkLoss';
+import { ChunkLossAccumulator, roundSignificant } from './chunkLoss';
 import { predictionImages, type PredictionImage } from './predictions';
 import { Rng } from './rng';
 import { EpochSampler } from './sampler';
@@ -68,6 +68,12 @@ export interface EvalMetrics {
   step: number;
   valLoss: number;
   chunkLoss: number[];
+  /**
+   * Mean validation loss per sequence position t = 0 … K−2, the position that predicts the
+   * ordering's patch t + 1 (the first patch is never predicted), to 4 significant digits.
+   * Absent in records made before it existed.
+   */
+  positionLoss?: number[];
 }
 
 /** One step's inputs as drawn on the CPU, before they are written to the GPU. */
@@ -301,8 +307,8 @@ export class Trainer {
   }
 
   /**
-   * Validation loss and per-chunk loss over the first `evalImages` validation images, in the
-   * causal setting (S = 1: every target counts). No augmentation, no parameter change.
+   * Validation loss, per-chunk and per-position loss over the first `evalImages` validation
+   * images, in the causal setting (S = 1: every target counts). No augmentation, no parameter change.
    */
   async evaluate(): Promise<EvalMetrics> {
     const { batch, evalImages, chunks } = this.settings;
@@ -329,8 +335,13 @@ export class Trainer {
       }
       acc.add(await this.model.outputs.perPosition.download(), batch);
     }
-    const { chunkLoss, loss } = acc.result();
-    return { step: this.step, valLoss: loss, chunkLoss };
+    const { chunkLoss, loss, positionLoss } = acc.result();
+    return {
+      step: this.step,
+      valLoss: loss,
+      chunkLoss,
+      positionLoss: positionLoss.map((v) => roundSignificant(v, 4)),
+    };
   }
 
   /**
