@@ -10,6 +10,7 @@ import { RunsTable } from './RunsTable';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { downloadBlob, downloadText, fileSafe } from './download';
+import { PatchLossMaps } from './PatchLossMap';
 import { deleteRun, resumeFromCheckpoint, savedCheckpoint } from './runDriver';
 import {
   configDifferences,
@@ -253,6 +254,7 @@ export function RunsView() {
               exportName="selected-runs"
               caption={runsCaption(chosen)}
             />
+            <PatchLossMaps runs={chosen} />
           </>
         )}
       </section>

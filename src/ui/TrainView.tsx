@@ -10,6 +10,7 @@ import { useCompare } from './compareStore';
 import { CostEstimate } from './CostEstimate';
 import { ErrorNotice } from './ErrorNotice';
 import { OrderingView } from './OrderingView';
+import { PatchLossMaps } from './PatchLossMap';
 import { PredictionGrid } from './PredictionGrid';
 import {
   pauseRun,
@@ -234,6 +235,7 @@ export function TrainView() {
           exportName={run?.name ?? 'run'}
           caption={caption}
         />
+        {run && <PatchLossMaps runs={[run]} />}
       </section>
       {/* Keyed by run: one run's predictions never stay under another's. */}
       {run && <PredictionGrid key={run.id} run={run} />}
