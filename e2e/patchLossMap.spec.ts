@@ -39,7 +39,8 @@ function fakeRun(
 }
 
 // Raster: the loss climbs along the sequence, 0.5 at t = 0 to 1.2 at t = 14.
-const rasterLoss = Array.from({ length: 15 }, (_, t) => 0.5 + 0.05 * t);
+// (Rounded as the trainer rounds: 4 significant digits.)
+const rasterLoss = Array.from({ length: 15 }, (_, t) => Number((0.5 + 0.05 * t).toPrecision(4)));
 // Spiral: flat 0.8, so raster − spiral changes sign across the grid.
 const spiralLoss = Array.from({ length: 15 }, () => 0.8);
 const RUNS = [
@@ -147,6 +148,7 @@ test('per-patch loss: one map, two and their difference, PNG with caption, old r
     maps.first().getByRole('button', { name: 'PNG' }).click(),
   ]);
   expect(download.suggestedFilename()).toBe('raster-map-patch-loss-step-3.png');
+  await download.saveAs('e2e-artifacts/patch-loss-export.png');
   expect(await captionInk(page, download)).toBeGreaterThan(200);
   await maps.first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'e2e-artifacts/patch-loss-one-1280.png' });
@@ -179,6 +181,7 @@ test('per-patch loss: one map, two and their difference, PNG with caption, old r
     diff.getByRole('button', { name: 'PNG' }).click(),
   ]);
   expect(diffPng.suggestedFilename()).toBe('raster-map-minus-spiral-map-patch-loss.png');
+  await diffPng.saveAs('e2e-artifacts/patch-loss-difference-export.png');
   expect(await captionInk(page, diffPng)).toBeGreaterThan(200);
   await diff.scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'e2e-artifacts/patch-loss-two-1280.png' });

@@ -29,12 +29,12 @@ import { cssColour, useTheme } from './theme';
 const GRID = 240;
 const STRIP_TOP = GRID + 24;
 const STRIP_H = 16;
-const LEGEND_TOP = STRIP_TOP + STRIP_H + 22;
+const LEGEND_TOP = STRIP_TOP + STRIP_H + 34;
 const LEGEND_H = 10;
 const HEIGHT = LEGEND_TOP + LEGEND_H + 16;
-/** The exported PNG: drawn at 2×, at least this wide so the caption has room. */
+/** The exported PNG: the map at 1.5× its on-screen size (whole device pixels at 2×). */
 const EXPORT_SCALE = 2;
-const EXPORT_MIN_WIDTH = 560;
+const EXPORT_MAP_SCALE = 1.5;
 
 interface MapDrawing {
   side: number;
@@ -106,8 +106,8 @@ function drawMap(g: CanvasRenderingContext2D, m: MapDrawing): void {
   g.textBaseline = 'top';
   g.fillStyle = fg;
   g.textAlign = 'left';
-  g.fillText('Sequence order, t = 1 … K−1', 0, GRID + 8);
   const n = m.sequence.length;
+  g.fillText(`Sequence order, t = 1 … ${n}`, 0, GRID + 8, GRID);
   m.sequence.forEach((v, i) => {
     const x0 = Math.round((i * GRID) / n);
     const w = Math.round(((i + 1) * GRID) / n) - x0;
@@ -128,6 +128,9 @@ function drawMap(g: CanvasRenderingContext2D, m: MapDrawing): void {
   }
   const ticks = legendTicks(m.scale);
   g.fillStyle = fg;
+  g.textAlign = 'left';
+  const what = m.scale.kind === 'diverging' ? 'Loss difference, A − B' : 'Validation loss';
+  g.fillText(ticks.length === 1 ? `${what}: the same everywhere` : what, 0, LEGEND_TOP - 14, GRID);
   ticks.forEach((v, i) => {
     const x = ticks.length === 1 ? GRID / 2 : (i * GRID) / (ticks.length - 1);
     g.textAlign =
@@ -159,7 +162,7 @@ function wrap(g: CanvasRenderingContext2D, text: string, width: number): string[
 /** The map as a PNG at 2×: title, caption (wrapped), the drawing, and its note. */
 function renderPng(m: MapDrawing, title: string, caption: string, note: string): Promise<Blob> {
   const k = EXPORT_SCALE;
-  const [pad, width] = [16, EXPORT_MIN_WIDTH];
+  const [pad, width, mapH] = [16, GRID * EXPORT_MAP_SCALE, HEIGHT * EXPORT_MAP_SCALE];
   const out = document.createElement('canvas');
   const g = out.getContext('2d')!;
   g.font = '12px system-ui, sans-serif';
@@ -167,7 +170,7 @@ function renderPng(m: MapDrawing, title: string, caption: string, note: string):
   const noteLines = wrap(g, note, width);
   const top = pad + 24 + captionLines.length * 16 + 8;
   out.width = (width + 2 * pad) * k;
-  out.height = (top + HEIGHT + 8 + noteLines.length * 16 + pad) * k;
+  out.height = (top + mapH + 8 + noteLines.length * 16 + pad) * k;
   g.scale(k, k);
   g.fillStyle = cssColour('--panel', '#fff');
   g.fillRect(0, 0, width + 2 * pad, out.height / k);
@@ -180,12 +183,13 @@ function renderPng(m: MapDrawing, title: string, caption: string, note: string):
   captionLines.forEach((l, i) => g.fillText(l, pad, pad + 24 + i * 16));
   g.save();
   g.translate(pad, top);
+  g.scale(EXPORT_MAP_SCALE, EXPORT_MAP_SCALE);
   drawMap(g, m);
   g.restore();
   g.font = '12px system-ui, sans-serif';
   g.fillStyle = cssColour('--muted', '#555');
   g.textAlign = 'left';
-  noteLines.forEach((l, i) => g.fillText(l, pad, top + HEIGHT + 8 + i * 16));
+  noteLines.forEach((l, i) => g.fillText(l, pad, top + mapH + 8 + i * 16));
   return new Promise((resolve, reject) =>
     out.toBlob(
       (b) => (b ? resolve(b) : reject(new Error('The PNG could not be drawn.'))),
