@@ -384,7 +384,7 @@ export function PatchLossMaps({ runs }: { runs: readonly RunRecord[] }) {
               testId="patch-loss-map"
               title={`Loss per patch: ${run.name}`}
               caption={mapCaption(run, map.step)}
-              note={`Hatched: row ${row + 1}, column ${col + 1}, the ${run.settings.ordering} ordering's first patch, which is never predicted.`}
+              note={`Hatched: row ${row + 1}, column ${col + 1}, the ${run.settings.ordering} ordering's first patch, which is never predicted.${imageFor(run) ? ' Faintly under the colours: the first validation image.' : ''}`}
               exportName={`${run.name}-patch-loss-step-${map.step}`}
               step={map.step}
               firstPatch={map.firstPatch}
