@@ -141,6 +141,11 @@ test('per-patch loss: one map, two and their difference, PNG with caption, old r
   expect(Math.abs(low[0] - high[0]) + Math.abs(low[1] - high[1])).toBeGreaterThan(200);
   const first = await cellColour(canvas, 0, 0);
   expect(Math.max(...first) - Math.min(...first)).toBeLessThan(10);
+  // Hover reads a cell's number (row 1, column 2 holds position 0: 0.5).
+  await canvas.hover({ position: { x: 90, y: 30 } });
+  await expect(maps.first()).toContainText('Row 1, column 2: 0.5');
+  await canvas.hover({ position: { x: 30, y: 30 } });
+  await expect(maps.first()).toContainText('Row 1, column 1: not predicted');
 
   const caption = await maps.first().getAttribute('data-caption');
   expect(caption).toContain('raster map');
