@@ -2,7 +2,7 @@
  * Headless training: `npm run train -- --preset aim-micro --ordering raster --steps 500
  * --batch 64 --out runs/x`. The same Trainer as the playground's worker, in Node through Dawn.
  * Writes `<out>/metrics.jsonl` (one JSON object per logged step: step, trainLoss, lr,
- * imgPerSec, gradNorm, stepMs; on evaluation steps also valLoss and chunkLoss) and
+ * imgPerSec, gradNorm, stepMs; on evaluation steps also valLoss, chunkLoss and positionLoss) and
  * `<out>/checkpoint.safetensors` (plus `<out>/settings.json`).
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
