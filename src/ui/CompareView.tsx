@@ -5,6 +5,7 @@
  * exported as JSON. The attention the runs trained with (causal as Table 3b, or prefix) is
  * named on every chart, in the chart files' names and in the JSON.
  */
+import { RunLink } from './RunLink';
 import { useMemo, useState } from 'react';
 import { ORDERINGS, type Ordering } from '../model/orderings';
 import { ORDERING_COLOURS } from './charts/chartData';
@@ -242,6 +243,14 @@ export function CompareView() {
                   <th scope="row">
                     <span className="swatch" style={{ background: ORDERING_COLOURS[o] }} /> {o}
                     {running && current === o && <span className="tag">now</span>}
+                    {r && (
+                      <>
+                        {' '}
+                        <RunLink runId={r.id} testId={`run-link-${o}`}>
+                          run
+                        </RunLink>
+                      </>
+                    )}
                   </th>
                   <td>{r ? r.phase : running ? 'waiting' : '—'}</td>
                   <td>{r ? `${r.step} / ${r.settings.steps}` : '—'}</td>

@@ -1,4 +1,5 @@
 /** Where a run stands: phase, progress bar, ETA, throughput, GPU memory, checkpoints. */
+import { RunLink } from './RunLink';
 import type { RunRecord } from './runRecords';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor } from '../training/settings';
@@ -50,6 +51,9 @@ export function RunStatus({ run, pausing = false }: { run: RunRecord; pausing?: 
         </span>
         {run.phase === 'running' && Number.isFinite(eta) && <span>ETA {formatDuration(eta)}</span>}
       </div>
+      <p className="muted small run-name-line">
+        {run.name} · <RunLink runId={run.id} />
+      </p>
       {run.phase === 'interrupted' && run.checkpointStep === undefined && (
         <p className="muted small" data-testid="nothing-to-resume">
           Nothing can be resumed: the run stopped before its first checkpoint

@@ -111,10 +111,13 @@ export function RunsTable({
   runs,
   diffs,
   actions,
+  focusRun,
 }: {
   runs: readonly RunRecord[];
   diffs: ReadonlyMap<string, string[]>;
   actions: (run: RunRecord) => ReactNode;
+  /** The run a link opened the tab on: marked. */
+  focusRun?: string;
 }) {
   const selected = useRuns((s) => s.selected);
   const toggle = useRuns((s) => s.toggleSelected);
@@ -129,7 +132,11 @@ export function RunsTable({
       key={r.id}
       data-run-id={r.id}
       data-testid="run-row"
-      className={inGroup ? 'in-group' : undefined}
+      data-focused={r.id === focusRun || undefined}
+      className={
+        [inGroup ? 'in-group' : '', r.id === focusRun ? 'focused' : ''].join(' ').trim() ||
+        undefined
+      }
     >
       <td>
         <input

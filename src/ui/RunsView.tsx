@@ -3,7 +3,7 @@
  * differs from the others; rename, delete, export (one or all), import, resume from a
  * checkpoint, load a run's settings, and overlay the ticked runs in fixed colours.
  */
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { ChunkStepChart } from './charts/ChunkSteps';
 import { ClusterBundle } from './ClusterBundle';
 import { RunsTable } from './RunsTable';
@@ -46,6 +46,20 @@ export function RunsView() {
   const fileInput = useRef<HTMLInputElement>(null);
 
   const runs = useMemo(() => order.map((id) => records[id]).filter(Boolean), [order, records]);
+  // A run's link (#tab=runs&run=<id>): overlay that run and bring its row into view.
+  const focusRun = useSettings((s) => s.focusRun);
+  const loaded = useRuns((s) => s.loaded);
+  const focusMissing = focusRun !== undefined && loaded && !records[focusRun];
+  useEffect(() => {
+    if (!focusRun || !records[focusRun]) return;
+    const { selected: now, setSelected: select } = useRuns.getState();
+    if (!now.includes(focusRun)) select([...now, focusRun]);
+    document
+      .querySelector(`tr[data-run-id="${CSS.escape(focusRun)}"]`)
+      ?.scrollIntoView({ block: 'center' });
+    // Only when the link (or its run's arrival) changes, not on every record update.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [focusRun, focusRun ? records[focusRun] !== undefined : false]);
   const diffs = useMemo(() => configDifferences(runs), [runs]);
   const chosen = useMemo(() => runs.filter((r) => selected.includes(r.id)), [runs, selected]);
   const curves = useMemo(
@@ -136,6 +150,12 @@ export function RunsView() {
             {note}
           </span>
         </div>
+        {focusMissing && (
+          <p className="notice warn-notice" role="status" data-testid="run-link-missing">
+            This link names a run (“{focusRun}”) that is not in this browser: runs live in the
+            browser that trained or imported them. Import its export here to see it.
+          </p>
+        )}
         {persistProblem && (
           <p className="notice warn-notice" role="alert">
             {persistProblem}
@@ -147,6 +167,7 @@ export function RunsView() {
           <RunsTable
             runs={runs}
             diffs={diffs}
+            focusRun={focusRun}
             actions={(r) => {
               const resumable =
                 !anyActive &&

@@ -17,7 +17,7 @@ import { workerApi } from '../worker/client';
 import type { DatasetChoice, DatasetSummary, UserDataInput } from '../worker/protocol';
 import { serializeError, type SerializedError } from '../worker/protocol';
 import { adapterFitProblems } from './adapterFit';
-import { decodeSettings, hashFor, tabFromHash, type LinkDataset } from './urlSettings';
+import { decodeSettings, hashFor, runFromHash, tabFromHash, type LinkDataset } from './urlSettings';
 
 export const TABS = ['train', 'compare', 'paper', 'runs', 'inference', 'gpu'] as const;
 export type Tab = (typeof TABS)[number];
@@ -34,15 +34,22 @@ interface SettingsState {
   /** What the last preset change set for the user (settings that follow the preset). */
   presetNote?: string;
   tab: Tab;
+  /** The run the Runs tab shows (a link's `run=`); kept in the address while on that tab. */
+  focusRun?: string;
   set: <K extends keyof RunSettings>(key: K, value: RunSettings[K]) => void;
   setPreset: (preset: PresetName) => void;
   setAll: (settings: RunSettings, dataset: DatasetChoice) => void;
   setDatasetKind: (kind: LinkDataset) => void;
   setTab: (tab: Tab) => void;
+  /** Opens the Runs tab on one run (what a run's link does). */
+  showRun: (runId: string) => void;
   loadUserFiles: (input: UserDataInput) => Promise<void>;
 }
 
-function initial(): Pick<SettingsState, 'settings' | 'datasetKind' | 'linkProblems' | 'tab'> {
+function initial(): Pick<
+  SettingsState,
+  'settings' | 'datasetKind' | 'linkProblems' | 'tab' | 'focusRun'
+> {
   const { settings, dataset, ignored } = decodeSettings(location.hash);
   const t = tabFromHash(location.hash);
   const known = (TABS as readonly string[]).includes(t ?? '');
@@ -65,11 +72,12 @@ function initial(): Pick<SettingsState, 'settings' | 'datasetKind' | 'linkProble
     datasetKind: dataset === 'user' ? 'fashion-mnist' : dataset,
     linkProblems: problems,
     tab,
+    focusRun: tab === 'runs' ? runFromHash(location.hash) : undefined,
   };
 }
 
 function writeUrl(s: SettingsState): void {
-  const hash = hashFor(s.tab, s.settings, s.datasetKind);
+  const hash = hashFor(s.tab, s.settings, s.datasetKind, s.tab === 'runs' ? s.focusRun : undefined);
   if (location.hash !== hash) history.replaceState(null, '', hash);
 }
 
@@ -109,6 +117,10 @@ export const useSettings = create<SettingsState>((set, get) => ({
   },
   setTab: (tab) => {
     set({ tab });
+    writeUrl(get());
+  },
+  showRun: (runId) => {
+    set({ tab: 'runs', focusRun: runId });
     writeUrl(get());
   },
   loadUserFiles: async (input) => {

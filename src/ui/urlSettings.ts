@@ -79,7 +79,8 @@ export function decodeSettings(query: string): LinkState {
   const settings: RunSettings = defaultsFor(preset);
   let dataset: LinkDataset = 'fashion-mnist';
   for (const [key, raw] of params) {
-    if (key === 'preset' || key === 'tab') continue;
+    // `run` names a run for the Runs tab to show (settingsStore.ts `focusRun`).
+    if (key === 'preset' || key === 'tab' || key === 'run') continue;
     if (key === 'data') {
       if ((LINK_DATASETS as readonly string[]).includes(raw)) dataset = raw as LinkDataset;
       else ignored.push(`Unknown dataset "${raw}".`);
@@ -101,7 +102,23 @@ export function tabFromHash(hash: string): string | undefined {
   return new URLSearchParams(hash.replace(/^#/, '')).get('tab') ?? undefined;
 }
 
-export function hashFor(tab: string, settings: RunSettings, dataset: LinkDataset): string {
+/** The hash's `run=` entry (a run for the Runs tab to show), if any. */
+export function runFromHash(hash: string): string | undefined {
+  return new URLSearchParams(hash.replace(/^#/, '')).get('run') ?? undefined;
+}
+
+/** A link to one run in the Runs tab (what every place that names a run links to). */
+export function runHash(runId: string): string {
+  return `#tab=runs&run=${encodeURIComponent(runId)}`;
+}
+
+export function hashFor(
+  tab: string,
+  settings: RunSettings,
+  dataset: LinkDataset,
+  run?: string,
+): string {
   const rest = encodeSettings(settings, dataset);
-  return `#tab=${tab}${rest ? `&${rest}` : ''}`;
+  const runPart = run ? `&run=${encodeURIComponent(run)}` : '';
+  return `#tab=${tab}${runPart}${rest ? `&${rest}` : ''}`;
 }

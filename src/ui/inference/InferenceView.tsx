@@ -9,6 +9,7 @@ import { DropZone } from '../DropZone';
 import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { defaultInferenceRun } from '../runRecords';
+import { RunLink } from '../RunLink';
 import { useSession } from '../runDriver';
 import { useRuns } from '../runsStore';
 import { formatNumber } from '../../util/format';
@@ -137,6 +138,7 @@ function LoadPanel() {
           >
             Export and load
           </button>
+          <RunLink runId={run.id} testId="inference-run-link" />
         </div>
       )}
     </section>
