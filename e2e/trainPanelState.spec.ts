@@ -187,8 +187,10 @@ test('changing the preset says which settings follow it', async ({ page }) => {
   const errors = await openReady(page, '/#tab=train&preset=aim-micro&batch=8');
   await expect(page.getByTestId('head-depth')).toHaveValue('1');
   await page.getByTestId('preset').selectOption('aim-tiny');
+  // The preset sets the whole model shape (issue 14 made the trunk and head sizes settings);
+  // the note names every value it changed.
   await expect(page.getByTestId('preset-note')).toHaveText(
-    'aim-tiny sets its own head depth 4 (was 1).',
+    'aim-tiny sets its own head depth 4 (was 1), head width 256 (was 64), trunk width 192 (was 64), trunk depth 6 (was 2), number of attention heads 6 (was 2).',
   );
   await expect(page.getByTestId('head-depth')).toHaveValue('4');
   await expect(page.getByTestId('batch')).toHaveValue('8');
