@@ -73,6 +73,9 @@ test('train from a link: loss chart, pause, step, resume, reload and resume, fin
   const lines = Buffer.concat(csv).toString('utf8').trim().split('\n');
   expect(lines[0]).toBe('step,train (raw),train (smoothed),validation');
   expect(lines).toHaveLength(9);
+  // The run recorded the adapter it trained on: the time estimate for these settings is now
+  // its own measured step time (issue 15, defect 8).
+  await expect(page.getByTestId('cost-estimate')).toHaveAttribute('data-source', 'same-run');
 
   await page.getByTestId('theme').selectOption('dark');
   await page.screenshot({ path: 'e2e-artifacts/ui-train-dark.png' });
