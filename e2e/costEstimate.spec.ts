@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { importRuns } from './importRuns';
 import { defaultsFor } from '../src/training/settings';
 
 // Issue 15, defect 8: the cost before pressing Train. On first use the page measures this
@@ -85,13 +86,7 @@ test('a time estimate before the first run, remembered, then from a run on this 
     evals: [],
   };
   await page.getByTestId('tab-runs').click();
-  await page.getByTestId('import-runs').setInputFiles({
-    name: 'runs.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(
-      JSON.stringify({ format: 'aim-playground-runs', version: 1, exportedAt: '', runs: [run] }),
-    ),
-  });
+  await importRuns(page, [run]);
   await page.getByTestId('tab-train').click();
   await expect(estimate).toHaveAttribute('data-source', 'same-run');
   await expect(estimate).toContainText('measured in “measured here”');

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { importRuns } from './importRuns';
 import { defaultsFor } from '../src/training/settings';
 
 // Issue 15: "a run's page link from every place that names a run". A run's link is
@@ -31,16 +32,10 @@ function fakeRun(id: string, name: string, createdAt: number, lr: number) {
 
 const RUNS = [fakeRun('run-a', 'alpha', 1000, 0.001), fakeRun('run-b', 'beta', 2000, 0.002)];
 
-async function importRuns(page: Page) {
+async function openWithRuns(page: Page) {
   await page.goto('/#tab=runs');
   await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
-  await page.getByTestId('import-runs').setInputFiles({
-    name: 'runs.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(
-      JSON.stringify({ format: 'aim-playground-runs', version: 1, exportedAt: '', runs: RUNS }),
-    ),
-  });
+  await importRuns(page, RUNS);
   await expect(page.getByTestId('run-row')).toHaveCount(2);
 }
 
@@ -51,7 +46,7 @@ test('a run’s link opens the Runs tab on it; Train, Inference and a missing ru
 }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await importRuns(page);
+  await openWithRuns(page);
 
   // Opened from the address (a copied link): that run is marked and overlaid.
   await page.goto('/#tab=runs&run=run-a');
