@@ -14,7 +14,9 @@ const crossOriginIsolation = {
  * (production) build, in dist/, folds those branches away; e2e/productionBundle.spec.ts
  * checks that none of it is left there.
  */
-const TEST_BUILD_DIR = 'dist-test';
+// AIM_TEST_BUILD_DIR (a folder name matching dist-test*, which .gitignore covers) lets two
+// checkouts or two people's edits in one tree build and serve their test builds side by side.
+const TEST_BUILD_DIR = process.env.AIM_TEST_BUILD_DIR ?? 'dist-test';
 
 export default defineConfig(({ mode }) => ({
   plugins: [react()],
