@@ -28,7 +28,11 @@ import {
   pixelTargetsOf,
   type AimConfig,
 } from './config';
-import { attentionForwardReference, type AttentionShape } from '../reference/attention';
+import {
+  attentionForwardReference,
+  prefixAttends,
+  type AttentionShape,
+} from '../reference/attention';
 import { gelu } from '../reference/gelu';
 import { layerNormReference, type LayerNormForwardReference } from '../reference/layernorm';
 import { matmulReference } from '../reference/matmul';
@@ -111,6 +115,8 @@ export function trunkForwardReference(
   c: AimConfig,
   params: ParamValues,
   inputs: ModelInputs,
+  /** Blocks to run (default all): a view of block l needs only the first l + 1. */
+  blockCount = c.depth,
 ): TrunkForward {
   const { batch } = inputs;
   const K = numPatches(c);
@@ -148,7 +154,7 @@ export function trunkForwardReference(
   const shape = attentionShapeOf(c, batch);
   const blocks: TrunkBlockCache[] = [];
   let x = tokens;
-  for (let l = 0; l < c.depth; l++) {
+  for (let l = 0; l < Math.min(blockCount, c.depth); l++) {
     const key = (s: string) => param(params, `trunk.blocks.${l}.${s}`);
     const ln1 = layerNormReference(
       x,
@@ -176,6 +182,38 @@ export function trunkForwardReference(
     x = output;
   }
   return { patches, embedded, patchNorm, tokens, blocks };
+}
+
+/**
+ * A block's attention probabilities from its saved qkv, [B, H, T, T] (sample, head, query,
+ * key; sequence order): exp(q_i·k_j/√dh − lse_i) with the log-sum-exp of the attention
+ * reference itself, so the rows are those its output was computed with; exactly 0 where the
+ * prefix-causal mask forbids key j.
+ */
+export function attentionProbabilitiesReference(
+  qkv: ArrayLike<number>,
+  prefixLengths: ArrayLike<number>,
+  s: AttentionShape,
+): Float64Array {
+  const { batch, seqLen: T, heads: H, headDim: dh } = s;
+  const D = H * dh;
+  const { lse } = attentionForwardReference(qkv, prefixLengths, s);
+  const probs = new Float64Array(batch * H * T * T);
+  const scale = 1 / Math.sqrt(dh);
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < T; i++) {
+        const q = (b * T + i) * 3 * D + h * dh;
+        const row = ((b * H + h) * T + i) * T;
+        for (let j = 0; j < T; j++) {
+          if (!prefixAttends(i, j, prefixLengths[b])) continue;
+          const k = (b * T + j) * 3 * D + D + h * dh;
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += qkv[q + d] * qkv[k + d];
+          probs[row + j] = Math.exp(dot * scale - lse[(b * H + h) * T + i]);
+        }
+      }
+  return probs;
 }
 
 /** Saved activations of one head block. */

@@ -24,6 +24,7 @@ import type {
   RunPhase,
   UserDataInput,
 } from './protocol';
+import type { QueryAttentionRequest, QueryAttentionResult } from './queryAttention';
 import { checkpointKey, TrainingSession } from './trainingSession';
 import { WorkerGpu } from './workerGpu';
 
@@ -189,6 +190,16 @@ export class PlaygroundWorkerApi {
       train: take(data.train, trainCount),
       val: take(data.val, valCount),
     };
+  }
+
+  /**
+   * One validation image's attention in one trunk block of a run's checkpoint, every query and
+   * head (the Runs tab's query-attention view). The float64 reference loads on first use.
+   */
+  async queryAttention(req: QueryAttentionRequest): Promise<QueryAttentionResult> {
+    const { queryAttentionOfRun } = await import('./queryAttention');
+    const checkpoint = await (await this.checkpointStore()).get(checkpointKey(req.runId));
+    return queryAttentionOfRun(req, checkpoint, await this.datasets.get(req.dataset));
   }
 
   /** A run's last checkpoint (safetensors bytes), for download; undefined when none is stored. */
