@@ -15,6 +15,7 @@ import { DEFAULT_SETTINGS, defaultsFor, type RunSettings } from '../training/set
 import { Comlink, trainingWorker, workerApi } from '../worker/client';
 import type { DatasetChoice, RunEvent, RunInfo } from '../worker/protocol';
 import { openDiagnosticsChannel } from './channel';
+import { installConvertHooks } from './convertHooks';
 import type { InferenceDiagnosticsApi } from './inferenceDiagnostics';
 import { checkMatmul, seededMatmul } from './matmulCheck';
 import { pageGpu } from './pageGpu';
@@ -78,6 +79,7 @@ export function installTestHooks(): void {
   addSelfTestTarget('page', async (req) => checkMatmul(await pageGpu(), req));
   installPlaygroundHandle();
   installRunHandle();
+  installConvertHooks();
   // A getter: the inference worker starts only when someone uses it.
   Object.defineProperty(window, '__aimInference', {
     get: inferenceDiagnostics,

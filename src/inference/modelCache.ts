@@ -58,6 +58,24 @@ export function checkFileName(name: string): string {
   return name;
 }
 
+/**
+ * The Web Lock a worker holds while it writes model `id` from outside the worker that lists
+ * the cache (the checkpoint conversion worker), so list() does not take the unfinished folder
+ * for one left by a closed tab.
+ */
+export function cacheWriteLockName(id: string): string {
+  return `aim-model-cache-write:${folderName(id)}`;
+}
+
+async function heldLockNames(): Promise<Set<string>> {
+  try {
+    const state = await navigator.locks.query();
+    return new Set((state.held ?? []).map((l) => l.name ?? ''));
+  } catch {
+    return new Set();
+  }
+}
+
 let quotaOverride: number | undefined;
 
 /** Diagnostics: make freeBytes() report `bytes` (undefined restores the browser's answer). */
@@ -89,15 +107,19 @@ export class ModelCache {
     }
   }
 
-  /** Complete entries, newest first; folders left half-written are removed. */
+  /**
+   * Complete entries, newest first; folders left half-written are removed, except those
+   * another worker is still writing (it holds their cacheWriteLockName).
+   */
   async list(): Promise<CachedModelEntry[]> {
     const entries: CachedModelEntry[] = [];
     const stale: string[] = [];
+    const writing = await heldLockNames();
     for await (const [name, handle] of this.root.entries()) {
       if (handle.kind !== 'directory') continue;
       const entry = await readEntry(handle as FileSystemDirectoryHandle);
       if (entry) entries.push(entry);
-      else stale.push(name);
+      else if (!writing.has(cacheWriteLockName(name))) stale.push(name);
     }
     for (const name of stale) await this.root.removeEntry(name, { recursive: true });
     return entries.sort((a, b) => b.savedAt.localeCompare(a.savedAt));
