@@ -44,6 +44,8 @@ export interface InferenceState {
   knnProgress?: { embedded: number; total: number };
   classifyError?: SerializedError;
   init: () => Promise<void>;
+  /** Lists the cache again (a model converted in the conversion worker just arrived). */
+  refreshCached: () => Promise<void>;
   setBackend: (backend: Backend) => void;
   inspectUrl: (url: string) => Promise<void>;
   inspectFiles: (files: File[]) => Promise<void>;
@@ -95,6 +97,7 @@ export const useInference = create<InferenceState>((set, get) => {
     latencies: [],
     backend: 'webgpu',
     busy: undefined,
+    refreshCached,
     init: async () => {
       const api = inferenceApi();
       const env = await api.environment();
