@@ -86,12 +86,13 @@ export class ProbeFeatures {
 
   /**
    * A trunk (ml-aim keys; other keys, such as a pre-training head's, are ignored) and banks
-   * for `capacity` images.
+   * for `capacity` images. `params` may instead be a reader of one tensor at a time (the
+   * inference tab's second engine reads multi-gigabyte models tensor by tensor).
    */
   static async create(
     ctx: GpuContext,
     config: AimConfig,
-    params: ReadonlyMap<string, ArrayLike<number>>,
+    params: ReadonlyMap<string, ArrayLike<number>> | ((name: string) => Promise<ArrayLike<number>>),
     capacity: number,
     opts: FeatureOptions,
   ): Promise<ProbeFeatures> {
@@ -105,13 +106,20 @@ export class ProbeFeatures {
     const model = await AimGpuModel.create(ctx, config, batch, { trunkOnly: true });
     const made: Tensor[] = [];
     try {
-      const trunk = new Map<string, ArrayLike<number>>();
-      for (const spec of model.specs) {
-        const v = params.get(spec.name);
-        if (!v) throw new RangeError(`probe: the checkpoint has no ${spec.name}`);
-        trunk.set(spec.name, v);
+      if (typeof params === 'function') {
+        for (const spec of model.specs)
+          model.uploadParameters(new Map([[spec.name, await params(spec.name)]]), {
+            partial: true,
+          });
+      } else {
+        const trunk = new Map<string, ArrayLike<number>>();
+        for (const spec of model.specs) {
+          const v = params.get(spec.name);
+          if (!v) throw new RangeError(`probe: the checkpoint has no ${spec.name}`);
+          trunk.set(spec.name, v);
+        }
+        model.uploadParameters(trunk);
       }
-      model.uploadParameters(trunk);
       const N = numPatches(config);
       const D = config.width;
       const make = (shape: number[], label: string) => {

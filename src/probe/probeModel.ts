@@ -59,6 +59,8 @@ export class ProbeModel {
   private trainLabels!: Tensor<'u32'>;
   private evalIndex!: Tensor<'u32'>;
   private logits!: Tensor<'f32'>;
+  /** The evaluation's attention-pooling weights [E, H, N] (attentive only). */
+  private evalProbs?: Tensor<'f32'>;
   private trainDispatches: PreparedDispatch[] = [];
   private evalDispatches: PreparedDispatch[] = [];
 
@@ -211,7 +213,9 @@ export class ProbeModel {
         { running: true },
       )),
     ];
-    evalList.push(...(await forward(E, evalXhat, this.logits)).list);
+    const evalForward = await forward(E, evalXhat, this.logits);
+    evalList.push(...evalForward.list);
+    this.evalProbs = evalForward.saved?.probs;
     this.evalDispatches = evalList;
   }
 
@@ -338,6 +342,16 @@ export class ProbeModel {
     this.evalIndex.upload(padded);
     await runDispatches(this.ctx, this.evalDispatches);
     return (await this.logits.download()).slice(0, n * this.shape.classes);
+  }
+
+  /**
+   * The attention-pooling weights [n, H, N] of the last `logitsOf` call's first n samples:
+   * per head, how much each token contributed to the pooled feature (attentive only).
+   */
+  async attentionOf(n: number): Promise<Float32Array> {
+    if (!this.evalProbs) throw new RangeError('probe: a linear probe has no attention');
+    const { heads: H, tokens: N } = this.shape;
+    return (await this.evalProbs.download()).slice(0, n * H * N);
   }
 
   /** The mean of the per-step losses since the last call (and restarts the sum). */
