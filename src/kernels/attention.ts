@@ -4,7 +4,9 @@
  *   - `shaders/attention_forward.wgsl`: o = softmax(q·kᵀ/√dh + mask)·v and the log-sum-exp L;
  *   - `shaders/attention_backward_preprocess.wgsl`: Δ = rowsum(dO ∘ o);
  *   - `shaders/attention_backward_dkdv.wgsl`: dK, dV (one workgroup per key block);
- *   - `shaders/attention_backward_dq.wgsl`: dQ (one workgroup per query block).
+ *   - `shaders/attention_backward_dq.wgsl`: dQ (one workgroup per query block);
+ *   - or, for short sequences, `shaders/attention_backward_short.wgsl`: the whole backward
+ *     in one dispatch (./attentionBackwardShort.ts; the choice: ./attentionPlan.ts).
  *
  * Layouts follow ml-aim: qkv is [B, T, 3·D] (the qkv Linear's output: [q ; k ; v] along the
  * last axis, each third split into H heads of dh = D/H contiguous columns), o is [B, T, D],
@@ -16,6 +18,8 @@ import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } fro
 import { Tensor } from '../gpu/tensor';
 import { uniformBuffer, uniformU32 } from '../gpu/uniforms';
 import type { AttentionShape } from '../reference/attention';
+import { prepareAttentionBackwardShort } from './attentionBackwardShort';
+import { chooseAttentionBackward, type AttentionBackwardKernel } from './attentionPlan';
 import { dims, requireDistinct, requireDtype, requireShape } from './checks';
 import { flatGridFor, flatKernel } from './flat';
 
@@ -135,6 +139,8 @@ function blockConstants(headDim: number, blocks: AttentionBlocks): Record<string
 
 export interface AttentionOptions {
   heads: number;
+  /** The backward's kernels; chosen from the adapter and the shape when absent (attentionPlan.ts). */
+  backward?: AttentionBackwardKernel;
 }
 
 export interface AttentionForwardTensors {
@@ -217,14 +223,16 @@ export function attentionDeltaShape(s: AttentionShape): [number, number, number]
 }
 
 /**
- * Backward: dQkv = d(Σ dOut·out)/d qkv, from the forward's out and lse. Three dispatches,
- * in order: Δ = rowsum(dOut ∘ out) (a scratch buffer owned by the dispatches), dK/dV, dQ.
+ * Backward: dQkv = d(Σ dOut·out)/d qkv, from the forward's out and lse. For short sequences
+ * one dispatch (attention_backward_short.wgsl); else three, in order: Δ = rowsum(dOut ∘ out)
+ * (a scratch buffer owned by the dispatches), dK/dV, dQ.
  */
 export async function prepareAttentionBackward(
   ctx: GpuContext,
-  { qkv, out, lse, dOut, prefixLengths, dQkv }: AttentionBackwardTensors,
-  { heads }: AttentionOptions,
+  tensors: AttentionBackwardTensors,
+  { heads, backward }: AttentionOptions,
 ): Promise<PreparedDispatch[]> {
+  const { qkv, out, lse, dOut, prefixLengths, dQkv } = tensors;
   const s = attentionShape(qkv.shape, heads);
   const outShape = [s.batch, s.seqLen, s.heads * s.headDim];
   requireTensor('qkv', qkv, qkv.shape, 'f32');
@@ -234,6 +242,8 @@ export async function prepareAttentionBackward(
   requireTensor('prefixLengths', prefixLengths, [s.batch], 'u32');
   requireTensor('dQkv', dQkv, qkv.shape, 'f32');
   requireDistinct('attention', { dQkv }, { qkv, out, lse, dOut, prefixLengths });
+  const plan = chooseAttentionBackward(ctx.choices, s, backward);
+  if (plan.kernel === 'short') return [await prepareAttentionBackwardShort(ctx, tensors, s, plan)];
   const blocks = attentionBlockSizes(s.headDim);
   const [preprocess, dkdv, dq] = await Promise.all([
     flatKernel(ctx, { shader: 'attention_backward_preprocess' }),
