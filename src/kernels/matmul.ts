@@ -251,7 +251,7 @@ export async function prepareMatmul(
  * partials given by the caller (a scratch of this product's own, which the caller vouches for
  * with deferReduce), one batch entry, no epilogue but accumulate — the weight gradients.
  */
-function deferrableReduce(
+export function deferrableReduce(
   reduce: PreparedDispatch,
   t: MatmulTensors & { partials: Tensor<'f32'> },
   s: MatmulShape,

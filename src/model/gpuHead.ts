@@ -43,7 +43,7 @@ import type {
 } from './allocation';
 import { pixelTargetsOf, type AimConfig } from './config';
 import { gather, type ParameterStore, type PendingDispatches } from './gpuBuffers';
-import { prepareMlpHalfBackward, type BackwardOptions } from './gpuTrunk';
+import { prepareLinearBackward, prepareMlpHalfBackward, type BackwardOptions } from './gpuTrunk';
 
 function view3(t: Tensor<'f32'>, batch: number): Tensor<'f32'> {
   return t.view([batch, t.shape[0] / batch, t.shape[1]]);
@@ -303,28 +303,16 @@ export async function prepareHeadRowsBackward(
   const h = headRowViews(full, rows.count);
   const compactDz = leadingRows(trunkGrads.stream, rows.count);
   const out: PendingDispatches[] = [
-    prepareMatmul(
+    // Through the MLP head into its dn; without one, straight to the compact d z.
+    prepareLinearBackward(
       ctx,
-      {
-        a: h.dpred,
-        b: projOutInput(h),
-        c: store.grad('head.proj_out.weight'),
-        partials: store.gradientPartials('head.proj_out.weight') ?? trunkGrads.splitKPartials,
-      },
-      {
-        transA: true,
-        accumulate,
-        splitK: true,
-        deferReduce: !!store.gradientPartials('head.proj_out.weight'),
-      },
+      store,
+      'head.proj_out.weight',
+      { dy: h.dpred, x: projOutInput(h), dx: h.mlp ? h.mlp.dn : compactDz },
+      trunkGrads.splitKPartials,
+      accumulate,
     ),
     prepareColumnSum(ctx, { x: h.dpred, out: store.grad('head.proj_out.bias') }, { accumulate }),
-    // Through the MLP head into its dn; without one, straight to the compact d z.
-    prepareMatmul(ctx, {
-      a: h.dpred,
-      b: store.param('head.proj_out.weight'),
-      c: h.mlp ? h.mlp.dn : compactDz,
-    }),
   ];
   if (h.mlp)
     out.push(...mlpHeadBackward(ctx, c, store, h.postNorm.y, h.mlp, compactDz, trunkGrads, opts));
@@ -377,23 +365,15 @@ function mlpHeadBackward(
   }
   // h₀ = z·W_inᵀ + b_in + positions, on the compact rows.
   out.push(
-    prepareMatmul(
+    prepareLinearBackward(
       ctx,
-      {
-        a: h.stream,
-        b: z,
-        c: store.grad('head.proj_in.weight'),
-        partials: store.gradientPartials('head.proj_in.weight') ?? trunkGrads.splitKPartials,
-      },
-      {
-        transA: true,
-        accumulate,
-        splitK: true,
-        deferReduce: !!store.gradientPartials('head.proj_in.weight'),
-      },
+      store,
+      'head.proj_in.weight',
+      { dy: h.stream, x: z, dx: dz },
+      trunkGrads.splitKPartials,
+      accumulate,
     ),
     prepareColumnSum(ctx, { x: h.stream, out: store.grad('head.proj_in.bias') }, { accumulate }),
-    prepareMatmul(ctx, { a: h.stream, b: store.param('head.proj_in.weight'), c: dz }),
   );
   return out;
 }

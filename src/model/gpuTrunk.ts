@@ -21,6 +21,7 @@ import { prepareAttentionBackward, prepareAttentionForward } from '../kernels/at
 import { prepareColumnSum } from '../kernels/columnSum';
 import { prepareLayerNormBackward, prepareLayerNormForward } from '../kernels/layernorm';
 import { prepareMatmul } from '../kernels/matmul';
+import { prepareGroupedMatmul } from '../kernels/matmulGrouped';
 import { preparePatchify } from '../kernels/patchify';
 import { preparePositionalEmbeddingAdd } from '../kernels/posembed';
 import type { ModelInputTensors, NormBuffers, TrunkBuffers, TrunkGradBuffers } from './allocation';
@@ -148,6 +149,37 @@ export function prepareWeightGradient(
   );
 }
 
+/**
+ * A Linear layer's two gradients from one dY in one grouped dispatch (matmulGrouped.ts):
+ * dX = dY·W into `dx` — times gelu'(pre) when `pre` is given — and dW = dYᵀ·X into weight
+ * gradient `name`, split and reduced as prepareWeightGradient does it; each gives the bits
+ * of its own dispatch.
+ */
+export function prepareLinearBackward(
+  ctx: GpuContext,
+  store: ParameterStore,
+  name: string,
+  t: { dy: Tensor<'f32'>; x: Tensor<'f32'>; dx: Tensor<'f32'>; pre?: Tensor<'f32'> },
+  shared: Tensor<'f32'>,
+  accumulate: boolean,
+): Promise<PreparedDispatch[]> {
+  const own = store.gradientPartials(name);
+  return prepareGroupedMatmul(ctx, t.dy, [
+    {
+      b: store.param(name),
+      c: t.dx,
+      aux: t.pre,
+      opts: { activation: t.pre ? 'gelu-grad' : 'none' },
+    },
+    {
+      b: t.x,
+      c: store.grad(name),
+      partials: own ?? shared,
+      opts: { transA: true, accumulate, splitK: true, deferReduce: own !== undefined },
+    },
+  ]);
+}
+
 export interface BackwardOptions {
   /** Add into the gradient tensors instead of overwriting them (micro-batches). */
   accumulate: boolean;
@@ -171,18 +203,24 @@ export async function prepareMlpHalfBackward(
   { accumulate }: BackwardOptions,
 ): Promise<PreparedDispatch[]> {
   const { stream, dpre, dh, splitKPartials: shared } = scratch;
-  const weightGradient = (name: string, a: Tensor<'f32'>, b: Tensor<'f32'>) =>
-    prepareWeightGradient(ctx, store, name, { a, b, c: store.grad(name) }, shared, accumulate);
   return gather([
-    // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the matmul's epilogue.
-    prepareMatmul(
+    // dpre = (dy·W_fc2) ⊙ gelu'(pre), fused in the epilogue; with fc2's weight gradient.
+    prepareLinearBackward(
       ctx,
-      { a: stream, b: store.param(names.fc2), c: dpre, aux: saved.pre },
-      { activation: 'gelu-grad' },
+      store,
+      names.fc2,
+      { dy: stream, x: saved.act, dx: dpre, pre: saved.pre },
+      shared,
+      accumulate,
     ),
-    weightGradient(names.fc2, stream, saved.act),
-    weightGradient(names.fc1, dpre, saved.norm.y),
-    prepareMatmul(ctx, { a: dpre, b: store.param(names.fc1), c: dh }),
+    prepareLinearBackward(
+      ctx,
+      store,
+      names.fc1,
+      { dy: dpre, x: saved.norm.y, dx: dh },
+      shared,
+      accumulate,
+    ),
     prepareLayerNormBackward(
       ctx,
       {
@@ -231,12 +269,11 @@ export async function prepareTrunkBackward(
         opts,
       ),
       // stream = d m now; m = x + attn·W_projᵀ.
-      prepareMatmul(ctx, { a: g.stream, b: store.param(key('attn.proj.weight')), c: g.dattn }),
-      prepareWeightGradient(
+      prepareLinearBackward(
         ctx,
         store,
         key('attn.proj.weight'),
-        { a: g.stream, b: b.attn, c: store.grad(key('attn.proj.weight')) },
+        { dy: g.stream, x: b.attn, dx: g.dattn },
         g.splitKPartials,
         accumulate,
       ),
@@ -252,15 +289,14 @@ export async function prepareTrunkBackward(
         },
         { heads: c.heads },
       ),
-      prepareWeightGradient(
+      prepareLinearBackward(
         ctx,
         store,
         key('attn.qkv.weight'),
-        { a: g.dqkv, b: b.ln1.y, c: store.grad(key('attn.qkv.weight')) },
+        { dy: g.dqkv, x: b.ln1.y, dx: g.dh },
         g.splitKPartials,
         accumulate,
       ),
-      prepareMatmul(ctx, { a: g.dqkv, b: store.param(key('attn.qkv.weight')), c: g.dh }),
       prepareLayerNormBackward(
         ctx,
         {
