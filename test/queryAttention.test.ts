@@ -303,7 +303,8 @@ describe("the worker's query attention from a stored checkpoint", () => {
     modelConfig: settings,
     runConfig: { ordering: 'checkerboard' },
   });
-  const data = makeProceduralDataset({ size: 16, trainCount: 8, valCount: 5, seed: 1 });
+  const dataset = makeProceduralDataset({ size: 16, trainCount: 8, valCount: 5, seed: 1 });
+  const data = () => Promise.resolve(dataset);
   const req = {
     runId: 'r1',
     dataset: { kind: 'procedural' as const, size: 16 },
@@ -313,8 +314,8 @@ describe("the worker's query attention from a stored checkpoint", () => {
     prefix: 5,
   };
 
-  it('uses the checkpoint’s ordering and weights, one validation image, every head', () => {
-    const got = queryAttentionOfRun(req, checkpoint, data);
+  it('uses the checkpoint’s ordering and weights, one validation image, every head', async () => {
+    const got = await queryAttentionOfRun(req, checkpoint, data);
     expect(got.ordering).toBe('checkerboard');
     expect(got.order).toEqual(patchOrder('checkerboard', 4, 4));
     expect([got.step, got.positions, got.heads, got.side, got.depth]).toEqual([12, 16, 2, 4, 2]);
@@ -325,17 +326,28 @@ describe("the worker's query attention from a stored checkpoint", () => {
     expect(Math.abs(row.sequence.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
     expect(row.sequence.slice(10).every((v) => v === 0)).toBe(true);
     // Another image gives other rows.
-    const other = queryAttentionOfRun({ ...req, imageIndex: 0 }, checkpoint, data);
+    const other = await queryAttentionOfRun({ ...req, imageIndex: 0 }, checkpoint, data);
     expect(maxAbsDiff(other.probs, got.probs)).toBeGreaterThan(1e-4);
   });
 
-  it('says why when there is no checkpoint or no such image', () => {
-    expect(() => queryAttentionOfRun(req, undefined, data)).toThrow(/no checkpoint/);
-    expect(() => queryAttentionOfRun({ ...req, imageIndex: 5 }, checkpoint, data)).toThrow(
+  it('says why when there is no checkpoint or no such image', async () => {
+    let loaded = false;
+    const watched = () => ((loaded = true), data());
+    await expect(queryAttentionOfRun(req, undefined, watched)).rejects.toThrow(
+      expect.objectContaining({
+        name: 'NoCheckpointError',
+        message: expect.stringMatching(/no checkpoint/),
+      }),
+    );
+    expect(loaded).toBe(false);
+    await expect(queryAttentionOfRun({ ...req, imageIndex: 5 }, checkpoint, data)).rejects.toThrow(
       /validation image 6 does not exist/,
     );
-    expect(() => queryAttentionOfRun({ ...req, block: 2 }, checkpoint, data)).toThrow(
+    await expect(queryAttentionOfRun({ ...req, block: 2 }, checkpoint, data)).rejects.toThrow(
       /block 3 does not exist/,
+    );
+    await expect(queryAttentionOfRun(req, new Uint8Array([1, 2, 3]), data)).rejects.toThrow(
+      /checkpoint/,
     );
   });
 });

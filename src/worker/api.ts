@@ -199,7 +199,7 @@ export class PlaygroundWorkerApi {
   async queryAttention(req: QueryAttentionRequest): Promise<QueryAttentionResult> {
     const { queryAttentionOfRun } = await import('./queryAttention');
     const checkpoint = await (await this.checkpointStore()).get(checkpointKey(req.runId));
-    return queryAttentionOfRun(req, checkpoint, await this.datasets.get(req.dataset));
+    return queryAttentionOfRun(req, checkpoint, () => this.datasets.get(req.dataset));
   }
 
   /** A run's last checkpoint (safetensors bytes), for download; undefined when none is stored. */

@@ -48,6 +48,16 @@ export interface QueryAttentionResult {
   picture: { data: Uint8Array; width: number; height: number };
 }
 
+/** The run has no stored weights: the page says so plainly (an imported run, for one). */
+export class NoCheckpointError extends Error {
+  override readonly name = 'NoCheckpointError';
+  constructor(runId: string) {
+    super(
+      `run ${runId} has no checkpoint in this browser's storage (an imported run carries no weights): train it here to see its attention`,
+    );
+  }
+}
+
 /** A checkpoint's weights, shape, ordering and step (decoding is cheap: views, no copies). */
 function weightsOf(runId: string, bytes: Uint8Array) {
   const ckpt = decodeCheckpoint(bytes, `run ${runId}'s checkpoint`);
@@ -62,17 +72,16 @@ function weightsOf(runId: string, bytes: Uint8Array) {
   };
 }
 
-/** Computes the request from a run's checkpoint bytes and its dataset (throws why not). */
-export function queryAttentionOfRun(
+/** Computes the request from a run's checkpoint bytes and its dataset (rejects saying why not). */
+export async function queryAttentionOfRun(
   req: QueryAttentionRequest,
   checkpoint: Uint8Array | undefined,
-  data: ImageDataset,
-): QueryAttentionResult {
-  if (!checkpoint)
-    throw new Error(
-      `run ${req.runId} has no checkpoint in this browser's storage (an imported run carries no weights): train it here to see its attention`,
-    );
+  dataset: () => Promise<ImageDataset>,
+): Promise<QueryAttentionResult> {
+  if (!checkpoint) throw new NoCheckpointError(req.runId);
   const w = weightsOf(req.runId, checkpoint);
+  // The dataset only once there are weights to look at (it may be a download, or gone).
+  const data = await dataset();
   const c = w.config;
   const val = data.val;
   if (!(Number.isInteger(req.imageIndex) && req.imageIndex >= 0 && req.imageIndex < val.count))
