@@ -61,6 +61,23 @@ test('a run trains in the worker, pauses, steps, resumes and finishes', async ({
   for (const e of metrics) expect(Number.isFinite(e.metrics.trainLoss)).toBe(true);
   const evals = events.filter((e) => e.type === 'eval');
   expect(evals.map((e) => e.metrics.step)).toEqual([3, 6]);
+  // The worker announces each step, evaluation and checkpoint as it begins (the page's
+  // progress within a step): each step's announcement comes before its metrics.
+  const order = events.flatMap((e) =>
+    e.type === 'activity'
+      ? [`${e.activity} ${e.step}`]
+      : e.type === 'metrics'
+        ? [`done ${e.metrics.step}`]
+        : e.type === 'eval'
+          ? [`evaluated ${e.metrics.step}`]
+          : e.type === 'checkpoint'
+            ? [`saved ${e.step}`]
+            : [],
+  );
+  for (const k of [1, 2, 3, 4, 5, 6])
+    expect(order.indexOf(`step ${k}`)).toBe(order.indexOf(`done ${k}`) - 1);
+  expect(order.indexOf('evaluate 3')).toBe(order.indexOf('evaluated 3') - 1);
+  expect(order.indexOf('checkpoint 2')).toBe(order.indexOf('saved 2') - 1);
   expect(evals[1].metrics.chunkLoss).toHaveLength(8);
   const [prediction] = await page.evaluate(() => window.__aimRuns!.predictions(1));
   expect(prediction.predicted).toHaveLength(16 * 16 * 3);

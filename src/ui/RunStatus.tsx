@@ -1,5 +1,6 @@
 /** Where a run stands: phase, progress bar, ETA, throughput, GPU memory, checkpoints. */
 import { RunLink } from './RunLink';
+import { StepActivity } from './StepActivity';
 import type { RunRecord } from './runRecords';
 import { estimateTrainingMemory } from '../model/memory';
 import { modelConfigFor } from '../training/settings';
@@ -70,6 +71,7 @@ export function RunStatus({ run, pausing = false }: { run: RunRecord; pausing?: 
         </p>
       )}
       <progress max={total} value={run.step} aria-label={`Training progress: ${pct}%`} />
+      <StepActivity run={run} />
       <dl className="stats">
         <div>
           <dt>train loss</dt>

@@ -17,6 +17,7 @@ import {
   type RunPhase,
   type SerializedError,
 } from '../worker/protocol';
+import { probesUpTo, withProbePoint } from '../paper/figure4Points';
 import { colourFor, newRunId, uniqueRunName, type RunRecord } from './runRecords';
 import { currentAdapterKey } from './stepEstimate';
 import { persistNow, useRuns } from './runsStore';
@@ -34,7 +35,12 @@ interface SessionState {
 export const useSession = create<SessionState>(() => ({ busy: false, pausing: false }));
 
 const FLUSH_MS = 250;
-const pending = new Map<string, { metrics: StepMetrics[]; evals: EvalMetrics[] }>();
+interface PendingEvents {
+  metrics: StepMetrics[];
+  evals: EvalMetrics[];
+  activity?: RunRecord['activity'];
+}
+const pending = new Map<string, PendingEvents>();
 let flushTimer: ReturnType<typeof setTimeout> | undefined;
 const endWaiters = new Map<string, ((phase: RunPhase) => void)[]>();
 const ENDED: readonly RunPhase[] = ['stopped', 'finished', 'failed'];
@@ -47,12 +53,15 @@ export function flushRunEvents(): void {
 function flush(): void {
   if (flushTimer !== undefined) clearTimeout(flushTimer);
   flushTimer = undefined;
-  const { append } = useRuns.getState();
-  for (const [id, p] of pending) append(id, p.metrics, p.evals);
+  const { append, patch } = useRuns.getState();
+  for (const [id, p] of pending) {
+    append(id, p.metrics, p.evals);
+    if (p.activity) patch(id, { activity: p.activity });
+  }
   pending.clear();
 }
 
-function buffer(runId: string): { metrics: StepMetrics[]; evals: EvalMetrics[] } {
+function buffer(runId: string): PendingEvents {
   let p = pending.get(runId);
   if (!p) pending.set(runId, (p = { metrics: [], evals: [] }));
   flushTimer ??= setTimeout(flush, FLUSH_MS);
@@ -83,6 +92,22 @@ function onEvent(e: RunEvent): void {
       flush();
       patch(e.runId, { checkpointStep: e.step, checkpointStore: e.store });
       void persistNow();
+      return;
+    case 'activity':
+      // Stamped on arrival (the page's clock); buffered like metrics, so a fast GPU's
+      // hundreds of steps per second cost at most four store updates a second.
+      buffer(e.runId).activity = { kind: e.activity, step: e.step, since: Date.now() };
+      return;
+    case 'probing':
+      patch(e.runId, { probing: { step: e.step, message: e.message } });
+      return;
+    case 'probe':
+      // The evaluation of the same step goes to the record first (it was sent first).
+      flush();
+      patch(e.runId, {
+        probes: withProbePoint(useRuns.getState().records[e.runId]?.probes, e.point),
+        probing: undefined,
+      });
       return;
     case 'building':
       patch(e.runId, { building: { compiled: e.compiled, requested: e.requested } });
@@ -119,6 +144,8 @@ function applyInfo(runId: string, info: RunInfo): void {
   const metrics = r.metrics.filter((m) => m.step <= info.step);
   const evals = r.evals.filter((m) => m.step <= info.step);
   useRuns.getState().patch(runId, {
+    probes: probesUpTo(r.probes, info.step),
+    probing: undefined,
     parameters: info.parameters,
     gpuBytes: info.gpuBytes,
     datasetName: info.dataset.name,

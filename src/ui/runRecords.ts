@@ -16,8 +16,9 @@ import {
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 import type { DatasetChoice } from '../worker/protocol';
 import type { SerializedError } from '../worker/protocol';
-import type { RunPhase } from '../worker/protocol';
+import type { RunActivity, RunPhase } from '../worker/protocol';
 import { RUN_PALETTE } from './charts/chartData';
+import { isProbePoint, type ProbePoint } from '../paper/figure4Points';
 
 /**
  * 'starting': building the model; 'interrupted': the tab closed while the run was going
@@ -45,6 +46,8 @@ export interface RunRecord {
   checkpointStep?: number;
   /** While the model is built: pipelines compiled, and asked for so far. */
   building?: { compiled: number; requested: number };
+  /** What the worker began last, and when (page clock, ms): progress within a step (stepActivity.ts). */
+  activity?: { kind: RunActivity; step: number; since: number };
   checkpointStore?: StoreKind;
   /** Set when browser storage filled up: the run goes on, its checkpoints in memory. */
   storageFull?: string;
@@ -54,6 +57,10 @@ export interface RunRecord {
   adapter?: string;
   /** The comparison this run belongs to, and its ordering there. */
   compare?: { id: string; ordering: Ordering };
+  /** Probe evaluations on the way (setting "Probe every"; the paper's Figure 4), in step order. */
+  probes?: ProbePoint[];
+  /** While the probes train on the trunk of `step` (training waits): what they are doing. */
+  probing?: { step: number; message: string };
 }
 
 export const ACTIVE_PHASES: readonly RecordPhase[] = ['starting', 'running', 'paused'];
@@ -217,6 +224,9 @@ export function parseRunsExport(text: string): RunRecord[] {
         ...r.settings,
       },
       name: typeof r.name === 'string' ? r.name : r.id,
+      // Probe points another version wrote badly are dropped, not drawn as NaN.
+      probes: Array.isArray(r.probes) ? r.probes.filter(isProbePoint) : undefined,
+      probing: undefined,
       // An imported run cannot be running here: it was trained elsewhere.
       phase: isActive(r) || r.phase === 'interrupted' ? 'stopped' : r.phase,
     };

@@ -4,6 +4,7 @@
  * neither side reaches into the other's implementation for them.
  */
 import type { LoadReport, RgbImages } from '../data/dataset';
+import type { ProbePoint } from '../paper/figure4Points';
 import type { StoreKind } from '../training/checkpointStore';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 
@@ -53,11 +54,23 @@ export type RunPhase = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
 export type RunEvent =
   | { type: 'status'; runId: string; phase: RunPhase; step: number; message?: string }
   | { type: 'building'; runId: string; compiled: number; requested: number }
+  /**
+   * What the worker begins now, so the page can show progress within a step (a step of a big
+   * model on a software adapter takes minutes, and a step is one GPU submission: there is
+   * nothing finer to report than when it began). `step` is the step being computed or just
+   * completed (evaluate, checkpoint).
+   */
+  | { type: 'activity'; runId: string; activity: RunActivity; step: number }
   | { type: 'metrics'; runId: string; metrics: StepMetrics }
   | { type: 'eval'; runId: string; metrics: EvalMetrics }
+  /** Probes are training on the trunk of `step` (training waits); then their point. */
+  | { type: 'probing'; runId: string; step: number; message: string }
+  | { type: 'probe'; runId: string; point: ProbePoint }
   | { type: 'checkpoint'; runId: string; step: number; store: StoreKind }
   | { type: 'storage-full'; runId: string; message: string }
   | { type: 'error'; runId: string; step: number; error: SerializedError };
+
+export type RunActivity = 'step' | 'evaluate' | 'checkpoint';
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -11,7 +11,8 @@ import { ResilientStore } from '../training/checkpointStore';
 import { NonFiniteError, type StepMetrics, type Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
 import { afterStep } from '../training/settings';
-import { serializeError, type RunEventListener, type RunPhase } from './protocol';
+import { RunProber } from '../paper/figure4Probe';
+import { serializeError, type RunActivity, type RunEventListener, type RunPhase } from './protocol';
 
 export function checkpointKey(runId: string): string {
   return `runs/${runId}/checkpoint.safetensors`;
@@ -23,6 +24,8 @@ export class TrainingSession {
   /** Steps, evaluations, predictions and checkpoints share the model's buffers: one at a time. */
   private gpuWork: Promise<unknown> = Promise.resolve();
   private readonly store: ResilientStore;
+  /** Probes the trunk every `probeEvery` steps (the paper's Figure 4); none when it is 0. */
+  private readonly prober: RunProber | undefined;
 
   constructor(
     readonly runId: string,
@@ -37,6 +40,22 @@ export class TrainingSession {
         message: `Browser storage is full (${error.message}); checkpoints are kept in memory from now on and are lost if the tab closes.`,
       }),
     );
+    try {
+      this.prober =
+        (trainer.settings.probeEvery ?? 0) > 0
+          ? new RunProber({
+              ctx: trainer.ctx,
+              config: trainer.config,
+              settings: trainer.settings,
+              dataset: trainer.dataset,
+              downloadParameters: () => trainer.model.downloadParameters(),
+            })
+          : undefined;
+    } catch (error) {
+      // The run's data cannot be probed: refused before any step, its GPU memory given back.
+      trainer.destroy();
+      throw error;
+    }
   }
 
   get status(): { phase: RunPhase; step: number } {
@@ -103,11 +122,15 @@ export class TrainingSession {
   private async stepEvaluateSave(): Promise<StepMetrics | undefined> {
     const { settings } = this.trainer;
     try {
+      this.announce('step', this.trainer.step + 1);
       const metrics = await this.trainer.trainStep();
       this.emit({ type: 'metrics', runId: this.runId, metrics });
       const next = afterStep(settings, metrics.step, this.trainer.done);
       if (next.evaluate) {
-        this.emit({ type: 'eval', runId: this.runId, metrics: await this.trainer.evaluate() });
+        this.announce('evaluate', metrics.step);
+        const evaluation = await this.trainer.evaluate();
+        this.emit({ type: 'eval', runId: this.runId, metrics: evaluation });
+        if (next.probe && this.prober) await this.probe(evaluation.step, evaluation.valLoss);
       }
       if (next.checkpoint) await this.saveCheckpoint();
       if (this.trainer.done) this.setPhase('finished');
@@ -129,6 +152,23 @@ export class TrainingSession {
     }
   }
 
+  /** Both probes on the trunk of `step`; the run waits (it is between two steps). */
+  private async probe(step: number, valLoss: number): Promise<void> {
+    const say = (message: string) =>
+      this.emit({ type: 'probing', runId: this.runId, step, message });
+    say('computing the features');
+    const point = await this.prober!.probe(step, valLoss, (p) =>
+      say(
+        p.phase === 'features'
+          ? `features of ${p.total} images`
+          : p.phase === 'train'
+            ? `probe epoch ${p.epoch} of ${p.epochs}`
+            : `testing on the ${p.split} images`,
+      ),
+    );
+    this.emit({ type: 'probe', runId: this.runId, point });
+  }
+
   private async run(): Promise<void> {
     while (this.phase === 'running' && !this.trainer.done) {
       await this.oneStep();
@@ -137,7 +177,12 @@ export class TrainingSession {
     }
   }
 
+  private announce(activity: RunActivity, step: number): void {
+    this.emit({ type: 'activity', runId: this.runId, activity, step });
+  }
+
   async saveCheckpoint(): Promise<void> {
+    this.announce('checkpoint', this.trainer.step);
     await this.store.put(checkpointKey(this.runId), await this.trainer.checkpoint());
     this.emit({
       type: 'checkpoint',
