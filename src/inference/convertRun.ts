@@ -14,7 +14,7 @@
  */
 import type { AimOnnxConfig, WeightSource } from '../onnx/checkpoint';
 import { exportAimOnnx } from '../onnx/export';
-import { newExportId, type DataSink } from '../onnx/externalData';
+import { newExportId, type DataSink, type FileSink } from '../onnx/externalData';
 import type { WeightFormat } from '../onnx/weightEmitter';
 import { cacheWriteLockName, type CachedModelEntry, type ModelCache } from './modelCache';
 import { planAimModel } from './modelPlan';
@@ -59,24 +59,37 @@ export interface ConvertSource {
   bytesToRead: number;
 }
 
-/** Wraps a sink so each write counts its bytes and a cancel stops the next write. */
+/**
+ * Wraps a sink so each write counts its bytes and a cancel stops the next write; `closeOpen`
+ * closes files left open by an error or a cancel (an open writable keeps its file from being
+ * deleted with the folder).
+ */
 function countingSink(
   sink: DataSink,
   counter: ReadCounter,
   onBytes: (n: number) => void,
-): DataSink {
+): DataSink & { closeOpen(): Promise<void> } {
+  const open = new Set<FileSink>();
   return {
     async create(name) {
       if (counter.stop) throw counter.stop;
       const file = await sink.create(name);
+      open.add(file);
       return {
         async write(bytes) {
           if (counter.stop) throw counter.stop;
           await file.write(bytes);
           onBytes(bytes.byteLength);
         },
-        close: () => file.close(),
+        close: async () => {
+          open.delete(file);
+          await file.close();
+        },
       };
+    },
+    async closeOpen() {
+      for (const file of open) await file.close().catch(() => undefined);
+      open.clear();
     },
   };
 }
@@ -140,10 +153,10 @@ export async function convertIntoCache(
 
   return holdingWriteLock(id, async () => {
     const writer = await cache.begin(id);
+    const sink = countingSink(writer, counter, (n) => {
+      progress.bytesWritten += n;
+    });
     try {
-      const sink = countingSink(writer, counter, (n) => {
-        progress.bytesWritten += n;
-      });
       const result = await exportAimOnnx({ config: source.config, weights: source.weights }, sink, {
         format,
         exportId,
@@ -181,6 +194,7 @@ export async function convertIntoCache(
       emit(true);
       return { entry, ms: performance.now() - started, replaced };
     } catch (error) {
+      await sink.closeOpen();
       await writer.abort().catch(() => undefined);
       throw error;
     }

@@ -14,6 +14,8 @@ import { useSession } from '../runDriver';
 import { useRuns } from '../runsStore';
 import { formatNumber } from '../../util/format';
 import { ClassifyPanel } from './ClassifyPanel';
+import { ConvertPanel } from './ConvertPanel';
+import { EnginePanel } from './EnginePanel';
 import { ExamplesPanel } from './ExamplesPanel';
 import { LoadProgressView } from './LoadProgressView';
 import { ModelMemoryTable } from './ModelMemoryTable';
@@ -257,6 +259,7 @@ export function InferenceView() {
       <div className="two-col">
         <aside>
           <LoadPanel />
+          <ConvertPanel />
           <CachedModels />
         </aside>
         <div>
@@ -274,6 +277,7 @@ export function InferenceView() {
           {busy === 'loading' && !progress && <p role="status">Preparing…</p>}
           <LoadedModelPanel />
           <ClassifyPanel />
+          <EnginePanel />
           <ModelMemoryTable plans={presets} backend={backend} />
         </div>
       </div>
