@@ -23,6 +23,7 @@ import {
 } from '../reference/attention';
 import { patchMseLossBackwardReference, patchMseLossReference } from '../reference/patchMseLoss';
 import { attentionBackward, attentionBlockSizes, attentionForward } from '../kernels/attention';
+import type { AttentionBackwardKernel } from '../kernels/attentionPlan';
 import { matmul, matmulShape, type MatmulOptions } from '../kernels/matmul';
 import { preparePatchMseLoss } from '../kernels/patchMseLoss';
 import {
@@ -42,6 +43,7 @@ import { gatheredPatchMseLossCase, gatherRowsCase } from './headRowCases';
 import { augmentCase } from './augmentCases';
 import { optimizerArenaCase } from './optimizerCases';
 import { partialsReduceCase } from './partialsReduceCases';
+import { matmulGroupedCase } from './matmulGroupedCases';
 
 export type CaseData = Record<string, number[]>;
 
@@ -117,7 +119,8 @@ function matmulCase(
 /**
  * Prefix-causal attention forward and backward on one shape. The backward runs from the
  * f32-rounded float64 forward (as test/attention.test.ts does), so its per-element error
- * bound (src/reference/attention.ts) applies unchanged.
+ * bound (src/reference/attention.ts) applies unchanged. `backward` picks its kernels (the
+ * adapter's choice when absent: the one-dispatch short kernel for T ≤ 64).
  */
 function attentionCase(
   name: string,
@@ -126,6 +129,7 @@ function attentionCase(
   heads: number,
   headDim: number,
   prefix: number[],
+  backward?: AttentionBackwardKernel,
 ): KernelCase {
   const shape = { batch, seqLen, heads, headDim };
   const width = 3 * heads * headDim;
@@ -158,7 +162,7 @@ function attentionCase(
       const dQkv = await attentionBackward(
         ctx,
         { qkv, out: out32, lse: lse32, dOut, prefixLengths },
-        { heads },
+        { heads, backward },
       );
       const dqkv = Array.from(await dQkv.download());
       for (const t of [qkv, prefixLengths, out, lse, out32, lse32, dOut, dQkv]) t.destroy();
@@ -346,7 +350,17 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     splitK: 3,
   }),
   matmulCase('matmul aligned 64×128×64', [64, 64], [64, 128], 27, { tile: 'small' }),
+  // A backward pair in one dispatch: dX with the GELU gradient, dW split over K, accumulating.
+  matmulGroupedCase(
+    'grouped matmul: dX ⊙ gelu′ and split-K dW += on dY 301×33 (X 301×67)',
+    301,
+    33,
+    67,
+    28,
+  ),
   attentionCase('attention fwd+bwd B=3 T=17 H=2 dh=32, S = 1, 16, 5', 3, 17, 2, 32, [1, 16, 5]),
+  attentionCase('attention fwd+3-kernel bwd B=3 T=17 H=2 dh=32', 3, 17, 2, 32, [1, 16, 5], 'flash'),
+  attentionCase('attention fwd+short bwd B=2 T=63 H=3 dh=20', 2, 63, 3, 20, [1, 62], 'short'),
   attentionCase('attention fwd+bwd B=1 T=64 H=1 dh=64, bidirectional', 1, 64, 1, 64, [64]),
   patchMseLossCase('patch MSE loss B=3 K=17 P=48, S = 1, 16, 7', 3, 17, 48, [1, 16, 7]),
   gatheredPatchMseLossCase(

@@ -4,11 +4,13 @@
  * Train"). It counts what the kernels declare as their cost (each dispatch's `cost.flops`,
  * which the step profile sums): matrix products at 2 FLOPs per multiply-add — forward, input
  * gradient and weight gradient (the patch embedding has no input gradient) — and attention's
- * nine T×T×d_h products per block (2 forward, 4 for dK/dV, 3 for dQ) over the full T×T. The
+ * T×T×d_h products per block over the full T×T: 2 forward and 7 backward (4 for dK/dV, 3
+ * for dQ), or 5 where the one-dispatch short backward takes the shape (attentionPlan.ts). The
  * prediction head runs on the rows the loss counts (about half the sequence with prefix
  * attention, all but one position without). Normalisations, activations and the optimizer are
  * memory-bound and left out (a few per cent of the work at these sizes).
  */
+import { shortAttentionRefusal } from '../kernels/attentionPlan';
 import type { AimConfig } from './config';
 import { shapeFromConfig } from './shape';
 
@@ -45,7 +47,9 @@ export function trainingStepFlops(
     linear(rows, s.mlpHidden, d) +
     linear(rows, d, s.mlpHidden);
   const trunk = linear(rows, d, patchValues, false) + s.depth * perBlock;
-  const attention = s.depth * 9 * 2 * batch * tokens * tokens * d;
+  const headShape = { batch, seqLen: tokens, heads: s.heads, headDim: d / s.heads };
+  const products = 2 + (shortAttentionRefusal(headShape) === undefined ? 5 : 7);
+  const attention = s.depth * products * 2 * batch * tokens * tokens * d;
   const headRows = batch * expectedHeadRows(tokens, prefix);
   let head = 0;
   if (s.head.kind === 'prediction') {
