@@ -1,4 +1,5 @@
 import { expect, test, type Download, type Locator, type Page } from '@playwright/test';
+import { importRuns } from './importRuns';
 import { defaultsFor } from '../src/training/settings';
 
 // Issue 14, "Per-patch views": the validation loss per patch on the image grid for each run
@@ -66,13 +67,7 @@ async function openWithRuns(page: Page) {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto('/#tab=runs');
   await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
-  await page.getByTestId('import-runs').setInputFiles({
-    name: 'runs.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(
-      JSON.stringify({ format: 'aim-playground-runs', version: 1, exportedAt: '', runs: RUNS }),
-    ),
-  });
+  await importRuns(page, RUNS);
   await expect(page.getByTestId('run-row')).toHaveCount(RUNS.length);
   return errors;
 }

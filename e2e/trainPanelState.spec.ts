@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { importRuns } from './importRuns';
 import { DEFAULT_SETTINGS, defaultsFor } from '../src/training/settings';
 
 // The Train panel never shows one configuration's run beside another configuration's
@@ -56,11 +57,7 @@ test('the Train panel shows only a run of the current settings; a failure does n
   page,
 }) => {
   const errors = await openReady(page, '/#tab=runs');
-  await page.getByTestId('import-runs').setInputFiles({
-    name: 'runs.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(EXPORT)),
-  });
+  await importRuns(page, EXPORT.runs);
   const rows = page.getByTestId('run-row');
   await expect(rows).toHaveCount(2);
 

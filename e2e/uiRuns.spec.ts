@@ -1,5 +1,6 @@
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { defaultsFor } from '../src/training/settings';
+import { importRuns } from './importRuns';
 
 // The Runs tab, the settings panel and the GPU tab, without training (fast): runs come from an
 // export file made here; the table shows what differs, renames, overlays, exports, deletes and
@@ -54,11 +55,7 @@ async function text(download: Download): Promise<string> {
 
 test('runs: import, differences, rename, overlay, export, delete, reload', async ({ page }) => {
   const errors = await openReady(page, '/#tab=runs');
-  await page.getByTestId('import-runs').setInputFiles({
-    name: 'runs.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(EXPORT)),
-  });
+  await importRuns(page, EXPORT.runs);
   await expect(page.getByTestId('runs-note')).toHaveText('Imported 3 runs.');
   const rows = page.getByTestId('run-row');
   await expect(rows).toHaveCount(3);
