@@ -31,23 +31,7 @@ override THREADS: u32 = 256u;
 @group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, THREADS>;
-
-// The sum of every invocation's `value`, returned to all of them.
-fn workgroupSum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  // Nobody may overwrite partial[0] (the next reduction) before everyone has read it.
-  workgroupBarrier();
-  return total;
-}
+// #include "workgroup_reduce.wgsl"
 
 @compute @workgroup_size(THREADS)
 fn main(

@@ -39,21 +39,7 @@ const MAX_TOKENS: u32 = 1024u;
 @group(0) @binding(9) var<uniform> params: Params;
 
 var<workgroup> ds: array<f32, MAX_TOKENS>;
-var<workgroup> partial: array<f32, THREADS>;
-
-fn reduceSum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+// #include "workgroup_reduce.wgsl"
 
 @compute @workgroup_size(THREADS)
 fn main(
@@ -77,7 +63,7 @@ fn main(
   for (var j = lid; j < dh; j = j + THREADS) {
     delta = fma(dPooled[out + j], pooled[out + j], delta);
   }
-  delta = reduceSum(lid, delta);
+  delta = workgroupSum(lid, delta);
   for (var n = lid; n < N; n = n + THREADS) {
     let row = (b * N + n) * D + head;
     var dp = 0.0;

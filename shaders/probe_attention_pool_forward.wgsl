@@ -34,35 +34,7 @@ const MAX_TOKENS: u32 = 1024u;
 @group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> scores: array<f32, MAX_TOKENS>;
-var<workgroup> partial: array<f32, THREADS>;
-
-fn reduceMax(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = max(partial[lid], partial[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn reduceSum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+// #include "workgroup_reduce.wgsl"
 
 @compute @workgroup_size(THREADS)
 fn main(
@@ -92,14 +64,14 @@ fn main(
     scores[n] = s;
     best = max(best, s);
   }
-  let m = reduceMax(lid, best);
+  let m = workgroupMax(lid, best);
   var sum = 0.0;
   for (var n = lid; n < N; n = n + THREADS) {
     let e = exp(scores[n] - m);
     scores[n] = e;
     sum = sum + e;
   }
-  let inv = 1.0 / reduceSum(lid, sum);
+  let inv = 1.0 / workgroupSum(lid, sum);
   for (var n = lid; n < N; n = n + THREADS) {
     let p = scores[n] * inv;
     scores[n] = p;

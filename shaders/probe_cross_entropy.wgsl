@@ -25,7 +25,7 @@ const THREADS: u32 = 256u;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, THREADS>;
+// #include "workgroup_reduce.wgsl"
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -53,16 +53,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       dlogits[row + c] = g * invB;
     }
   }
-  partial[lid] = total;
-  workgroupBarrier();
-  for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
+  let sum = workgroupSum(lid, total);
   if (lid == 0u) {
-    let mean = partial[0] * invB;
+    let mean = sum * invB;
     loss[0] = mean;
     loss[1] = loss[1] + mean;
   }
