@@ -44,7 +44,6 @@ import { augmentCase } from './augmentCases';
 import { optimizerArenaCase } from './optimizerCases';
 import { partialsReduceCase } from './partialsReduceCases';
 import { matmulGroupedCase } from './matmulGroupedCases';
-import { matmulGroupedCase } from './matmulGroupedCases';
 
 export type CaseData = Record<string, number[]>;
 
@@ -351,14 +350,6 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     splitK: 3,
   }),
   matmulCase('matmul aligned 64×128×64', [64, 64], [64, 128], 27, { tile: 'small' }),
-  // A backward pair in one dispatch: dX with the GELU gradient, dW split over K, accumulating.
-  matmulGroupedCase(
-    'grouped matmul: dX ⊙ gelu′ and split-K dW += on dY 301×33 (X 301×67)',
-    301,
-    33,
-    67,
-    28,
-  ),
   // A backward pair in one dispatch: dX with the GELU gradient, dW split over K, accumulating.
   matmulGroupedCase(
     'grouped matmul: dX ⊙ gelu′ and split-K dW += on dY 301×33 (X 301×67)',
