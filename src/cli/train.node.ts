@@ -2,7 +2,9 @@
  * Headless training: `npm run train -- --preset aim-micro --ordering raster --steps 500
  * --batch 64 --out runs/x`. The same Trainer as the playground's worker, in Node through Dawn.
  * Writes `<out>/metrics.jsonl` (one JSON object per logged step: step, trainLoss, lr,
- * imgPerSec, gradNorm, stepMs; on evaluation steps also valLoss, chunkLoss and positionLoss) and
+ * imgPerSec, gradNorm, stepMs; on evaluation steps also valLoss, chunkLoss and positionLoss; with
+ * --probe-every N, on probe steps also `probe`: the linear and attentive probes' top-1, the
+ * paper's Figure 4, src/paper/figure4Probe.ts) and
  * `<out>/checkpoint.safetensors` (plus `<out>/settings.json`).
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import {
 } from '../training/settings';
 import { settingSpec } from '../training/settingsSchema';
 import { NonFiniteError, Trainer } from '../training/trainer';
+import { RunProber } from '../paper/figure4Probe';
 import { choiceFlag, numberFlag, parseFlags, type FlagOptions } from './flags.node';
 
 const DATASETS = ['fashion-mnist', 'procedural'] as const;
@@ -192,6 +195,22 @@ async function main() {
   const trainer = await Trainer.create(ctx, settings, dataset, {
     checkpoint: opts.resume ? new Uint8Array(readFileSync(opts.resume)) : undefined,
   });
+  let prober: RunProber | undefined;
+  try {
+    prober =
+      settings.probeEvery > 0
+        ? new RunProber({
+            ctx,
+            config: trainer.config,
+            settings,
+            dataset,
+            downloadParameters: () => trainer.model.downloadParameters(),
+          })
+        : undefined;
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(64);
+  }
   const adapter = ctx.capabilities.adapter;
   console.error(
     `training ${settings.preset} (${trainer.model.specs.length} tensors, ${(trainer.model.bytes / 2 ** 20).toFixed(0)} MiB on the GPU) ` +
@@ -210,11 +229,15 @@ async function main() {
       const next = afterStep(settings, m.step, trainer.done);
       const line: Record<string, unknown> = { ...m };
       if (next.evaluate) Object.assign(line, await trainer.evaluate());
+      if (next.probe && prober) line.probe = await prober.probe(m.step, line.valLoss as number);
       if (next.evaluate || m.step % opts.logEvery === 0)
         appendFileSync(metricsPath, JSON.stringify(line) + '\n');
       if (next.evaluate)
         console.error(
-          `step ${m.step}: train ${m.trainLoss.toFixed(4)} val ${(line.valLoss as number).toFixed(4)}`,
+          `step ${m.step}: train ${m.trainLoss.toFixed(4)} val ${(line.valLoss as number).toFixed(4)}` +
+            (line.probe
+              ? ` probes linear ${(line.probe as { linear: number }).linear.toFixed(1)} % attentive ${(line.probe as { attentive: number }).attentive.toFixed(1)} %`
+              : ''),
         );
       if (next.checkpoint) await saveCheckpoint();
     }

@@ -103,6 +103,21 @@ export const SETTING_COVERAGE: Record<SettingKey, (c: CoverageContext) => Covera
     brief: 'ml-l3m logs no per-chunk loss',
   }),
   checkpointEvery: () => ({ carried: 'experiment.ckpt_save_freq' }),
+  probeEvery: ({ s }) =>
+    s.probeEvery > 0
+      ? {
+          notCarried:
+            'ml-l3m’s pre-training loop does not probe on the way; probe its checkpoints afterwards with ml-aim’s attentive-probe evaluation',
+          brief: 'ml-l3m does not probe during pre-training',
+        }
+      : { carried: 'nothing to carry: the run did not probe' },
+  probeImages: ({ s }) =>
+    s.probeEvery > 0
+      ? {
+          notCarried: 'ml-l3m’s pre-training loop does not probe, so it has no probe images',
+          brief: 'ml-l3m does not probe during pre-training',
+        }
+      : { carried: 'nothing to carry: the run did not probe' },
 };
 
 export function coverageOf(s: RunSettings, hasCheckpoint: boolean): Record<SettingKey, Coverage> {

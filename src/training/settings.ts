@@ -242,15 +242,21 @@ export function validateSettings(s: RunSettings): string[] {
 /**
  * What follows optimizer step `step` (1-based) of a run, in the page's worker and in the
  * CLI alike: an evaluation every `evalEvery` steps and after the last; a checkpoint every
- * `checkpointEvery` steps (0: none on the way) and after the last.
+ * `checkpointEvery` steps (0: none on the way) and after the last; probes every `probeEvery`
+ * steps and after the last (0: never). A probe step is an evaluation step too, so that every
+ * probe result has the validation loss of the same parameters beside it.
  */
 export function afterStep(
-  s: Pick<RunSettings, 'evalEvery' | 'checkpointEvery'>,
+  s: Pick<RunSettings, 'evalEvery' | 'checkpointEvery'> & Partial<Pick<RunSettings, 'probeEvery'>>,
   step: number,
   done: boolean,
-): { evaluate: boolean; checkpoint: boolean } {
+): { evaluate: boolean; checkpoint: boolean; probe: boolean } {
+  // (A run recorded before probing existed has no probeEvery: it never probes.)
+  const probeEvery = s.probeEvery ?? 0;
+  const probe = probeEvery > 0 && (step % probeEvery === 0 || done);
   return {
-    evaluate: step % s.evalEvery === 0 || done,
+    evaluate: step % s.evalEvery === 0 || done || probe,
     checkpoint: (s.checkpointEvery > 0 && step % s.checkpointEvery === 0) || done,
+    probe,
   };
 }

@@ -405,6 +405,37 @@ export const SETTINGS_SCHEMA = {
     bookkeeping: true,
     panel: 'more',
   }),
+  probeEvery: number({
+    label: 'Probe every',
+    noun: 'probe interval',
+    help: 'Every N steps (and at the last) train a linear and an attentive probe on the frozen trunk, run bidirectionally, and record their held-out top-1 beside the validation loss (the paper’s Figure 4). Training waits while the probes train. 0: never.',
+    default: 0,
+    integer: true,
+    min: 0,
+    max: STEPS_MAX,
+    units: 'steps',
+    hint: 'steps; 0: off',
+    flag: 'probe-every',
+    testId: 'probe-every',
+    bookkeeping: true,
+    panel: 'more',
+  }),
+  probeImages: number({
+    label: 'Probe images',
+    noun: 'number of probe images',
+    help: 'Labelled training images the probes learn from (at most the dataset’s); they are tested on the first “Eval images” validation images. A quick recipe: PROBE_RECIPE with fewer epochs (src/paper/figure4Probe.ts).',
+    default: 256,
+    integer: true,
+    // The linear probe's BatchNorm needs a batch of two.
+    min: 2,
+    // Held on the CPU as float32 at the model's size while the run lasts (10⁴ at 32 px: 123 MB).
+    max: 10_000,
+    units: 'images',
+    flag: 'probe-images',
+    testId: 'probe-images',
+    bookkeeping: true,
+    panel: 'more',
+  }),
 } satisfies Record<string, SettingSpec>;
 
 type Schema = typeof SETTINGS_SCHEMA;

@@ -6,6 +6,7 @@ import { useMemo } from 'react';
 import { ChunkStepChart } from './charts/ChunkSteps';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, LossChart } from './charts/LossCharts';
+import { ProbeCurves } from './charts/ProbeCurves';
 import { useCompare } from './compareStore';
 import { CostEstimate } from './CostEstimate';
 import { ErrorNotice } from './ErrorNotice';
@@ -235,6 +236,7 @@ export function TrainView() {
           exportName={run?.name ?? 'run'}
           caption={caption}
         />
+        {run && caption && <ProbeCurves run={run} caption={caption} />}
         {run && <PatchLossMaps runs={[run]} />}
       </section>
       {/* Keyed by run: one run's predictions never stay under another's. */}
