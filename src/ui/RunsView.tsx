@@ -9,6 +9,7 @@ import { ClusterBundle } from './ClusterBundle';
 import { RunsTable } from './RunsTable';
 import { DynamicsCharts } from './charts/DynamicsCharts';
 import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
+import { ProbeScatter } from './charts/ProbeScatter';
 import { downloadBlob, downloadText, fileSafe } from './download';
 import { PatchLossMaps } from './PatchLossMap';
 import { deleteRun, resumeFromCheckpoint, savedCheckpoint } from './runDriver';
@@ -232,6 +233,19 @@ export function RunsView() {
           />
         )}
       </section>
+      {runs.some((r) => r.probes?.length || (r.settings.probeEvery ?? 0) > 0) && (
+        <section className="panel" aria-labelledby="runs-probe-title">
+          <h3 id="runs-probe-title">
+            Loss against probe accuracy across runs (the paper’s Figure 4)
+          </h3>
+          <p className="muted small">
+            One point per run that probed its trunk (setting “Probe every”): its last probe
+            evaluation — the validation loss and the probes’ held-out top-1 of the same parameters.
+            Runs compare only when they probed alike (same data, probe images and recipe).
+          </p>
+          <ProbeScatter runs={runs} testId="probe-scatter" />
+        </section>
+      )}
       <section className="panel" aria-label="Overlay of the selected runs">
         <h3>Selected runs overlaid</h3>
         {chosen.length === 0 ? (
