@@ -51,7 +51,11 @@ async function exportToMemory(
   const result = await exportAimOnnx(checkpoint, sink, { format, maxShardBytes: 256 * 1024 });
   const modelBytes = sink.files.get('model.onnx')!;
   const shards = new Map(
-    result.files.slice(1).map((f) => [f.name, new Blob([sink.files.get(f.name)!])] as const),
+    result.files
+      .slice(1)
+      .map(
+        (f) => [f.name, new Blob([sink.files.get(f.name)! as Uint8Array<ArrayBuffer>])] as const,
+      ),
   );
   return { modelBytes, shards, plan: planAimModel(modelBytes) };
 }

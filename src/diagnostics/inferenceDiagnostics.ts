@@ -7,9 +7,19 @@
 import * as Comlink from 'comlink';
 import { loadedSession, type SessionSlot } from '../inference/classify';
 import { setStorageQuotaOverride } from '../inference/modelCache';
+import type { WgslEngineSession } from '../inference/wgslEngineSession';
 
 export class InferenceDiagnosticsApi {
-  constructor(private readonly loaded: SessionSlot) {}
+  constructor(
+    private readonly loaded: SessionSlot,
+    private readonly engines?: WgslEngineSession,
+  ) {}
+
+  /** The same batch on our WGSL engine (the second engine's e2e compares it with ml-aim). */
+  async runWgslBatch(images: Float32Array, count: number) {
+    if (!this.engines) throw new Error('no second engine in this worker');
+    return this.engines.runBatch(loadedSession(this.loaded), images, count);
+  }
 
   async runBatch(images: Float32Array, dims: number[]) {
     const s = loadedSession(this.loaded);
@@ -24,7 +34,10 @@ export class InferenceDiagnosticsApi {
   }
 }
 
-export function exposer(loaded: SessionSlot): (port: MessagePort) => void {
-  const api = new InferenceDiagnosticsApi(loaded);
+export function exposer(
+  loaded: SessionSlot,
+  engines?: WgslEngineSession,
+): (port: MessagePort) => void {
+  const api = new InferenceDiagnosticsApi(loaded, engines);
   return (port) => Comlink.expose(api, port);
 }

@@ -40,6 +40,7 @@ import {
 } from './onnxSession';
 import type {
   Classification,
+  EngineComparison,
   InferenceEnvironment,
   KnnProbeSummary,
   LoadedModel,
@@ -47,14 +48,18 @@ import type {
   PresetPlan,
 } from './protocol';
 import { exportRunModel } from './runExport';
+import { WgslEngineSession } from './wgslEngineSession';
 
 export class InferenceWorkerApi {
   private env?: Promise<InferenceEnvironment>;
   private cache?: Promise<ModelCache | undefined>;
   private pending?: { inspection: Inspection; localShards?: Map<string, Blob> };
 
-  /** `loaded` is shared with the test build's diagnostics (src/diagnostics/). */
-  constructor(private readonly loaded: SessionSlot = {}) {}
+  /** `loaded` and `engines` are shared with the test build's diagnostics (src/diagnostics/). */
+  constructor(
+    private readonly loaded: SessionSlot = {},
+    private readonly engines = new WgslEngineSession(),
+  ) {}
 
   environment(): Promise<InferenceEnvironment> {
     this.env ??= (async () => {
@@ -188,7 +193,13 @@ export class InferenceWorkerApi {
     return fitKnnProbe(loadedSession(this.loaded), sample, onProgress);
   }
 
+  /** One image through onnxruntime and our WGSL kernels, compared (./wgslEngineSession.ts). */
+  async compareEngines(image: Blob, name: string): Promise<EngineComparison> {
+    return this.engines.compare(loadedSession(this.loaded), image, name);
+  }
+
   async unload(): Promise<void> {
+    this.engines.release();
     const s = this.loaded.session;
     this.loaded.session = undefined;
     await s?.model.release();

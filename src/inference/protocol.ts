@@ -65,3 +65,43 @@ export interface Classification {
   pca: { image: RgbImage; explained: number[] };
   featureDims: readonly number[];
 }
+
+/** One engine's side of a comparison (./wgslEngineSession.ts). */
+export interface EngineSide {
+  top?: { index: number; name: string; probability: number }[];
+  latencyMs: number;
+  /** Runs on this engine since the model was loaded (the first includes warm-up). */
+  run: number;
+}
+
+/**
+ * The same preprocessed image through onnxruntime-web and through our WGSL kernels, from the
+ * same weights; or, when our engine cannot hold the model, why (onnxruntime's side stays).
+ */
+export interface EngineComparison {
+  image: string;
+  onnx: EngineSide & { backend: Backend };
+  wgsl?: EngineSide & {
+    /** Creating the engine (weights read and uploaded, kernels compiled), once per model. */
+    createMs?: number;
+    /** GPU memory our engine allocated for the model. */
+    bytes: number;
+    /** Always f32 storage and arithmetic on our engine (no fp16-storage path yet). */
+    precision: 'f32';
+  };
+  /** Why our engine does not run this model, when it does not. */
+  refused?: string;
+  /** What the two engines were compared on: the probe's logits, else the features. */
+  compared: 'logits' | 'features';
+  /** Largest |onnxruntime − ours| over the logits (or the features without a probe). */
+  maxAbsDiff: number;
+  /** Largest |difference| over the features [K, D], for both kinds of model. */
+  maxFeatureDiff: number;
+  /** The probe's attention-pooling weights for this image, [heads, K] (attentive probes). */
+  attention?: { heads: number; weights: Float32Array };
+  /** The patch grid and our engine's features [K, D] (for a chosen patch's similarity). */
+  grid: { rows: number; cols: number; dim: number };
+  features?: Float32Array;
+  /** The centre crop both engines saw. */
+  input: RgbImage;
+}

@@ -5,14 +5,16 @@ import { acceptDiagnosticsChannel } from '../diagnostics/channel';
 import { registerErrorTransfer } from '../worker/errorTransfer';
 import { InferenceWorkerApi } from './api';
 import type { SessionSlot } from './classify';
+import { WgslEngineSession } from './wgslEngineSession';
 
 registerErrorTransfer();
 const loaded: SessionSlot = {};
-Comlink.expose(new InferenceWorkerApi(loaded));
+const engines = new WgslEngineSession();
+Comlink.expose(new InferenceWorkerApi(loaded, engines));
 
 // The e2e test build only (`vite build --mode test`): a second comlink endpoint with the
 // diagnostics API (src/diagnostics/). The production build folds this branch away.
 if (import.meta.env.MODE === 'test')
   acceptDiagnosticsChannel(async () =>
-    (await import('../diagnostics/inferenceDiagnostics')).exposer(loaded),
+    (await import('../diagnostics/inferenceDiagnostics')).exposer(loaded, engines),
   );

@@ -11,6 +11,7 @@ import type { LoadProgress } from '../inference/modelSources';
 import type { Backend } from '../inference/onnxSession';
 import type {
   Classification,
+  EngineComparison,
   InferenceEnvironment,
   KnnProbeSummary,
   LoadedModel,
@@ -54,7 +55,29 @@ export interface InferenceState {
   removeCached: (id: string) => Promise<void>;
   loadRun: (runId: string, label: string) => Promise<void>;
   classify: (image: Blob, name: string) => Promise<void>;
+  // The second engine (issue 16): our WGSL kernels beside onnxruntime, on request.
+  /** Run every classified image on our engine too, and compare. */
+  secondEngine: boolean;
+  engineBusy: boolean;
+  comparison?: EngineComparison;
+  /**
+   * Our engine's latencies since the model was loaded, as `latencies` are onnxruntime's (run 1
+   * follows creating the engine; onnxruntime's runs inside comparisons are steady runs).
+   */
+  wgslLatencies: { run: number; ms: number }[];
+  engineError?: SerializedError;
+  /** The last image classified, so turning the second engine on compares it at once. */
+  lastImage?: { image: Blob; name: string };
+  setSecondEngine: (on: boolean) => Promise<void>;
+  compareEngines: (image: Blob, name: string) => Promise<void>;
 }
+
+const NO_ENGINE_RESULTS = {
+  comparison: undefined,
+  wgslLatencies: [],
+  engineError: undefined,
+  lastImage: undefined,
+};
 
 export const useInference = create<InferenceState>((set, get) => {
   // The list is advisory: when the cache cannot be listed the last list stays, and the load
@@ -79,6 +102,7 @@ export const useInference = create<InferenceState>((set, get) => {
       knn: undefined,
       knnState: undefined,
       knnProgress: undefined,
+      ...NO_ENGINE_RESULTS,
     });
     try {
       const loaded = await work();
@@ -183,11 +207,41 @@ export const useInference = create<InferenceState>((set, get) => {
         set({
           result: { ...result, imageName: name },
           latencies: [...get().latencies, { run: result.run, ms: result.latencyMs }],
+          lastImage: { image, name },
         });
       } catch (error) {
         set({ classifyError: serializeError(error) });
       } finally {
         set({ busy: undefined });
+      }
+      if (get().secondEngine && get().lastImage?.image === image)
+        await get().compareEngines(image, name);
+    },
+    secondEngine: false,
+    engineBusy: false,
+    wgslLatencies: [],
+    setSecondEngine: async (on) => {
+      set({ secondEngine: on });
+      const last = get().lastImage;
+      if (on && last && get().comparison?.image !== last.name)
+        await get().compareEngines(last.image, last.name);
+    },
+    compareEngines: async (image, name) => {
+      if (get().engineBusy || !get().loaded) return;
+      set({ engineBusy: true, engineError: undefined });
+      try {
+        const comparison = await inferenceApi().compareEngines(image, name);
+        const { wgsl } = comparison;
+        set({
+          comparison,
+          wgslLatencies: wgsl
+            ? [...get().wgslLatencies, { run: wgsl.run, ms: wgsl.latencyMs }]
+            : get().wgslLatencies,
+        });
+      } catch (error) {
+        set({ engineError: serializeError(error) });
+      } finally {
+        set({ engineBusy: false });
       }
     },
   };

@@ -10,6 +10,7 @@ import { ErrorNotice } from '../ErrorNotice';
 import { useInference } from '../inferenceStore';
 import { classifyExample } from './exampleActions';
 import { EXAMPLE_IMAGES, exampleUrl } from './exampleImages';
+import { EngineLatencyFact } from './EngineLatencyFact';
 import { summarizeLatencies } from './latencySummary';
 import { usePresenter } from './presenterStore';
 import { RgbCanvas } from './RgbCanvas';
@@ -149,6 +150,7 @@ export function Presenter() {
                 )}
               </dd>
             </div>
+            <EngineLatencyFact />
             <div>
               <dt>Model</dt>
               <dd>
