@@ -3,12 +3,12 @@ import { importRuns } from './importRuns';
 import { defaultsFor } from '../src/training/settings';
 
 // Loss beside accuracy (the paper's Figure 4; issue 14). A real aim-micro run on the embedded
-// Fashion-MNIST subset, probed every 2 of its 4 steps (16 probe images, 8 held-out: the probes
+// Fashion-MNIST subset, probed after each of its 2 steps (16 probe images, 8 held-out: the probes
 // are small so the spec stays short), shows its probe points in the Train view's chart; two
 // imported runs that probed join it on the Runs tab's scatter, one point per run, each named
 // on hover and linked to its row. Screenshots at 1280×800 and 390 px wide.
 const LINK =
-  '/#tab=train&preset=aim-micro&steps=4&batch=4&evalEvery=100&evalImages=8&chunks=4&checkpointEvery=0&seed=3&probeEvery=2&probeImages=16';
+  '/#tab=train&preset=aim-micro&steps=2&batch=4&evalEvery=100&evalImages=8&chunks=4&checkpointEvery=0&seed=3&probeEvery=1&probeImages=16';
 
 function probedRun(id: string, name: string, createdAt: number, valLoss: number, top1: number) {
   const probe = (step: number, loss: number, acc: number) => ({
@@ -73,7 +73,7 @@ test('probes during a run: the Train chart and the Runs scatter', async ({ page 
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(LINK);
   await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
-  await expect(page.getByTestId('probe-every')).toHaveValue('2');
+  await expect(page.getByTestId('probe-every')).toHaveValue('1');
   await expect(page.getByTestId('probe-images')).toHaveValue('16');
   await page.getByTestId('train').click();
 
@@ -84,7 +84,7 @@ test('probes during a run: the Train chart and the Runs scatter', async ({ page 
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-phase', 'finished', {
     timeout: 200_000,
   });
-  // Probes at step 2 and at the last step (4), beside the validation loss of the same steps.
+  // Probes at steps 1 and 2, beside the validation loss of the same steps.
   await expect(curves).toHaveAttribute('data-probes', '2');
   await expect(page.getByTestId('probe-accuracy-chart')).toHaveAttribute(
     'data-series',
@@ -95,7 +95,7 @@ test('probes during a run: the Train chart and the Runs scatter', async ({ page 
     'data-caption',
     /probes: 16 training \/ 8 held-out images, 5 epochs/,
   );
-  await expect(page.getByTestId('probe-last')).toContainText('Step 4: validation loss');
+  await expect(page.getByTestId('probe-last')).toContainText('Step 2: validation loss');
   await expect(page.getByTestId('probing-now')).toHaveCount(0);
   await shoot(page, curves, 'train');
 
@@ -115,6 +115,20 @@ test('probes during a run: the Train chart and the Runs scatter', async ({ page 
   );
   await expect(page.getByTestId('probe-scatter-runs')).toContainText('imported A');
   await shoot(page, page.locator('section', { has: scatter }), 'runs-scatter');
+
+  // The PNG export: the plot with a title, the runs named in the caption, and a key.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page
+      .getByRole('figure', { name: 'Loss against probe accuracy chart' })
+      .getByRole('button', { name: 'PNG' })
+      .click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('runs-loss-vs-probe-top1.png');
+  await download.saveAs('e2e-artifacts/figure4-scatter-export.png');
+  const png = Buffer.concat(await (await download.createReadStream()).toArray());
+  expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  expect(png.length).toBeGreaterThan(10_000);
 
   // Each run's name links to its row in the table.
   await page.getByTestId('probe-scatter-runs').getByText('imported A').click();
