@@ -241,13 +241,14 @@ describe('the evaluation and checkpoint policy', () => {
   it('evaluates every evalEvery steps and at the end; checkpoints likewise, 0 meaning only at the end', () => {
     const s = { evalEvery: 2, checkpointEvery: 3 };
     const at = (step: number, done = false) => afterStep(s, step, done);
-    expect(at(1)).toEqual({ evaluate: false, checkpoint: false });
-    expect(at(2)).toEqual({ evaluate: true, checkpoint: false });
-    expect(at(3)).toEqual({ evaluate: false, checkpoint: true });
-    expect(at(5, true)).toEqual({ evaluate: true, checkpoint: true });
+    expect(at(1)).toEqual({ evaluate: false, checkpoint: false, probe: false });
+    expect(at(2)).toEqual({ evaluate: true, checkpoint: false, probe: false });
+    expect(at(3)).toEqual({ evaluate: false, checkpoint: true, probe: false });
+    expect(at(5, true)).toEqual({ evaluate: true, checkpoint: true, probe: false });
     expect(afterStep({ evalEvery: 100, checkpointEvery: 0 }, 100, false)).toEqual({
       evaluate: true,
       checkpoint: false,
+      probe: false,
     });
   });
 });
