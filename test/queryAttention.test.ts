@@ -18,6 +18,12 @@ import { inverseOrder, queryRow } from '../src/model/queryAttentionRows';
 import { attentionForwardReference } from '../src/reference/attention';
 import { attentionProbabilitiesReference, trunkForwardReference } from '../src/model/reference';
 import { encodeCheckpoint } from '../src/training/checkpoint';
+import {
+  attentionCaption,
+  attentionFileName,
+  drawPrefix,
+  maskText,
+} from '../src/ui/queryAttentionCaption';
 import { queryAttentionOfRun } from '../src/worker/queryAttention';
 import { FIXTURE_DIR } from './fixtures';
 
@@ -348,6 +354,52 @@ describe("the worker's query attention from a stored checkpoint", () => {
     );
     await expect(queryAttentionOfRun(req, new Uint8Array([1, 2, 3]), data)).rejects.toThrow(
       /checkpoint/,
+    );
+  });
+});
+
+describe('the view’s words', () => {
+  it('draws S from 1 … K − 1, every value, as training does', () => {
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 2000; seed++) {
+      const S = drawPrefix(16, seed);
+      expect(S).toBeGreaterThanOrEqual(1);
+      expect(S).toBeLessThanOrEqual(15);
+      seen.add(S);
+    }
+    expect(seen.size).toBe(15);
+    expect(drawPrefix(2, 9)).toBe(1);
+  });
+
+  it('names run, image, block, head, prefix and query in the caption and file name', () => {
+    const order = patchOrder('spiral', 4, 4);
+    const r = {
+      runId: 'r',
+      step: 3,
+      ordering: 'spiral' as const,
+      order,
+      imageIndex: 2,
+      imageCount: 9,
+      block: 0,
+      depth: 2,
+      prefix: 12,
+      positions: 16,
+      heads: 2,
+      side: 4,
+      probs: new Float32Array(0),
+      picture: { data: new Uint8Array(0), width: 0, height: 0 },
+    };
+    const run = { name: 'my run', dataset: { kind: 'fashion-mnist' as const } };
+    // Position 8 of the spiral is raster 11: row 3, column 4.
+    expect(attentionCaption(run, r, 1, 8)).toBe(
+      'my run (spiral ordering, step 3) · Fashion-MNIST validation image 3 · block 1 of 2 · head 2 of 2 · prefix S = 12 · query row 3, column 4 (position 9 of 16)',
+    );
+    expect(attentionCaption(run, { ...r, prefix: 1 }, 'mean', 15)).toContain(
+      'mean over 2 heads · causal (S = 1) · query row 1, column 1 (position 16 of 16)',
+    );
+    expect(maskText(16, 16)).toBe('bidirectional (S = K = 16)');
+    expect(attentionFileName(run, r, 'mean', 11)).toBe(
+      'my-run-attention-image-3-block-1-mean-S-12-query-r3c4.png',
     );
   });
 });

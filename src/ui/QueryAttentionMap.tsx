@@ -8,7 +8,7 @@
  */
 import { useEffect, useId, useRef, useState } from 'react';
 import { inverseOrder, queryRow, type HeadChoice } from '../model/queryAttentionRows';
-import { downloadBlob, fileSafe } from './download';
+import { downloadBlob } from './download';
 import { ErrorNotice } from './ErrorNotice';
 import { patchCell, runGrid } from './patchLossMap';
 import {
@@ -17,49 +17,50 @@ import {
   STRIP_H,
   STRIP_TOP,
   drawAttention,
+  drawPictureWithQuery,
   formatProbability,
   renderAttentionPng,
   type AttentionDrawing,
 } from './queryAttentionDrawing';
 import { useQueryAttention, type QueryAttentionResult } from './queryAttentionStore';
-import { datasetLabel, isActive, type RunRecord } from './runRecords';
+import { attentionCaption, attentionFileName, drawPrefix, maskText } from './queryAttentionCaption';
+import { isActive, type RunRecord } from './runRecords';
 import { useTheme } from './theme';
 
 type MaskMode = 'prefix' | 'causal' | 'bidirectional';
-
-/** S ~ U{1 … K−1} as the trainer draws it, from a small generator seeded by `seed`. */
-export function drawPrefix(K: number, seed: number): number {
-  let x = (seed ^ 0x9e3779b9) >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
-  x = (x ^ (x >>> 16)) >>> 0;
-  return 1 + (x % Math.max(1, K - 1));
-}
-
-const maskText = (prefix: number, K: number) =>
-  prefix === 1
-    ? 'causal (S = 1)'
-    : prefix === K
-      ? `bidirectional (S = K = ${K})`
-      : `prefix S = ${prefix}`;
-
-function caption(run: RunRecord, r: QueryAttentionResult, head: HeadChoice, query: number) {
-  const { row, col } = patchCell(r.order[query], r.side);
-  return [
-    `${run.name} (${r.ordering} ordering, step ${r.step})`,
-    `${datasetLabel(run.dataset)} validation image ${r.imageIndex + 1}`,
-    `block ${r.block + 1} of ${r.depth}`,
-    head === 'mean' ? `mean over ${r.heads} heads` : `head ${head + 1} of ${r.heads}`,
-    maskText(r.prefix, r.positions),
-    `query row ${row + 1}, column ${col + 1} (position ${query + 1} of ${r.positions})`,
-  ].join(' · ');
-}
 
 function Controls(props: { children: React.ReactNode }) {
   return (
     <div className="chart-controls" style={{ rowGap: '0.3rem' }}>
       {props.children}
     </div>
+  );
+}
+
+/** The picture alone, as the model saw it, with the query outlined (beside the map). */
+function PictureCanvas(props: {
+  picture: QueryAttentionResult['picture'];
+  side: number;
+  queryPatch: number;
+}) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = ref.current;
+    if (!c) return;
+    const ratio = window.devicePixelRatio || 1;
+    [c.width, c.height] = [Math.round(GRID * ratio), Math.round(GRID * ratio)];
+    const g = c.getContext('2d')!;
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    drawPictureWithQuery(g, props.picture, props.side, props.queryPatch);
+  }, [props.picture, props.side, props.queryPatch]);
+  return (
+    <canvas
+      ref={ref}
+      style={{ width: GRID, height: GRID, display: 'block' }}
+      role="img"
+      aria-label="The validation image as the model saw it, the query outlined"
+      data-testid="query-attention-picture"
+    />
   );
 }
 
@@ -79,7 +80,8 @@ function RunAttention({ run }: { run: RunRecord }) {
   const [queryPatch, setQueryPatch] = useState(
     Math.floor(grid.side / 2) * grid.side + Math.floor(grid.side / 2),
   );
-  const [hover, setHover] = useState<string>();
+  // The patch under the pointer (its text follows the current rows, mask and head).
+  const [hover, setHover] = useState<number>();
   const prefix = mode === 'causal' ? 1 : mode === 'bidirectional' ? K : drawn;
   const { result, busy, error: lastError, request, load } = useQueryAttention();
   const error = request?.runId === run.id ? lastError : undefined;
@@ -155,11 +157,11 @@ function RunAttention({ run }: { run: RunRecord }) {
   };
   const onMove = (e: React.MouseEvent<HTMLCanvasElement>) => {
     const c = cellAt(e);
-    if (c !== undefined) return setHover(describe(patchOfCell(c)));
+    if (c !== undefined) return setHover(patchOfCell(c));
     const box = e.currentTarget.getBoundingClientRect();
     const [x, y] = [e.clientX - box.left, e.clientY - box.top];
     if (shown && y >= STRIP_TOP && y < STRIP_TOP + STRIP_H && x >= 0 && x < GRID)
-      setHover(describe(shown.order[Math.floor((x / GRID) * shown.positions)]));
+      setHover(shown.order[Math.floor((x / GRID) * shown.positions)]);
     else setHover(undefined);
   };
   const onKey = (e: React.KeyboardEvent) => {
@@ -180,7 +182,7 @@ function RunAttention({ run }: { run: RunRecord }) {
   };
 
   const title = `Attention: ${run.name}`;
-  const cap = shown && caption(run, shown, head, query);
+  const cap = shown && attentionCaption(run, shown, head, query);
   const note =
     'Colour: the query’s attention probability on each patch (its row sums to 1); hatched: masked, the query may not attend it; outlined: the query. Positions before S are the bidirectional prefix, later ones attend causally.';
   const imageCount = shown?.imageCount;
@@ -288,10 +290,7 @@ function RunAttention({ run }: { run: RunRecord }) {
               drawing &&
               cap &&
               void renderAttentionPng(drawing, title, cap, note).then((blob) =>
-                downloadBlob(
-                  `${fileSafe(`${run.name}-attention-image-${shown!.imageIndex + 1}-block-${shown!.block + 1}-${head === 'mean' ? 'mean' : `head-${head + 1}`}-S-${shown!.prefix}-query-${queryPatch}`)}.png`,
-                  blob,
-                ),
+                downloadBlob(attentionFileName(run, shown!, head, queryPatch), blob),
               )
             }
           >
@@ -315,36 +314,43 @@ function RunAttention({ run }: { run: RunRecord }) {
       )}
       {drawing && row && shown && (
         <>
-          <canvas
-            ref={canvas}
-            tabIndex={0}
-            style={{ width: GRID, height: HEIGHT, display: 'block', cursor: 'crosshair' }}
-            role="img"
-            aria-label={`${title}: query at ${describe(queryPatch)}; click a patch to choose another, or use the arrow keys`}
-            onClick={(e) => {
-              const c = cellAt(e);
-              if (c !== undefined) setQueryPatch(patchOfCell(c));
-            }}
-            onKeyDown={onKey}
-            onMouseMove={onMove}
-            onMouseLeave={() => setHover(undefined)}
-            data-testid="query-attention-canvas"
-            data-caption={cap}
-            data-grid={shown.side}
-            data-cell-px={GRID / shown.side}
-            data-arrangement={arrangement}
-            data-query={queryPatch}
-            data-query-position={query}
-            data-prefix={shown.prefix}
-            data-block={shown.block}
-            data-head={head}
-            data-image={shown.imageIndex}
-            data-order={shown.order.join(',')}
-            data-cells={[...row.image].join(',')}
-            data-attended={row.attendedImage.map((a) => (a ? 1 : 0)).join('')}
-          />
+          <div
+            style={{ display: 'flex', flexWrap: 'wrap', gap: '0.75rem', alignItems: 'flex-start' }}
+          >
+            <canvas
+              ref={canvas}
+              tabIndex={0}
+              style={{ width: GRID, height: HEIGHT, display: 'block', cursor: 'crosshair' }}
+              role="img"
+              aria-label={`${title}: query at ${describe(queryPatch)}; click a patch to choose another, or use the arrow keys`}
+              onClick={(e) => {
+                const c = cellAt(e);
+                if (c !== undefined) setQueryPatch(patchOfCell(c));
+              }}
+              onKeyDown={onKey}
+              onMouseMove={onMove}
+              onMouseLeave={() => setHover(undefined)}
+              data-testid="query-attention-canvas"
+              data-caption={cap}
+              data-grid={shown.side}
+              data-cell-px={GRID / shown.side}
+              data-arrangement={arrangement}
+              data-query={queryPatch}
+              data-query-position={query}
+              data-prefix={shown.prefix}
+              data-block={shown.block}
+              data-head={head}
+              data-image={shown.imageIndex}
+              data-order={shown.order.join(',')}
+              data-cells={[...row.image].join(',')}
+              data-attended={row.attendedImage.map((a) => (a ? 1 : 0)).join('')}
+            />
+            {arrangement === 'image' && (
+              <PictureCanvas picture={shown.picture} side={shown.side} queryPatch={queryPatch} />
+            )}
+          </div>
           <p className="muted small" style={{ margin: '0.2rem 0 0', maxWidth: GRID + 120 }}>
-            {hover ?? note}
+            {hover !== undefined ? describe(hover) : note}
           </p>
         </>
       )}

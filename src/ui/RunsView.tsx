@@ -12,6 +12,7 @@ import { ChartControls, ChunkLossChart, LossChart } from './charts/LossCharts';
 import { ProbeScatter } from './charts/ProbeScatter';
 import { downloadBlob, downloadText, fileSafe } from './download';
 import { PatchLossMaps } from './PatchLossMap';
+import { QueryAttentionMaps } from './QueryAttentionMap';
 import { deleteRun, resumeFromCheckpoint, savedCheckpoint } from './runDriver';
 import {
   configDifferences,
@@ -290,6 +291,7 @@ export function RunsView() {
               caption={runsCaption(chosen)}
             />
             <PatchLossMaps runs={chosen} />
+            <QueryAttentionMaps runs={chosen} />
           </>
         )}
       </section>

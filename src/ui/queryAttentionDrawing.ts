@@ -94,6 +94,18 @@ export function cellBox(c: number, side: number) {
   return { x, y, w: Math.round((col + 1) * cell) - x, h: Math.round((row + 1) * cell) - y };
 }
 
+/** The picture alone at the map's size with the query's patch outlined. */
+export function drawPictureWithQuery(
+  g: CanvasRenderingContext2D,
+  picture: NonNullable<AttentionDrawing['picture']>,
+  side: number,
+  queryCell: number,
+): void {
+  drawPicture(g, picture);
+  const q = cellBox(queryCell, side);
+  outline(g, q.x, q.y, q.w, q.h);
+}
+
 /** Draws the attention map in CSS pixels at the context's current transform. */
 export function drawAttention(g: CanvasRenderingContext2D, m: AttentionDrawing): void {
   const fg = cssColour('--fg', '#000');
@@ -105,7 +117,7 @@ export function drawAttention(g: CanvasRenderingContext2D, m: AttentionDrawing):
     const { x, y, w, h } = cellBox(c, m.side);
     if (!m.attended[c]) return hatch(g, x, y, w, h);
     // Over the picture the colour lets it show through; alone it is exact.
-    g.globalAlpha = picture ? 0.72 : 1;
+    g.globalAlpha = picture ? 0.62 : 1;
     g.fillStyle = rgbCss(colourOf(v, m.scale));
     g.fillRect(x, y, w, h);
     g.globalAlpha = 1;
