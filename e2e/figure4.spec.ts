@@ -75,6 +75,15 @@ test('probes during a run: the Train chart and the Runs scatter', async ({ page 
   await expect(page.getByTestId('gpu-phase')).toHaveAttribute('data-phase', 'ready');
   await expect(page.getByTestId('probe-every')).toHaveValue('1');
   await expect(page.getByTestId('probe-images')).toHaveValue('16');
+  // The two settings sit under "More settings", each with its help.
+  await page.getByText('More settings').click();
+  await page.getByTestId('probe-every-help').click();
+  await expect(page.getByTestId('probe-every-help-text')).toContainText('Training waits');
+  await shoot(
+    page,
+    page.getByTestId('probe-every').locator('xpath=ancestor::section[1]'),
+    'settings',
+  );
   await page.getByTestId('train').click();
 
   // The chart is there from the start, saying the run waits while it probes.
