@@ -2,9 +2,9 @@
  * Probing a run's trunk while it trains (the paper's Figure 4: the pre-training loss tracks
  * downstream accuracy). The same library as paper mode (trainProbes, as probeCell calls it:
  * both probes, linear and attentive, on the frozen trunk run bidirectionally, features of the
- * last quarter of the blocks), on the run's own labelled images: the first `probeImages` training images (no
- * augmentation) to learn from, the first `evalImages` validation images — the images the
- * validation loss is measured on — to test on.
+ * last quarter of the blocks), on the run's own labelled images: the first `probeImages`
+ * training images (no augmentation) to learn from, the first `evalImages` validation images
+ * (those the validation loss is measured on, which rounds up to whole batches) to test on.
  *
  * The recipe is PROBE_RECIPE with fewer epochs (FIGURE4_PROBE_RECIPE): a run probes many
  * times, and the probes' cost is paid by the run each time (training waits). Every probe of a
