@@ -129,7 +129,9 @@ function allocatedBytes(rig: StepRig): {
   data: number;
 } {
   const owned = new Set<GPUBuffer>();
-  const lists = [rig.model.zeroGradientDispatches, rig.step];
+  // The step's list holds the head's dispatches of one row bucket only; the model prepared
+  // (and owns scratch for) every bucket: count them all, as the estimate does.
+  const lists = [rig.model.preparedDispatches, rig.step];
   for (const list of lists) for (const d of list) for (const b of d.owned) owned.add(b);
   let kernelScratch = 0;
   for (const b of owned) if (b.usage & GPUBufferUsage.STORAGE) kernelScratch += b.size;

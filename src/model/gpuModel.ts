@@ -248,6 +248,23 @@ export class AimGpuModel {
   }
 
   /** The head's buffers; throws for a trunk-only model, which has no head, loss or gradients. */
+  /**
+   * Every dispatch the model prepared, the head's once per row bucket (the step's lists hold
+   * only the selected bucket's): what owns the kernels' scratch buffers.
+   */
+  get preparedDispatches(): readonly PreparedDispatch[] {
+    const slots = new Set<PreparedDispatch>([
+      ...(this.headRows?.forward.slots ?? []),
+      ...(this.headRows?.backward.slots ?? []),
+    ]);
+    return [
+      ...[...this.forwardDispatches, ...this.backwardDispatches].filter((d) => !slots.has(d)),
+      ...(this.headRows?.forward.allVariants ?? []),
+      ...(this.headRows?.backward.allVariants ?? []),
+      ...this.zeroGradientDispatches,
+    ];
+  }
+
   private get head(): HeadBuffers {
     if (!this.headBuffers) throw new RangeError(TRUNK_ONLY);
     return this.headBuffers;

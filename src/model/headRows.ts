@@ -107,6 +107,11 @@ export class DispatchSlots {
     this.select(variants.length - 1);
   }
 
+  /** Every prepared variant's dispatches (what owns buffers: the memory check counts them all). */
+  get allVariants(): readonly PreparedDispatch[] {
+    return this.variants.flat();
+  }
+
   get selectedVariant(): number {
     return this.selected;
   }
