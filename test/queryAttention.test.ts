@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { evalBatch } from '../src/data/batch';
 import { makeProceduralDataset } from '../src/data/procedural';
 import { SafetensorsFile } from '../src/data/safetensors';
 import { PRESETS, headDim, type AimConfig } from '../src/model/config';
@@ -334,6 +335,29 @@ describe("the worker's query attention from a stored checkpoint", () => {
     // Another image gives other rows.
     const other = await queryAttentionOfRun({ ...req, imageIndex: 0 }, checkpoint, data);
     expect(maxAbsDiff(other.probs, got.probs)).toBeGreaterThan(1e-4);
+  });
+
+  it('a second block of the same image comes from the kept forward, with the same rows', async () => {
+    const first = await queryAttentionOfRun(req, checkpoint, data);
+    const again = await queryAttentionOfRun({ ...req, block: 0 }, checkpoint, data);
+    const fresh = blockAttentionReference(settings, params, {
+      image: evalBatch(dataset.val, [3], 16).images,
+      order: patchOrder('checkerboard', 4, 4),
+      prefix: 5,
+      block: 0,
+    });
+    expect(again.block).toBe(0);
+    expect(maxAbsDiff(again.probs, fresh.probs)).toBeLessThan(1e-7);
+    expect(maxAbsDiff(again.probs, first.probs)).toBeGreaterThan(1e-4);
+    // Another prefix is another forward (the mask changes every block's input).
+    const other = await queryAttentionOfRun({ ...req, block: 0, prefix: 9 }, checkpoint, data);
+    const want = blockAttentionReference(settings, params, {
+      image: evalBatch(dataset.val, [3], 16).images,
+      order: patchOrder('checkerboard', 4, 4),
+      prefix: 9,
+      block: 0,
+    });
+    expect(maxAbsDiff(other.probs, want.probs)).toBeLessThan(1e-7);
   });
 
   it('says why when there is no checkpoint or no such image', async () => {

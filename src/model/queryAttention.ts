@@ -50,25 +50,40 @@ export function queryAttentionProblem(
   return undefined;
 }
 
+/** The qkv of the first `blockCount` blocks for one image under the prefix mask (what the rows need). */
+export function trunkQkvReference(
+  c: AimConfig,
+  params: ParamValues,
+  input: QueryAttentionInput,
+  blockCount = input.block + 1,
+): Float64Array[] {
+  const problem = queryAttentionProblem(c, input);
+  if (problem) throw new RangeError(`query attention: ${problem}`);
+  const trunk = trunkForwardReference(
+    c,
+    params,
+    { batch: 1, images: input.image, order: input.order, prefixLengths: [input.prefix] },
+    Math.max(blockCount, input.block + 1),
+  );
+  return trunk.blocks.map((b) => b.qkv);
+}
+
+/** A block's probability rows from its qkv (one image) under a prefix of `prefix` tokens. */
+export function blockAttentionFromQkv(
+  c: AimConfig,
+  qkv: Float64Array,
+  prefix: number,
+): BlockAttention {
+  const shape = attentionShapeOf(c, 1);
+  const probs = attentionProbabilitiesReference(qkv, [prefix], shape);
+  return { positions: shape.seqLen, heads: shape.heads, probs };
+}
+
 export function blockAttentionReference(
   c: AimConfig,
   params: ParamValues,
   input: QueryAttentionInput,
 ): BlockAttention {
-  const problem = queryAttentionProblem(c, input);
-  if (problem) throw new RangeError(`query attention: ${problem}`);
-  const prefixLengths = [input.prefix];
-  const trunk = trunkForwardReference(
-    c,
-    params,
-    { batch: 1, images: input.image, order: input.order, prefixLengths },
-    input.block + 1,
-  );
-  const shape = attentionShapeOf(c, 1);
-  const probs = attentionProbabilitiesReference(
-    trunk.blocks[input.block].qkv,
-    prefixLengths,
-    shape,
-  );
-  return { positions: shape.seqLen, heads: shape.heads, probs };
+  const qkv = trunkQkvReference(c, params, input);
+  return blockAttentionFromQkv(c, qkv[input.block], input.prefix);
 }

@@ -8,7 +8,7 @@ import { evalBatch, evalView } from '../data/batch';
 import { imageAt, type ImageDataset } from '../data/dataset';
 import { isAimConfig, numPatches } from '../model/config';
 import { ORDERINGS, runPatchOrder, type Ordering } from '../model/orderings';
-import { blockAttentionReference } from '../model/queryAttention';
+import { blockAttentionFromQkv, trunkQkvReference } from '../model/queryAttention';
 import { decodeCheckpoint } from '../training/checkpoint';
 import type { DatasetChoice } from './protocol';
 
@@ -47,6 +47,9 @@ export interface QueryAttentionResult {
   /** The image as the model saw it (evaluation view), RGB row-major. */
   picture: { data: Uint8Array; width: number; height: number };
 }
+
+/** The last image's qkv of every block (one at a time: a few MB for aim-small). */
+let lastTrunk: { key: string; qkv: Float64Array[] } | undefined;
 
 /** The run has no stored weights: the page says so plainly (an imported run, for one). */
 export class NoCheckpointError extends Error {
@@ -92,12 +95,22 @@ export async function queryAttentionOfRun(
   const order = runPatchOrder({ ordering }, c);
   const size = c.imageSize;
   const image = evalBatch(val, [req.imageIndex], size).images;
-  const { probs, positions, heads } = blockAttentionReference(c, w.params, {
-    image,
-    order,
-    prefix: req.prefix,
-    block: req.block,
-  });
+  // Every block of this image and prefix at once, kept for the next request: another block
+  // (or head, or query) then costs no forward (seconds of float64 on aim-small).
+  const key = `${req.runId}|${w.step}|${checkpoint.byteLength}|${ordering}|${req.imageIndex}|${req.prefix}`;
+  if (lastTrunk?.key !== key) {
+    const input = { image, order, prefix: req.prefix, block: req.block };
+    lastTrunk = { key, qkv: trunkQkvReference(c, w.params, input, c.depth) };
+  } else if (!(req.block >= 0 && req.block < lastTrunk.qkv.length)) {
+    throw new RangeError(
+      `block ${req.block + 1} does not exist: the trunk has blocks 1 to ${c.depth}`,
+    );
+  }
+  const { probs, positions, heads } = blockAttentionFromQkv(
+    c,
+    lastTrunk.qkv[req.block],
+    req.prefix,
+  );
   // A copy: the view may share the whole validation set's buffer, which comlink would clone.
   const picture = evalView(imageAt(val, req.imageIndex), size);
   return {
