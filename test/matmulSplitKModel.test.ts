@@ -13,7 +13,7 @@ import { fileShaderSource } from '../src/gpu/shaderSource.node';
 import { numPatches, PRESETS } from '../src/model/config';
 import { AimGpuModel } from '../src/model/gpuModel';
 import { randomOrder } from '../src/model/orderings';
-import { initParameters } from '../src/model/params';
+import { initParameters, paramSpecs } from '../src/model/params';
 import { modelBackwardReference } from '../src/model/referenceBackward';
 import { mulberry32, randomF32 } from '../src/reference/random';
 import { mixedTolerance, worstRatio } from './compare';
@@ -41,9 +41,20 @@ describe('the AIM backward with split-K weight gradients (choices as on an H100)
       const model = await AimGpuModel.create(ctx, c, batch);
       const names = model.backwardDispatches.map((d) => d.name);
       const splits = names.filter((n) => /^matmul[[{]/.test(n) && n.includes('SPLIT_K=1'));
-      // Every weight gradient of aim-micro (patch, 2 × (qkv, proj, fc1, fc2), proj_in,
-      // 1 × (fc1, fc2), proj_out) is split at K = 512 ...
-      expect(splits.length).toBe(1 + 2 * 4 + 1 + 2 + 1);
+      const grouped = names.filter((n) => n.startsWith('matmul_grouped'));
+      // Every weight gradient of aim-micro is split at K = 512: the patch embedding's alone,
+      // the others (2 × (qkv, proj, fc1, fc2), proj_in, 1 × (fc1, fc2), proj_out) each grouped
+      // with its input gradient (matmulGrouped.ts), which does not say so in its name ...
+      expect(splits.length).toBe(1);
+      expect(grouped.length).toBe(2 * 4 + 1 + 2 + 1);
+      const weights = paramSpecs(c).filter((p) => p.kind === 'linear' || p.kind === 'conv');
+      expect(weights.length).toBe(1 + 2 * 4 + 1 + 2 + 1);
+      for (const w of weights) {
+        const s = weightGradientShape(w.shape, batch * K);
+        expect(matmulPlan(ctx.choices, s, { splitK: true }).split.splits, w.name).toBeGreaterThan(
+          1,
+        );
+      }
       // ... and every second pass (theirs and the LayerNorms') is deferred to one
       // partials_reduce pass per backward list (the head's rows, the rest).
       expect(names.filter((n) => n.startsWith('matmul_split_k_reduce'))).toEqual([]);
