@@ -26,6 +26,7 @@ import {
   type RunSettings,
 } from '../src/training/settings';
 import { exportRuns, parseRunsExport, type RunRecord } from '../src/ui/runRecords';
+import { activityProgress } from '../src/ui/stepActivity';
 import { decodeSettings, encodeSettings } from '../src/ui/urlSettings';
 
 function point(step: number, overrides: Partial<ProbePoint> = {}): ProbePoint {
@@ -117,6 +118,15 @@ describe('a run’s probe history', () => {
       [4, 99],
       [6, 16],
     ]);
+  });
+
+  it('says, while the probes train, that training waits', () => {
+    const shown = activityProgress(
+      { phase: 'running', metrics: [], activity: { kind: 'probe', step: 4, since: 0 } },
+      12_000,
+    );
+    expect(shown?.text).toMatch(/^Probing \(training waits\) the trunk of step 4: /);
+    expect(shown?.fraction).toBeUndefined();
   });
 
   it('drops the points after the checkpoint a run resumes from', () => {

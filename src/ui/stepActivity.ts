@@ -23,6 +23,8 @@ const WHAT: Record<NonNullable<RunRecord['activity']>['kind'], string> = {
   step: 'Step',
   evaluate: 'Evaluating after step',
   checkpoint: 'Saving the checkpoint of step',
+  // (Figure 4: the probes train between two steps, and the run waits for them.)
+  probe: 'Probing (training waits) the trunk of step',
 };
 
 /**

@@ -70,7 +70,7 @@ export type RunEvent =
   | { type: 'storage-full'; runId: string; message: string }
   | { type: 'error'; runId: string; step: number; error: SerializedError };
 
-export type RunActivity = 'step' | 'evaluate' | 'checkpoint';
+export type RunActivity = 'step' | 'evaluate' | 'checkpoint' | 'probe';
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -154,6 +154,7 @@ export class TrainingSession {
 
   /** Both probes on the trunk of `step`; the run waits (it is between two steps). */
   private async probe(step: number, valLoss: number): Promise<void> {
+    this.announce('probe', step);
     const say = (message: string) =>
       this.emit({ type: 'probing', runId: this.runId, step, message });
     say('computing the features');
