@@ -44,11 +44,14 @@ export class WgslEngineSession {
     return this.ctx;
   }
 
-  /** The engine for `s`'s model, created once (or the reason it cannot be). */
+  /**
+   * The engine for `s`'s model, created once per batch size (or the reason it cannot be): a
+   * picture runs on an engine made for one image, so its latency is one image's.
+   */
   private async engineFor(s: LoadedSession, capacity = 1): Promise<HeldEngine> {
     const id = s.files.id;
     const fits = (h?: HeldEngine) =>
-      h?.modelId === id && (h.refused !== undefined || (h.engine?.info.capacity ?? 0) >= capacity);
+      h?.modelId === id && (h.refused !== undefined || h.engine?.info.capacity === capacity);
     if (fits(this.held)) return this.held!;
     await this.creating?.catch(() => undefined);
     if (fits(this.held)) return this.held!;

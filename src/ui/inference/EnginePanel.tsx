@@ -82,49 +82,36 @@ export function EnginePanel() {
               {c.refused}
             </p>
           )}
-          <table className="engine-table">
-            <thead>
-              <tr>
-                <th scope="col">
-                  onnxruntime-web ({c.onnx.backend === 'webgpu' ? 'WebGPU' : 'wasm'})
-                </th>
-                <th scope="col">our WGSL kernels{adapter ? ` (${adapter})` : ''}</th>
-              </tr>
-            </thead>
-            <tbody>
-              <tr>
-                <td>
-                  <TopList top={c.onnx.top} testId="engine-top-onnx" />
-                </td>
-                <td>{c.wgsl ? <TopList top={c.wgsl.top} testId="engine-top-wgsl" /> : '—'}</td>
-              </tr>
-              <tr>
-                <td>
+          <div className="engine-sides">
+            <div className="engine-side" data-testid="engine-side-onnx">
+              <h4>onnxruntime-web ({c.onnx.backend === 'webgpu' ? 'WebGPU' : 'wasm'})</h4>
+              <TopList top={c.onnx.top} testId="engine-top-onnx" />
+              <LatencyLine
+                summary={summarizeLatencies(onnxLatencies)}
+                testId="engine-latency-onnx"
+              />
+              <p className="muted small">this image: {ms(c.onnx.latencyMs)}</p>
+            </div>
+            <div className="engine-side" data-testid="engine-side-wgsl">
+              <h4>our WGSL kernels{adapter ? ` (${adapter})` : ''}</h4>
+              {c.wgsl ? (
+                <>
+                  <TopList top={c.wgsl.top} testId="engine-top-wgsl" />
                   <LatencyLine
-                    summary={summarizeLatencies(onnxLatencies)}
-                    testId="engine-latency-onnx"
+                    summary={summarizeLatencies(wgslLatencies)}
+                    testId="engine-latency-wgsl"
                   />
-                  <p className="muted small">this image: {ms(c.onnx.latencyMs)}</p>
-                </td>
-                <td>
-                  {c.wgsl && (
-                    <>
-                      <LatencyLine
-                        summary={summarizeLatencies(wgslLatencies)}
-                        testId="engine-latency-wgsl"
-                      />
-                      <p className="muted small">
-                        this image: {ms(c.wgsl.latencyMs)} · {formatBytes(c.wgsl.bytes)} of GPU
-                        memory, f32 weights
-                        {c.wgsl.createMs !== undefined &&
-                          ` · engine made in ${ms(c.wgsl.createMs)}`}
-                      </p>
-                    </>
-                  )}
-                </td>
-              </tr>
-            </tbody>
-          </table>
+                  <p className="muted small">
+                    this image: {ms(c.wgsl.latencyMs)} · {formatBytes(c.wgsl.bytes)} of GPU memory,
+                    f32 weights
+                    {c.wgsl.createMs !== undefined && ` · engine made in ${ms(c.wgsl.createMs)}`}
+                  </p>
+                </>
+              ) : (
+                <p className="muted">not run</p>
+              )}
+            </div>
+          </div>
           {c.wgsl && (
             <p data-testid="engine-diff" data-max-abs-diff={c.maxAbsDiff}>
               Largest |difference| of the {c.compared === 'logits' ? 'logits' : 'features'}:{' '}
