@@ -97,6 +97,7 @@ test('query attention: click a patch, change the mask, block and head, export PN
   await page.getByTestId('tab-runs').click();
   const select = page.getByTestId('run-row').first().getByTestId('run-select');
   if (!(await select.isChecked())) await select.click();
+  await page.getByTestId('query-attention-open').click();
   const view = page.getByTestId('query-attention');
   const canvas = view.getByTestId('query-attention-canvas');
   await expect(canvas).toBeVisible({ timeout: 60_000 });

@@ -17,12 +17,12 @@ import {
   STRIP_H,
   STRIP_TOP,
   drawAttention,
-  drawPictureWithQuery,
   formatProbability,
   renderAttentionPng,
   type AttentionDrawing,
 } from './queryAttentionDrawing';
-import { useQueryAttention, type QueryAttentionResult } from './queryAttentionStore';
+import { PictureCanvas } from './QueryAttentionPicture';
+import { useQueryAttention } from './queryAttentionStore';
 import { attentionCaption, attentionFileName, drawPrefix, maskText } from './queryAttentionCaption';
 import { isActive, type RunRecord } from './runRecords';
 import { useTheme } from './theme';
@@ -34,33 +34,6 @@ function Controls(props: { children: React.ReactNode }) {
     <div className="chart-controls" style={{ rowGap: '0.3rem' }}>
       {props.children}
     </div>
-  );
-}
-
-/** The picture alone, as the model saw it, with the query outlined (beside the map). */
-function PictureCanvas(props: {
-  picture: QueryAttentionResult['picture'];
-  side: number;
-  queryPatch: number;
-}) {
-  const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const c = ref.current;
-    if (!c) return;
-    const ratio = window.devicePixelRatio || 1;
-    [c.width, c.height] = [Math.round(GRID * ratio), Math.round(GRID * ratio)];
-    const g = c.getContext('2d')!;
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    drawPictureWithQuery(g, props.picture, props.side, props.queryPatch);
-  }, [props.picture, props.side, props.queryPatch]);
-  return (
-    <canvas
-      ref={ref}
-      style={{ width: GRID, height: GRID, display: 'block' }}
-      role="img"
-      aria-label="The validation image as the model saw it, the query outlined"
-      data-testid="query-attention-picture"
-    />
   );
 }
 
@@ -364,6 +337,8 @@ export function QueryAttentionMaps({ runs }: { runs: readonly RunRecord[] }) {
   const ready = runs.filter((r) => !isActive(r));
   const [chosen, setChosen] = useState<string>();
   const run = ready.find((r) => r.id === chosen) ?? ready[0];
+  // Computed on request: the float64 forward occupies the worker (seconds for aim-small).
+  const [open, setOpen] = useState(false);
   if (runs.length === 0) return null;
   return (
     <div data-testid="query-attention-view" style={{ marginTop: '0.75rem' }}>
@@ -373,7 +348,7 @@ export function QueryAttentionMaps({ runs }: { runs: readonly RunRecord[] }) {
         block, computed from the run’s last checkpoint (float64, in the worker). Click a patch to
         make it the query.
       </p>
-      {ready.length > 1 && (
+      {open && ready.length > 1 && (
         <div className="chart-controls">
           <label>
             Run{' '}
@@ -391,10 +366,19 @@ export function QueryAttentionMaps({ runs }: { runs: readonly RunRecord[] }) {
           </label>
         </div>
       )}
-      {run ? (
+      {run && !open ? (
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => setOpen(true)}
+          data-testid="query-attention-open"
+        >
+          Show the attention
+        </button>
+      ) : run ? (
         <RunAttention key={run.id} run={run} />
       ) : (
-        <p className="muted" data-testid="query-attention-missing">
+        <p className="muted" data-testid="query-attention-training">
           The selected runs are still training: their attention is shown once one is finished or
           stopped.
         </p>
