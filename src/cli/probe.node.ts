@@ -101,6 +101,7 @@ function writeProbe(
   r: ProbeResult,
   config: AimConfig,
   trunk: Map<string, Float32Array>,
+  classNames?: readonly string[],
 ) {
   mkdirSync(dir, { recursive: true });
   const info = {
@@ -111,7 +112,10 @@ function writeProbe(
     trainTop1: r.trainTop1,
     recipe: r.recipe,
   };
-  writeFileSync(join(dir, 'probe.safetensors'), encodeProbeFile(config, trunk, r.weights, info));
+  writeFileSync(
+    join(dir, 'probe.safetensors'),
+    encodeProbeFile(config, trunk, r.weights, info, classNames),
+  );
   writeFileSync(
     join(dir, 'probe.json'),
     JSON.stringify({ ...info, epochLosses: r.epochLosses }, null, 2),
@@ -171,7 +175,7 @@ async function train(ctx: GpuContext, v: Flags, out: string): Promise<void> {
   });
   for (const r of results) {
     const dir = results.length === 1 ? out : join(out, r.kind);
-    writeProbe(dir, r, config, params);
+    writeProbe(dir, r, config, params, dataset.classes);
     console.error(
       `${r.kind} probe (last ${layers} blocks, ${r.causal ? 'causal' : 'bidirectional'} trunk): ` +
         `held-out top-1 ${(100 * r.top1).toFixed(1)} %, train ${(100 * r.trainTop1).toFixed(1)} %; wrote ${dir}`,

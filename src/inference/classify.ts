@@ -101,7 +101,7 @@ export async function classifyImage(
   if (logits) {
     top = topK(logits.data, 5).map((t) => ({
       ...t,
-      name: classNameFor(t.index, logits.dims[1]),
+      name: plan.classNames?.[t.index] ?? classNameFor(t.index, logits.dims[1]),
     }));
     topSource = 'probe head';
   } else if (s.knn) {

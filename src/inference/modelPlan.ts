@@ -58,6 +58,8 @@ export interface AimModelPlan {
   featureMode?: 'probe-layers' | 'post-trunk-norm';
   /** Trunk blocks in the graph (aim.blocks). */
   blocks?: number;
+  /** The probe's class names (aim.class_names), one per logit, when the export names them. */
+  classNames?: string[];
   /** Parsed aim.preprocessing (resize, crop, mean, std) when present. */
   preprocessing?: Record<string, unknown>;
   nodeCount: number;
@@ -297,6 +299,16 @@ export function planAimModel(bytes: Uint8Array, fileName = 'model.onnx'): AimMod
   const mode = meta['aim.features'];
   const blocks = Number(meta['aim.blocks']);
   const prep = parseJson(meta['aim.preprocessing'], fileName, 'aim.preprocessing');
+  const classNames = parseJson(meta['aim.class_names'], fileName, 'aim.class_names');
+  if (
+    classNames !== undefined &&
+    (!Array.isArray(classNames) ||
+      classNames.length !== shape.logits?.classes ||
+      !classNames.every((n) => typeof n === 'string'))
+  )
+    throw new ModelFileError(
+      `${fileName} has damaged metadata: aim.class_names is not one name per logit.`,
+    );
   const producer = [proto.producerName, proto.producerVersion].filter(Boolean).join(' ');
   return {
     modelFileName: fileName,
@@ -320,6 +332,7 @@ export function planAimModel(bytes: Uint8Array, fileName = 'model.onnx'): AimMod
     featureMode: mode === 'probe-layers' || mode === 'post-trunk-norm' ? mode : undefined,
     blocks: Number.isInteger(blocks) && blocks > 0 ? blocks : undefined,
     preprocessing: typeof prep === 'object' && prep ? (prep as Record<string, unknown>) : undefined,
+    classNames: classNames as string[] | undefined,
     nodeCount: summary.nodes.length,
     opsets: summary.opsets,
     producer: producer || undefined,

@@ -163,7 +163,7 @@ export class WgslEngineSession {
     if (logits)
       return topK(logits, Math.min(5, logits.length)).map((t) => ({
         ...t,
-        name: classNameFor(t.index, logits.length),
+        name: s.files.plan.classNames?.[t.index] ?? classNameFor(t.index, logits.length),
       }));
     const knn = s.knn;
     if (!knn) return undefined;

@@ -56,6 +56,8 @@ export interface AimOnnxConfig {
   /** True when `probe_layers` came from the config, false when ml-aim's default (6) was used. */
   probeLayersGiven: boolean;
   numClasses: number;
+  /** The probe's class names (`class_names`), when the checkpoint's config names them. */
+  classNames?: string[];
   normEps: number;
   /** LayerNorm ε of this project's prediction head (ml-l3m's 1e-5). */
   headNormEps: number;
@@ -114,6 +116,14 @@ export function parseAimConfig(json: unknown): AimOnnxConfig {
       ? positive(j.mlp_hidden_dim, 'mlp_hidden_dim')
       : Math.trunc(ratio * embedDim); // ml-aim: int(mlp_ratio * embed_dim)
   const numClasses = positive(j.num_classes ?? 1000, 'num_classes');
+  const names = j.class_names;
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) ||
+      names.length !== numClasses ||
+      !names.every((n) => typeof n === 'string'))
+  )
+    throw new AimCheckpointError(`config: class_names must be ${numClasses} strings`);
   const normEps = ours && typeof j.trunkNormEps === 'number' ? j.trunkNormEps : 1e-6;
   const headNormEps = ours && typeof j.headNormEps === 'number' ? j.headNormEps : 1e-5;
   if (imageHeight % patchHeight || imageWidth % patchWidth) {
@@ -175,6 +185,7 @@ export function parseAimConfig(json: unknown): AimOnnxConfig {
     probeLayers,
     probeLayersGiven,
     numClasses,
+    classNames: names as string[] | undefined,
     normEps,
     headNormEps,
   };

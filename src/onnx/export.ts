@@ -238,7 +238,8 @@ export async function exportAimOnnx(
     docString:
       'AIM v1 (ml-aim) inference graph: bidirectional trunk, features and attentive-probe logits',
     metadata: {
-      'aim.config': JSON.stringify(c),
+      // (Class names once, in aim.class_names: up to 1000 of them.)
+      'aim.config': JSON.stringify({ ...c, classNames: undefined }),
       'aim.format': format,
       'aim.features': mode,
       'aim.blocks': String(lastBlock + 1),
@@ -247,6 +248,7 @@ export async function exportAimOnnx(
       'aim.export_id': writer.exportId,
       'aim.external_data': JSON.stringify(writer.shards),
       'aim.has_logits': String(withProbe),
+      ...(withProbe && c.classNames ? { 'aim.class_names': JSON.stringify(c.classNames) } : {}),
       'aim.has_patch_predictions': String(predictor !== undefined),
       // ml-aim's val_transforms, for whoever feeds `images`.
       'aim.preprocessing': JSON.stringify({

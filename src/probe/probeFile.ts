@@ -59,9 +59,12 @@ export function encodeProbeFile(
   trunk: ReadonlyMap<string, ArrayLike<number>>,
   head: ReadonlyMap<string, Float32Array>,
   info: ProbeFileInfo,
+  classNames?: readonly string[],
 ): Uint8Array {
   const classes = head.get('head.linear.bias')?.length;
   if (!classes) throw new ProbeFileError('probe file: the head has no head.linear.bias');
+  if (classNames && classNames.length !== classes)
+    throw new ProbeFileError(`probe file: ${classNames.length} class names for ${classes} classes`);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const spec of trunkParamSpecs(config)) {
     const v = trunk.get(spec.name);
@@ -80,7 +83,13 @@ export function encodeProbeFile(
   }
   return writeSafetensors(tensors, {
     format: PROBE_FORMAT,
-    model_config: JSON.stringify({ ...config, probe_layers: info.layers, num_classes: classes }),
+    model_config: JSON.stringify({
+      ...config,
+      probe_layers: info.layers,
+      num_classes: classes,
+      // The exporter writes them into the model's metadata (aim.class_names).
+      ...(classNames ? { class_names: classNames } : {}),
+    }),
     probe: JSON.stringify(info),
   });
 }
@@ -107,10 +116,11 @@ export function decodeProbeFile(bytes: Uint8Array, label = 'probe file'): ProbeF
     throw new ProbeFileError(`${label}: its model_config or probe metadata is not valid JSON`);
   }
   const classes = json?.num_classes;
-  // The AimConfig is model_config without the two keys the exporter reads.
+  // The AimConfig is model_config without the keys the exporter reads.
   const config = { ...json } as unknown as AimConfig & Record<string, unknown>;
   delete config.probe_layers;
   delete config.num_classes;
+  delete config.class_names;
   const problems = validateConfig(config);
   if (problems.length) throw new ProbeFileError(`${label}: ${problems.join(' ')}`);
   if (!info || (info.kind !== 'attentive' && info.kind !== 'linear'))
