@@ -1,4 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { chromium, expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +178,46 @@ test('cancel mid-way leaves the cache as it was; truncated and malicious files a
   expect(await opfsFolders(page)).toEqual(before);
   await expect(page.getByTestId('cached-model')).toHaveCount(1);
 
+  // Converted through in fp16 (each large tensor freed as soon as it is written): the same
+  // shard bytes, after the shard's 64-byte export tag, as `npm run export` writes from the file.
+  await page.getByTestId('convert-format-fp16').locator('input').check();
+  await page.getByTestId('convert-start').click();
+  await expect(page.getByTestId('convert-done')).toBeVisible({ timeout: 240_000 });
+  const cli = join(TMP, 'big-cli');
+  execFileSync('node', ['scripts/export.mjs', big, '--format', 'fp16', '--out', cli], {
+    stdio: 'pipe',
+  });
+  const expected = createHash('sha256')
+    .update(readFileSync(join(cli, 'model.onnx.data_0')).subarray(64))
+    .digest('hex');
+  const shardHashes = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const models = await root.getDirectoryHandle('inference-models');
+    const hashes: string[] = [];
+    for await (const [, handle] of models.entries()) {
+      if (handle.kind !== 'directory') continue;
+      let file: File;
+      try {
+        file = await (
+          await (handle as FileSystemDirectoryHandle).getFileHandle('model.onnx.data_0')
+        ).getFile();
+      } catch {
+        continue;
+      }
+      const digest = await crypto.subtle.digest('SHA-256', await file.slice(64).arrayBuffer());
+      hashes.push([...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+    }
+    return hashes;
+  });
+  expect(shardHashes).toContain(expected);
+  await page
+    .getByTestId('cached-model')
+    .filter({ hasText: 'model.safetensors' })
+    .getByRole('button', { name: 'Remove' })
+    .click();
+  await expect(page.getByTestId('cached-model')).toHaveCount(1);
+  expect(await opfsFolders(page)).toEqual(before);
+
   // A truncated pytorch_model.bin and one whose pickle asks for os.system: each its message.
   const whole = readFileSync(fixture('pytorch_model.bin'));
   const cut = join(TMP, 'cut');
@@ -222,8 +264,9 @@ test('cancel mid-way leaves the cache as it was; truncated and malicious files a
 });
 
 /** Samples a worker's JS heap (objects + ArrayBuffer backing stores) over CDP. */
-async function heapSampler(browser: Browser, urlPart: string) {
-  const cdp = await browser.newBrowserCDPSession();
+async function heapSampler(context: BrowserContext, urlPart: string) {
+  // A page's CDP session can reach the browser's Target domain: attach to the worker there.
+  const cdp = await context.newCDPSession(context.pages()[0]);
   let worker: { targetId: string } | undefined;
   for (let i = 0; i < 100 && !worker; i++) {
     const { targetInfos } = await cdp.send('Target.getTargets');
@@ -267,9 +310,11 @@ async function heapSampler(browser: Browser, urlPart: string) {
   return {
     usage,
     stop: async () => {
-      running = false;
-      await loop;
-      await cdp.detach();
+      if (running) {
+        running = false;
+        await loop.catch(() => undefined);
+        await cdp.detach().catch(() => undefined);
+      }
       return peak;
     },
   };
@@ -283,35 +328,54 @@ test.describe('random-weight conversion benchmark', () => {
       { label: 'aim-600M int4', shape: 'aim-600M', format: 'int4' },
     ];
   for (const { label, shape, format } of shapes) {
-    test(`${label}: time and peak worker heap`, async ({ page, browser }) => {
+    test(`${label}: time and peak worker heap`, async ({ browserName }, info) => {
       test.setTimeout(3_600_000);
-      await openInference(page);
-      await page.evaluate(() => void window.__aimConvert);
-      const sampler = await heapSampler(browser, 'convertWorker');
-      const baseline = await sampler.usage();
-      const result = await page.evaluate(
-        ({ shape, format }) =>
-          window.__aimConvert!.convertRandom(shape, format as 'fp32' | 'fp16' | 'int4'),
-        { shape, format },
-      );
-      const peak = await sampler.stop();
-      const MiB = 2 ** 20;
-      const line = {
-        label,
-        seconds: +(result.ms / 1000).toFixed(1),
-        blocks: result.blocks,
-        tensors: result.tensors,
-        writtenMiB: +(result.bytesWritten / MiB).toFixed(0),
-        largestTensor: `${result.largestTensor.name} ${(result.largestTensor.bytes / MiB).toFixed(0)} MiB`,
-        peakHeapMiB: +(peak.used / MiB).toFixed(0),
-        peakArrayBuffersMiB: +(peak.backing / MiB).toFixed(0),
-        peakTotalMiB: +(peak.total / MiB).toFixed(0),
-        baselineMiB: +((baseline.usedSize + (baseline.backingStorageSize ?? 0)) / MiB).toFixed(0),
-        samples: peak.samples,
-      };
-      console.log(`CONVERT-BENCH ${JSON.stringify(line)}`);
-      expect(result.tensors).toBeGreaterThan(0);
-      expect(peak.samples).toBeGreaterThan(3);
+      expect(browserName).toBe('chromium');
+      // A persistent profile, as a user's browser is: an incognito context's storage quota is
+      // a slice of RAM, too small for gigabytes of shards.
+      const profile = mkdtempSync(join(tmpdir(), 'aim-convert-profile-'));
+      const context = await chromium.launchPersistentContext(profile, {
+        ...info.project.use.launchOptions,
+        baseURL: info.project.use.baseURL ?? `http://127.0.0.1:${process.env.AIM_E2E_PORT ?? 4173}`,
+      });
+      try {
+        const page = context.pages()[0] ?? (await context.newPage());
+        await openInference(page);
+        await page.evaluate(() => void window.__aimConvert);
+        const sampler = await heapSampler(context, 'convertWorker');
+        const baseline = await sampler.usage();
+        let result;
+        try {
+          result = await page.evaluate(
+            ({ shape, format }) =>
+              window.__aimConvert!.convertRandom(shape, format as 'fp32' | 'fp16' | 'int4'),
+            { shape, format },
+          );
+        } finally {
+          await sampler.stop();
+        }
+        const peak = await sampler.stop();
+        const MiB = 2 ** 20;
+        const line = {
+          label,
+          seconds: +(result.ms / 1000).toFixed(1),
+          blocks: result.blocks,
+          tensors: result.tensors,
+          writtenMiB: +(result.bytesWritten / MiB).toFixed(0),
+          largestTensor: `${result.largestTensor.name} ${(result.largestTensor.bytes / MiB).toFixed(0)} MiB`,
+          peakHeapMiB: +(peak.used / MiB).toFixed(0),
+          peakArrayBuffersMiB: +(peak.backing / MiB).toFixed(0),
+          peakTotalMiB: +(peak.total / MiB).toFixed(0),
+          baselineMiB: +((baseline.usedSize + (baseline.backingStorageSize ?? 0)) / MiB).toFixed(0),
+          samples: peak.samples,
+        };
+        console.log(`CONVERT-BENCH ${JSON.stringify(line)}`);
+        expect(result.tensors).toBeGreaterThan(0);
+        expect(peak.samples).toBeGreaterThan(3);
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
     });
   }
 });

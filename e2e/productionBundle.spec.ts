@@ -11,6 +11,8 @@ const TEST_ONLY_NAMES = [
   '__aimPlayground',
   '__aimRuns',
   '__aimInference',
+  '__aimConvert',
+  'convertRandom',
   'aim-open-diagnostics',
   'runKernelCase',
   'kernelCaseNames',

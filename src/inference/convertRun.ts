@@ -15,7 +15,7 @@
 import type { AimOnnxConfig, WeightSource } from '../onnx/checkpoint';
 import { exportAimOnnx } from '../onnx/export';
 import { newExportId, type DataSink, type FileSink } from '../onnx/externalData';
-import type { WeightFormat } from '../onnx/weightEmitter';
+import { releaseArray, type WeightFormat } from '../onnx/weightEmitter';
 import { cacheWriteLockName, type CachedModelEntry, type ModelCache } from './modelCache';
 import { planAimModel } from './modelPlan';
 import { verifyShards } from './modelSources';
@@ -94,6 +94,33 @@ function countingSink(
   };
 }
 
+/** Tensors of at least this many bytes are freed by releasingWeights once the next is read. */
+const RELEASE_BYTES = 1 << 20;
+
+/**
+ * The weights, each large tensor's memory freed as soon as the exporter reads the next large
+ * one (the exporter reads each tensor once and has written a Linear or parameter before it
+ * reads the next; only small tensors — BatchNorm statistics, the probe's query — are held
+ * together). Every array a WeightSource here returns is its own (a Blob read, a widened
+ * copy, a generated tensor), so nothing else sees the freed buffer.
+ */
+function releasingWeights(weights: WeightSource): WeightSource {
+  let held: Float32Array | undefined;
+  return {
+    names: weights.names,
+    has: (name) => weights.has(name),
+    info: (name) => weights.info(name),
+    async readFloat32(name) {
+      const data = await weights.readFloat32(name);
+      if (data.byteLength >= RELEASE_BYTES) {
+        if (held) releaseArray(held);
+        held = data;
+      }
+      return data;
+    },
+  };
+}
+
 /** A short digest of the dropped files' names, sizes and dates, for the entry's source. */
 async function keyDigest(key: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
@@ -157,18 +184,22 @@ export async function convertIntoCache(
       progress.bytesWritten += n;
     });
     try {
-      const result = await exportAimOnnx({ config: source.config, weights: source.weights }, sink, {
-        format,
-        exportId,
-        maxShardBytes: options.maxShardBytes,
-        onTensor: (name, done, total) => {
-          if (counter.stop) throw counter.stop;
-          progress.tensor = name;
-          progress.tensorsDone = done;
-          progress.tensorsTotal = total;
-          emit(done === total);
+      const result = await exportAimOnnx(
+        { config: source.config, weights: releasingWeights(source.weights) },
+        sink,
+        {
+          format,
+          exportId,
+          maxShardBytes: options.maxShardBytes,
+          onTensor: (name, done, total) => {
+            if (counter.stop) throw counter.stop;
+            progress.tensor = name;
+            progress.tensorsDone = done;
+            progress.tensorsTotal = total;
+            emit(done === total);
+          },
         },
-      });
+      );
       progress.phase = 'checking';
       emit(true);
       // Read back what was written: the same checks as a download before the entry counts.

@@ -30,6 +30,21 @@ export function bytesOf(a: Float32Array | Uint16Array | Uint8Array): Uint8Array 
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/**
+ * Frees an array this code allocated, once written, instead of leaving it to the next GC:
+ * a 7B export makes 256 MiB copies one after another, and several waiting for the collector
+ * were most of its peak heap. Where ArrayBuffer.prototype.transfer exists (ES2024), the
+ * buffer is detached and its memory released now; elsewhere this does nothing.
+ */
+export function releaseArray(a: ArrayBufferView): void {
+  const buffer = a.buffer as ArrayBuffer & {
+    transfer?: (length: number) => ArrayBuffer;
+    detached?: boolean;
+  };
+  if (buffer instanceof ArrayBuffer && typeof buffer.transfer === 'function' && !buffer.detached)
+    buffer.transfer(0);
+}
+
 /** Emits weights in the chosen format: parameters (f32 / f16 + Cast) and Linears. */
 export class WeightEmitter {
   private done = 0;
@@ -58,12 +73,9 @@ export class WeightEmitter {
   /** A non-Linear tensor (norms, biases, conv, constants): f32, or f16 + Cast in fp16. */
   async constant(name: string, data: Float32Array, dims: number[]): Promise<string> {
     if (this.format !== 'fp16') return this.g.external(name, DataType.FLOAT, dims, bytesOf(data));
-    const stored = await this.g.external(
-      `${name}_fp16`,
-      DataType.FLOAT16,
-      dims,
-      bytesOf(toFloat16Bits(data)),
-    );
+    const half = toFloat16Bits(data);
+    const stored = await this.g.external(`${name}_fp16`, DataType.FLOAT16, dims, bytesOf(half));
+    releaseArray(half);
     return this.g.op('Cast', [stored], { to: DataType.FLOAT }, { output: name });
   }
 
@@ -104,7 +116,9 @@ export class WeightEmitter {
       );
     } else {
       // MatMul wants [in, out]: transpose once here rather than per run in the graph.
-      const wt = await this.constant(`${wName}_t`, transpose(w, out, inDim), [inDim, out]);
+      const transposed = transpose(w, out, inDim);
+      const wt = await this.constant(`${wName}_t`, transposed, [inDim, out]);
+      releaseArray(transposed);
       y = this.g.op('MatMul', [x, wt], {}, { hint: prefix });
     }
     if (this.weights.has(`${prefix}.bias`)) {

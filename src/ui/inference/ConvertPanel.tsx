@@ -72,34 +72,25 @@ function PlanView({ plan }: { plan: ConvertPlan }) {
   const unused = plan.files.filter((f) => f.role === 'unused');
   return (
     <div data-testid="convert-plan">
-      <dl className="stats">
-        <div>
-          <dt>Checkpoint</dt>
-          <dd>{LAYOUT[plan.layout]}</dd>
-        </div>
-        <div>
-          <dt>Model</dt>
-          <dd data-testid="convert-shape">
-            AIM {c.embedDim}×{c.numBlocks}, {c.numHeads} heads, {c.imageHeight} px / patch{' '}
-            {c.patchHeight}
-            {plan.hasProbe ? `, probe: ${c.numClasses} classes` : ', no probe head (features only)'}
-          </dd>
-        </div>
-        <div>
-          <dt>Reads</dt>
-          <dd data-testid="convert-reads">
-            {plan.tensorsToRead} tensors, {formatBytes(plan.bytesToRead)} ({plan.blocks} of{' '}
-            {c.numBlocks} blocks
-            {plan.blocks < c.numBlocks ? ': the probe reads no later layer' : ''})
-          </dd>
-        </div>
-        <div>
-          <dt>Memory while converting</dt>
-          <dd>
-            about a few times the largest tensor, {formatBytes(plan.largestTensor.bytes)} as f32
-          </dd>
-        </div>
-      </dl>
+      <ul className="small convert-facts" style={{ paddingLeft: '1.1rem' }}>
+        <li>
+          <strong>Checkpoint:</strong> {LAYOUT[plan.layout]}
+        </li>
+        <li data-testid="convert-shape">
+          <strong>Model:</strong> AIM {c.embedDim}×{c.numBlocks}, {c.numHeads} heads,{' '}
+          {c.imageHeight} px, patch {c.patchHeight}
+          {plan.hasProbe ? `, probe: ${c.numClasses} classes` : ', no probe head (features only)'}
+        </li>
+        <li data-testid="convert-reads">
+          <strong>Reads:</strong> {plan.tensorsToRead} tensors, {formatBytes(plan.bytesToRead)}{' '}
+          ({plan.blocks} of {c.numBlocks} blocks
+          {plan.blocks < c.numBlocks ? ': the probe reads no later layer' : ''})
+        </li>
+        <li>
+          <strong>Memory while converting:</strong> a few times the largest tensor,{' '}
+          {formatBytes(plan.largestTensor.bytes)} as f32 — not the whole file
+        </li>
+      </ul>
       <p className="muted small">
         Files: {used.map((f) => `${f.name} (${formatBytes(f.bytes)})`).join(', ')}
         {unused.length > 0 && <> · not used: {unused.map((f) => f.name).join(', ')}</>}
