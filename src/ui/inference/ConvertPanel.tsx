@@ -82,8 +82,8 @@ function PlanView({ plan }: { plan: ConvertPlan }) {
           {plan.hasProbe ? `, probe: ${c.numClasses} classes` : ', no probe head (features only)'}
         </li>
         <li data-testid="convert-reads">
-          <strong>Reads:</strong> {plan.tensorsToRead} tensors, {formatBytes(plan.bytesToRead)}{' '}
-          ({plan.blocks} of {c.numBlocks} blocks
+          <strong>Reads:</strong> {plan.tensorsToRead} tensors, {formatBytes(plan.bytesToRead)} (
+          {plan.blocks} of {c.numBlocks} blocks
           {plan.blocks < c.numBlocks ? ': the probe reads no later layer' : ''})
         </li>
         <li>
