@@ -41,7 +41,7 @@ export function ProbeAttention({ comparison }: { comparison: EngineComparison })
     const pixels = overlayPixels(input, shown, grid, { scale, marked: patch });
     c.width = pixels.width;
     c.height = pixels.height;
-    c.getContext('2d')!.putImageData(pixels, 0, 0);
+    c.getContext('2d')!.putImageData(new ImageData(pixels.data, pixels.width), 0, 0);
   }, [shown, input, grid, patch]);
   if (!attention && !features) return null;
 

@@ -69,14 +69,14 @@ export function overlayPixels(
   values: ArrayLike<number>,
   grid: { rows: number; cols: number },
   opts: { alpha?: number; scale?: number; marked?: number } = {},
-): ImageData {
+): { width: number; height: number; data: Uint8ClampedArray } {
   const alpha = opts.alpha ?? 0.6;
   const scale = Math.max(1, Math.round(opts.scale ?? 1));
   const { min, max } = mapRange(values);
   const span = max > min ? max - min : 1;
   const W = crop.width * scale;
   const H = crop.height * scale;
-  const out = new ImageData(W, H);
+  const out = { width: W, height: H, data: new Uint8ClampedArray(4 * W * H) };
   const cellW = W / grid.cols;
   const cellH = H / grid.rows;
   const mark =
