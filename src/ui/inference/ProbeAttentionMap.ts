@@ -69,7 +69,7 @@ export function overlayPixels(
   values: ArrayLike<number>,
   grid: { rows: number; cols: number },
   opts: { alpha?: number; scale?: number; marked?: number } = {},
-): { width: number; height: number; data: Uint8ClampedArray } {
+): { width: number; height: number; data: Uint8ClampedArray<ArrayBuffer> } {
   const alpha = opts.alpha ?? 0.6;
   const scale = Math.max(1, Math.round(opts.scale ?? 1));
   const { min, max } = mapRange(values);
