@@ -7,6 +7,7 @@
  * and negative controls that show both comparisons can fail.
  */
 import { describe, expect, it } from 'vitest';
+import { isMatmulProduct, kernelFamily } from '../bench/profileSuite';
 import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 import { adapterProfile } from '../src/gpu/adapterProfiles';
 import { releaseDispatch } from '../src/gpu/dispatch';
@@ -281,6 +282,9 @@ describe('grouped matmul dispatches', () => {
       expect(cost.flops).toBe(2 * 1001 * 19 * 23 + 2 * 19 * 21 * 1001);
       expect(cost.bytesWritten).toBe(4 * (1001 * 23 + split.splits * 19 * 21));
       expect(isDeferrable(dispatches[1])).toBe(true);
+      // The step profile counts it as one matrix product of all its workgroups (the
+      // "every matmul ≥ 132 workgroups" goal checks the group's total).
+      expect(isMatmulProduct(kernelFamily(dispatches[0].name))).toBe(true);
     } finally {
       dispatches.forEach(releaseDispatch);
       for (const t of [a, w, x, dx, dw, partials]) t.destroy();
