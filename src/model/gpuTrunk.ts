@@ -12,7 +12,9 @@
  * The backward walks a single residual-gradient buffer `stream` [B·K, D] down the blocks:
  * each LayerNorm backward adds its dx into it in place (ACCUMULATE), so the residual adds
  * cost no extra pass. Scratch (dpre [B·K, 4D], dh, dattn [B·K, D], dqkv [B·K, 3D]) is shared
- * by all blocks, since the dispatches of one pass run in order.
+ * by all blocks, since the dispatches of one pass run in order. Each Linear layer's input and
+ * weight gradients, which both read only dY, run as one grouped dispatch
+ * (prepareLinearBackward), bit for bit as the two separate ones would.
  */
 import type { GpuContext } from '../gpu/context';
 import type { PreparedDispatch } from '../gpu/dispatch';
