@@ -94,28 +94,32 @@ function countingSink(
   };
 }
 
-/** Tensors of at least this many bytes are freed by releasingWeights once the next is read. */
+/** Tensors of at least this many bytes are freed by releasingWeights when the next is read. */
 const RELEASE_BYTES = 1 << 20;
 
 /**
- * The weights, each large tensor's memory freed as soon as the exporter reads the next large
- * one (the exporter reads each tensor once and has written a Linear or parameter before it
- * reads the next; only small tensors — BatchNorm statistics, the probe's query — are held
- * together). Every array a WeightSource here returns is its own (a Blob read, a widened
- * copy, a generated tensor), so nothing else sees the freed buffer.
+ * The weights, each large tensor's memory freed when the exporter asks for the next large
+ * one, before that is read: the exporter reads each tensor once and has written a Linear or
+ * parameter before it reads the next (only small tensors — BatchNorm statistics, the probe's
+ * query — are held together), so at most one large source tensor is alive at a time. Every
+ * array a WeightSource here returns is its own (a Blob read, a widened copy, a generated
+ * tensor), so nothing else sees the freed buffer.
  */
 function releasingWeights(weights: WeightSource): WeightSource {
   let held: Float32Array | undefined;
+  const bytesOf = (name: string) => 4 * weights.info(name).shape.reduce((a, b) => a * b, 1);
   return {
     names: weights.names,
     has: (name) => weights.has(name),
     info: (name) => weights.info(name),
     async readFloat32(name) {
-      const data = await weights.readFloat32(name);
-      if (data.byteLength >= RELEASE_BYTES) {
-        if (held) releaseArray(held);
-        held = data;
+      const large = bytesOf(name) >= RELEASE_BYTES;
+      if (large && held) {
+        releaseArray(held);
+        held = undefined;
       }
+      const data = await weights.readFloat32(name);
+      if (large) held = data;
       return data;
     },
   };

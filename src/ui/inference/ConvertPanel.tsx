@@ -87,8 +87,8 @@ function PlanView({ plan }: { plan: ConvertPlan }) {
           {plan.blocks < c.numBlocks ? ': the probe reads no later layer' : ''})
         </li>
         <li>
-          <strong>Memory while converting:</strong> a few times the largest tensor,{' '}
-          {formatBytes(plan.largestTensor.bytes)} as f32 — not the whole file
+          <strong>Memory while converting:</strong> about 2–3 times the largest tensor (
+          {formatBytes(plan.largestTensor.bytes)} as f32), not the whole file
         </li>
       </ul>
       <p className="muted small">
