@@ -64,6 +64,10 @@ test('the fixture on both engines: ml-aim’s logits, top-5, |Δ|, latencies, at
   // The page: turn the second engine on, then classify a picture.
   await classify(page, 'stripes.png', stripes());
   await expect(page.getByTestId('top-classes').locator('li')).toHaveCount(5);
+  // Planned before anything is allocated: it fits, and what it would take.
+  await expect(page.getByTestId('engine-plan')).toContainText(
+    /would allocate \d.* (KiB|MiB).*largest tensor trunk\.blocks\.\d\.mlp\.fc\d\.weight/,
+  );
   await page.getByTestId('engine-toggle').check();
   const comparison = page.getByTestId('engine-comparison');
   await expect(comparison).toHaveAttribute('data-image', 'stripes.png', { timeout: 120_000 });

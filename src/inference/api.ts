@@ -46,6 +46,7 @@ import type {
   LoadedModel,
   ModelCard,
   PresetPlan,
+  WgslEnginePlanSummary,
 } from './protocol';
 import { exportRunModel } from './runExport';
 import { WgslEngineSession } from './wgslEngineSession';
@@ -191,6 +192,13 @@ export class InferenceWorkerApi {
     onProgress?: (embedded: number, total: number) => void,
   ): Promise<KnnProbeSummary> {
     return fitKnnProbe(loadedSession(this.loaded), sample, onProgress);
+  }
+
+  /** Whether our WGSL engine can hold the loaded model on this adapter (no allocation). */
+  async wgslEnginePlan(): Promise<WgslEnginePlanSummary> {
+    const limits = (await this.environment()).limits;
+    if (!limits) return { ok: false, reason: 'our WGSL engine needs WebGPU, which is unavailable' };
+    return this.engines.plan(loadedSession(this.loaded), limits);
   }
 
   /** One image through onnxruntime and our WGSL kernels, compared (./wgslEngineSession.ts). */

@@ -66,6 +66,15 @@ export interface Classification {
   featureDims: readonly number[];
 }
 
+/** Whether our WGSL engine can hold the loaded model on this adapter (./wgslEnginePlan.ts). */
+export interface WgslEnginePlanSummary {
+  ok: boolean;
+  reason?: string;
+  /** GPU memory it would allocate (weights as f32), when the model is one it can run. */
+  totalBytes?: number;
+  largestTensor?: { label: string; bytes: number };
+}
+
 /** One engine's side of a comparison (./wgslEngineSession.ts). */
 export interface EngineSide {
   top?: { index: number; name: string; probability: number }[];

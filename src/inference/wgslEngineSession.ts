@@ -13,9 +13,12 @@ import { bundledShaderSource } from '../gpu/shaderSource.browser';
 import { ImageFileError, modelInput, type LoadedSession } from './classify';
 import { classNameFor } from './imagenetClasses';
 import { knnScores, pooledUnitVectors } from './knnProbe';
-import type { EngineComparison, EngineSide } from './protocol';
+import type { AdapterLimitsLike } from './memoryPlan';
+import type { EngineComparison, EngineSide, WgslEnginePlanSummary } from './protocol';
 import { rankScores, topK } from './topK';
 import { WgslEngine, WgslEngineError } from './wgslEngine';
+import { planWgslEngine } from './wgslEnginePlan';
+import { wgslModelSpec } from './wgslEngineWeights';
 
 interface HeldEngine {
   modelId: string;
@@ -172,6 +175,26 @@ export class WgslEngineSession {
       ...t,
       name: knn.classes[t.index] ?? `class ${t.index}`,
     }));
+  }
+
+  /** Whether our engine can hold `s`'s model on an adapter with `limits`, before trying. */
+  plan(s: LoadedSession, limits: AdapterLimitsLike): WgslEnginePlanSummary {
+    try {
+      const spec = wgslModelSpec(s.files.plan);
+      const p = planWgslEngine(
+        { config: spec.config, mode: spec.mode, classes: spec.classes },
+        limits,
+      );
+      return {
+        ok: p.ok,
+        reason: p.reason && `our WGSL engine cannot hold this model: ${p.reason}`,
+        totalBytes: p.totalBytes,
+        largestTensor: p.largestTensor,
+      };
+    } catch (error) {
+      if (error instanceof WgslEngineError) return { ok: false, reason: error.message };
+      throw error;
+    }
   }
 
   /** Frees the engine (a new model, or unloading). */

@@ -17,6 +17,7 @@ import type {
   LoadedModel,
   ModelCard,
   PresetPlan,
+  WgslEnginePlanSummary,
 } from '../inference/protocol';
 import { workerApi } from '../worker/client';
 import { serializeError, type SerializedError } from '../worker/protocol';
@@ -68,6 +69,9 @@ export interface InferenceState {
   engineError?: SerializedError;
   /** The last image classified, so turning the second engine on compares it at once. */
   lastImage?: { image: Blob; name: string };
+  /** Whether our engine can hold the loaded model, planned without allocating. */
+  enginePlan?: WgslEnginePlanSummary & { modelId: string };
+  planEngine: () => Promise<void>;
   setSecondEngine: (on: boolean) => Promise<void>;
   compareEngines: (image: Blob, name: string) => Promise<void>;
 }
@@ -220,6 +224,16 @@ export const useInference = create<InferenceState>((set, get) => {
     secondEngine: false,
     engineBusy: false,
     wgslLatencies: [],
+    planEngine: async () => {
+      const id = get().loaded?.id;
+      if (!id || get().enginePlan?.modelId === id) return;
+      try {
+        const plan = await inferenceApi().wgslEnginePlan();
+        if (get().loaded?.id === id) set({ enginePlan: { ...plan, modelId: id } });
+      } catch (error) {
+        set({ engineError: serializeError(error) });
+      }
+    },
     setSecondEngine: async (on) => {
       set({ secondEngine: on });
       const last = get().lastImage;

@@ -5,6 +5,7 @@
  * features, for a model without a probe), each engine's latency on this adapter (first run
  * apart from the steady state), and the probe's attention over the image.
  */
+import { useEffect } from 'react';
 import { formatBytes } from '../../util/format';
 import './EnginePanel.css';
 import { ErrorNotice } from '../ErrorNotice';
@@ -50,7 +51,13 @@ export function EnginePanel() {
   const onnxLatencies = useInference((s) => s.latencies);
   const wgslLatencies = useInference((s) => s.wgslLatencies);
   const adapter = useInference((s) => s.env?.adapter);
+  const plan = useInference((s) => s.enginePlan);
+  const planEngine = useInference((s) => s.planEngine);
+  useEffect(() => {
+    if (loaded) void planEngine();
+  }, [loaded, planEngine]);
   if (!loaded) return null;
+  const planned = plan?.modelId === loaded.id ? plan : undefined;
   const c = comparison;
   const sameTop1 =
     c?.wgsl?.top && c.onnx.top ? c.wgsl.top[0]?.index === c.onnx.top[0]?.index : undefined;
@@ -68,6 +75,13 @@ export function EnginePanel() {
         Also run each image on this project’s kernels (the trunk bidirectionally and the attentive
         probe, from the same weights as onnxruntime, in f32)
       </label>
+      {planned && (
+        <p className={planned.ok ? 'muted small' : 'notice'} data-testid="engine-plan">
+          {planned.ok
+            ? `Our engine would allocate ${formatBytes(planned.totalBytes ?? NaN)} of GPU memory for this model (weights as f32; largest tensor ${planned.largestTensor?.label}, ${formatBytes(planned.largestTensor?.bytes ?? NaN)}).`
+            : planned.reason}
+        </p>
+      )}
       {busy && (
         <p role="status" data-testid="engine-busy">
           Running both engines
