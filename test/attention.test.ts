@@ -11,6 +11,7 @@ import {
   prepareAttentionForward,
   type AttentionShape,
 } from '../src/kernels/attention';
+import type { AttentionBackwardKernel } from '../src/kernels/attentionPlan';
 import {
   attentionBackwardErrorBound,
   attentionBackwardReference,
@@ -199,20 +200,28 @@ describe('prefix-causal mask', () => {
     expect(headRow(afterPrefix.out, 1, 0, 0, 0)).not.toEqual(headRow(base.out, 1, 0, 0, 0));
   });
 
-  it('backward: a forbidden key/value leaves dQ of the queries it is hidden from, bit-exact', async () => {
-    const { qkv, dOut } = inputs(maskCase, 31);
-    const base = await gpuBackward(maskCase, qkv, dOut);
-    const after = await gpuBackward(maskCase, perturbToken12(qkv), dOut);
-    for (let i = 0; i < maskCase.seqLen; i++) {
-      const [was, now] = [headRow(base.got, 3, 0, i, 1), headRow(after.got, 3, 0, i, 1)];
-      if (i < 12) expect(now).toEqual(was);
-      else expect(now).not.toEqual(was);
-      expect(headRow(after.got, 3, 1, i, 1)).not.toEqual(headRow(base.got, 3, 1, i, 1));
-    }
-  });
+  for (const backward of ['flash', 'short'] as const) {
+    it(`backward (${backward}): a forbidden key/value leaves dQ of the queries it is hidden from, bit-exact`, async () => {
+      const { qkv, dOut } = inputs(maskCase, 31);
+      const base = await gpuBackward(maskCase, qkv, dOut, backward);
+      const after = await gpuBackward(maskCase, perturbToken12(qkv), dOut, backward);
+      for (let i = 0; i < maskCase.seqLen; i++) {
+        const [was, now] = [headRow(base.got, 3, 0, i, 1), headRow(after.got, 3, 0, i, 1)];
+        if (i < 12) expect(now).toEqual(was);
+        else expect(now).not.toEqual(was);
+        expect(headRow(after.got, 3, 1, i, 1)).not.toEqual(headRow(base.got, 3, 1, i, 1));
+      }
+    });
+  }
 });
 
-async function gpuBackward(c: Case, qkvData: Float32Array, dOutData: Float32Array) {
+/** The three-kernel backward unless told otherwise (the short one: attentionShort.test.ts). */
+async function gpuBackward(
+  c: Case,
+  qkvData: Float32Array,
+  dOutData: Float32Array,
+  backward: AttentionBackwardKernel = 'flash',
+) {
   const ctx = await testGpu();
   const s = shapeOf(c);
   const D = c.heads * c.headDim;
@@ -234,7 +243,8 @@ async function gpuBackward(c: Case, qkvData: Float32Array, dOutData: Float32Arra
     new Float32Array(qkvData.length).fill(NaN),
     'dqkv',
   );
-  await attentionBackward(ctx, { qkv, out, lse, dOut, prefixLengths, dQkv }, { heads: c.heads });
+  const tensors = { qkv, out, lse, dOut, prefixLengths, dQkv };
+  await attentionBackward(ctx, tensors, { heads: c.heads, backward });
   const got = await dQkv.download();
   for (const t of [qkv, out, lse, dOut, prefixLengths, dQkv]) t.destroy();
   return { got, out32, lse32 };

@@ -139,7 +139,7 @@ function blockConstants(headDim: number, blocks: AttentionBlocks): Record<string
 
 export interface AttentionOptions {
   heads: number;
-  /** The backward's kernels; chosen from the adapter and the shape when absent (attentionPlan.ts). */
+  /** The backward's kernels; chosen from the adapter and the shape when absent (attentionPlan). */
   backward?: AttentionBackwardKernel;
 }
 
