@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { isMatmulProduct, kernelFamily } from '../bench/profileSuite';
 import { KERNEL_CASES } from '../src/diagnostics/kernelCases';
 import { adapterProfile } from '../src/gpu/adapterProfiles';
+import { GpuContext } from '../src/gpu/context';
 import { releaseDispatch } from '../src/gpu/dispatch';
+import { fileShaderSource } from '../src/gpu/shaderSource.node';
 import { Tensor } from '../src/gpu/tensor';
 import { matmul, matmulShape, type MatmulOptions } from '../src/kernels/matmul';
 import {
@@ -30,7 +32,6 @@ import {
 import { randomF32 } from '../src/reference/random';
 import { worstRatio } from './compare';
 import { testGpu } from './gpuContext';
-import type { GpuContext } from '../src/gpu/context';
 
 type ProblemOpts = Pick<
   MatmulOptions,
@@ -244,6 +245,39 @@ describe('grouped matmul is bit-identical to the separate dispatches', () => {
     expect(sameBits(grouped[0], separate[0])).toBe(true);
     expect(sameBits(grouped[1], separate[1])).toBe(false);
     expect(gradeCase(otherSplit, 7, separate)).toBeLessThanOrEqual(1);
+  });
+
+  it('on a grid folded under a small per-dimension limit (surplus workgroups skipped)', async () => {
+    const shared = await testGpu();
+    const caps = shared.capabilities;
+    // Choices as on an adapter allowing 4 workgroups a dimension: dX's 5 × 2 tiles and dW's
+    // 1 tile × 5 splits (15) fold to 4 × 4, one workgroup to skip.
+    const folded = await GpuContext.create({
+      shaderSource: fileShaderSource(),
+      choicesAs: { ...caps, limits: { ...caps.limits, maxComputeWorkgroupsPerDimension: 4 } },
+    });
+    try {
+      const [, c] = CASES[4];
+      const a = Tensor.empty(folded, c.a, 'f32', 'A');
+      const b = Tensor.empty(folded, c.problems[0].b, 'f32', 'B0');
+      const x = Tensor.empty(folded, c.problems[1].b, 'f32', 'B1');
+      const dx = Tensor.empty(folded, [301, 67], 'f32', 'C0');
+      const dw = Tensor.empty(folded, [33, 20], 'f32', 'C1');
+      const probe = await prepareGroupedMatmul(folded, a, [
+        { b, c: dx },
+        { b: x, c: dw, opts: c.problems[1].opts },
+      ]);
+      const [gx, gy] = probe[0].workgroups;
+      expect([gx, gy]).toEqual([4, 4]);
+      probe.forEach(releaseDispatch);
+      for (const t of [a, b, x, dx, dw]) t.destroy();
+      const got = await runCase(folded, c, 500);
+      expect(gradeCase(c, 500, got)).toBeLessThanOrEqual(1);
+      const separate = await runCase(shared, c, 500, true);
+      for (let p = 0; p < 2; p++) expect(sameBits(got[p], separate[p]), `C${p}`).toBe(true);
+    } finally {
+      folded.destroy();
+    }
   });
 
   it('two runs give the same bits', async () => {
