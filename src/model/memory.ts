@@ -17,8 +17,9 @@
  *  - gradientScratch: the backward's gradient buffers shared by all blocks, and d loss / d pred;
  *  - inputs: images, patch order, prefix lengths, the head's row lists and the two sin-cos
  *    position tables;
- *  - kernelScratch: storage buffers owned by prepared dispatches (attention Δ, LayerNorm and
- *    column-sum partial sums, the loss's target count, the gradient norm's partial sums, and
+ *  - kernelScratch: storage buffers owned by prepared dispatches (the three-kernel attention
+ *    backward's Δ, LayerNorm and column-sum partial sums, the loss's target count, the
+ *    gradient norm's partial sums, and
  *    the block tables of the gradient norm's and AdamW's one-dispatch-per-arena passes, the
  *    batch augmentation's rows);
  *  - dataset: the run's images on the GPU and the augmentation's coefficient and
@@ -29,6 +30,7 @@
  * `AimGpuModel.bytes`; test/memory.test.ts checks every category against real allocations.
  */
 import { attentionDeltaShape, attentionShape } from '../kernels/attention';
+import { shortAttentionRefusal } from '../kernels/attentionPlan';
 import { columnSumPasses, COLUMN_SUM_TILE } from '../kernels/columnSum';
 import { partialsReduceTableEntries } from '../kernels/gradientPartials';
 import { PARTIALS_REDUCE_ENTRY_BYTES } from '../kernels/partialsReduce';
@@ -199,11 +201,15 @@ function kernelScratch(c: AimConfig, batch: number, specs: readonly ParamSpec[])
     const rowCounts = spec.name.startsWith('head.') ? buckets : [R];
     if (spec.kind === 'bias')
       for (const rows of rowCounts) columnSum(spec.name, rows, paramSize(spec));
-    else if (spec.name.endsWith('.attn.qkv.weight'))
-      add(
-        `${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`,
-        count(attentionDeltaShape(attentionShape([batch, K, 3 * c.width], c.heads))),
-      );
+    else if (spec.name.endsWith('.attn.qkv.weight')) {
+      // Only the three-kernel backward has a Δ buffer (the short one keeps Δ in workgroup memory).
+      const shape = attentionShape([batch, K, 3 * c.width], c.heads);
+      if (shortAttentionRefusal(shape) !== undefined)
+        add(
+          `${prefix.slice(0, -'.attn.qkv'.length)} attention Δ`,
+          count(attentionDeltaShape(shape)),
+        );
+    }
   }
 
   // gradNorm.ts: one partial sum of squares per REDUCE_BLOCK values of each gradient, Σg²,
