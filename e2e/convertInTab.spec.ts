@@ -87,11 +87,15 @@ async function convertAndCheck(page: Page, files: string[], screenshots: boolean
   const cases = SafetensorsFile.parse(readFileSync(fixture('cases.safetensors')));
   const got = await page.evaluate(
     async (images) => {
-      const r = await window.__aimInference!.runBatch(new Float32Array(images), [2, 3, 32, 32]);
+      const x = new Float32Array(images);
+      const r = await window.__aimInference!.runBatch(x, [2, 3, 32, 32]);
+      // The same converted files on our own WGSL kernels (the second engine).
+      const ours = await window.__aimInference!.runWgslBatch(x, 2);
       return {
         logits: Array.from(r.outputs.logits.data),
         features: Array.from(r.outputs.features.data),
         backend: r.backend,
+        oursLogits: Array.from(ours.logits!),
       };
     },
     Array.from(cases.float32('input')),
@@ -101,9 +105,11 @@ async function convertAndCheck(page: Page, files: string[], screenshots: boolean
   expect(got.logits).toHaveLength(20);
   expect(worst(got.logits, cases.float32('logits'))).toBeLessThan(1e-4);
   expect(worst(got.features, cases.float32('probe_features'))).toBeLessThan(1e-4);
+  expect(got.oursLogits).toHaveLength(20);
+  expect(worst(got.oursLogits, cases.float32('logits'))).toBeLessThan(1e-4);
 }
 
-test('pytorch_model.bin and the .pth pair: converted in the tab, ml-aim logits within 1e-4', async ({
+test('pytorch_model.bin and the .pth pair: converted in the tab, ml-aim logits within 1e-4 on both engines', async ({
   page,
 }) => {
   test.setTimeout(300_000);

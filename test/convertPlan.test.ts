@@ -29,7 +29,7 @@ const PAIR = ['aim_fixture_attnprobe_backbone.pth', 'aim_fixture_attnprobe_head_
 const OPTS = { backend: 'wasm' as const };
 
 /** An fp16 copy of the fixture's weights with ml-aim's keys, as community copies ship them. */
-function fp16Safetensors(): Uint8Array {
+function fp16Safetensors(): Uint8Array<ArrayBuffer> {
   const st = SafetensorsFile.parse(bytesOf('weights.safetensors'));
   const header: Record<string, unknown> = {};
   const parts: Uint8Array[] = [];
