@@ -21,6 +21,7 @@ const TEST_ONLY_NAMES = [
   'runSeededMatmul',
   'simulateStorageQuota',
   'runBatch',
+  'runWgslBatch',
   ...KERNEL_CASES.map((c) => c.name),
 ];
 

@@ -18,7 +18,8 @@ export class InferenceDiagnosticsApi {
   /** The same batch on our WGSL engine (the second engine's e2e compares it with ml-aim). */
   async runWgslBatch(images: Float32Array, count: number) {
     if (!this.engines) throw new Error('no second engine in this worker');
-    return this.engines.runBatch(loadedSession(this.loaded), images, count);
+    const engine = await this.engines.engineForBatch(loadedSession(this.loaded), count);
+    return engine.run(images, count);
   }
 
   async runBatch(images: Float32Array, dims: number[]) {

@@ -80,12 +80,11 @@ export class WgslEngineSession {
     }
   }
 
-  /** Our engine on a preprocessed batch (the test build's diagnostics compare it with ml-aim). */
-  async runBatch(s: LoadedSession, images: Float32Array, count: number) {
+  /** Our engine for `s` with room for `count` images, or why it cannot hold the model. */
+  async engineForBatch(s: LoadedSession, count: number): Promise<WgslEngine> {
     const held = await this.engineFor(s, count);
     if (!held.engine) throw new WgslEngineError(held.refused ?? 'our engine is not available');
-    held.runs++;
-    return held.engine.run(images, count);
+    return held.engine;
   }
 
   /** One image through both engines (see the file header). */
