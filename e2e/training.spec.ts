@@ -107,6 +107,14 @@ test('a reloaded tab resumes the interrupted run from its checkpoint', async ({ 
   );
   expect(info.resumed).toBe(true);
   expect(info.step).toBeGreaterThanOrEqual(saved);
+  // The checkpoint's own steps come back with it (the page may not have recorded the last
+  // ones before the reload): every step of the last interval, up to the checkpoint's.
+  const recent = info.recent!.metrics.map((m) => m.step);
+  expect(recent.at(-1)).toBe(info.step);
+  expect(recent).toEqual(
+    Array.from({ length: recent.length }, (_, i) => info.step - recent.length + 1 + i),
+  );
+  expect(recent.length).toBeGreaterThanOrEqual(micro.checkpointEvery);
   await waitFor(
     page,
     `window.__aimRuns.events.some((e) => e.type === 'metrics' && e.metrics.step === ${info.step + 1})`,

@@ -18,6 +18,7 @@ import {
   type SerializedError,
 } from '../worker/protocol';
 import { probesUpTo, withProbePoint } from '../paper/figure4Points';
+import { mergeRecentHistory } from '../worker/recentHistory';
 import { colourFor, newRunId, uniqueRunName, type RunRecord } from './runRecords';
 import { currentAdapterKey } from './stepEstimate';
 import { persistNow, useRuns } from './runsStore';
@@ -141,10 +142,14 @@ function applyInfo(runId: string, info: RunInfo): void {
   const r = useRuns.getState().records[runId];
   if (!r) return;
   // After a resume the worker restarts from the checkpoint: later metrics are recomputed.
-  const metrics = r.metrics.filter((m) => m.step <= info.step);
-  const evals = r.evals.filter((m) => m.step <= info.step);
+  // What the page missed before the tab closed (the worker's checkpoint was written, the
+  // page's record not yet) comes back with the resume.
+  const { metrics, evals } = mergeRecentHistory(r, info.recent, info.step);
+  let probes = probesUpTo(r.probes, info.step);
+  for (const p of info.recent?.probes ?? [])
+    if (!probes?.some((q) => q.step === p.step)) probes = withProbePoint(probes, p);
   useRuns.getState().patch(runId, {
-    probes: probesUpTo(r.probes, info.step),
+    probes,
     probing: undefined,
     parameters: info.parameters,
     gpuBytes: info.gpuBytes,

@@ -26,6 +26,7 @@ import type {
 } from './protocol';
 import type { QueryAttentionRequest, QueryAttentionResult } from './queryAttention';
 import { checkpointKey, TrainingSession } from './trainingSession';
+import { decodeRecentHistory, recentHistoryKey } from './recentHistory';
 import { WorkerGpu } from './workerGpu';
 
 export class PlaygroundWorkerApi {
@@ -117,6 +118,9 @@ export class PlaygroundWorkerApi {
       gpuBytes: trainer.model.bytes,
       dataset: summarize(dataset.kind, data),
       resumed: Boolean(checkpoint),
+      recent: checkpoint
+        ? decodeRecentHistory(await store.get(recentHistoryKey(runId)), trainer.step)
+        : undefined,
     };
   }
 
@@ -164,7 +168,9 @@ export class PlaygroundWorkerApi {
       this.session.trainer.destroy();
       this.session = undefined;
     }
-    await (await this.checkpointStore()).delete(checkpointKey(runId));
+    const store = await this.checkpointStore();
+    await store.delete(checkpointKey(runId));
+    await store.delete(recentHistoryKey(runId));
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { LoadReport, RgbImages } from '../data/dataset';
 import type { ProbePoint } from '../paper/figure4Points';
 import type { StoreKind } from '../training/checkpointStore';
+import type { RecentHistory } from './recentHistory';
 import type { EvalMetrics, StepMetrics } from '../training/trainer';
 
 export interface SerializedError {
@@ -81,6 +82,8 @@ export interface RunInfo {
   gpuBytes: number;
   dataset: DatasetSummary;
   resumed: boolean;
+  /** A resumed run's metrics of its last checkpoint intervals (fills what the page missed). */
+  recent?: RecentHistory;
 }
 
 /**

@@ -11,6 +11,7 @@ import { ResilientStore } from '../training/checkpointStore';
 import { NonFiniteError, type StepMetrics, type Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
 import { afterStep } from '../training/settings';
+import { RecentHistoryLog, recentHistoryKey } from './recentHistory';
 import { RunProber } from '../paper/figure4Probe';
 import { serializeError, type RunActivity, type RunEventListener, type RunPhase } from './protocol';
 
@@ -24,6 +25,8 @@ export class TrainingSession {
   /** Steps, evaluations, predictions and checkpoints share the model's buffers: one at a time. */
   private gpuWork: Promise<unknown> = Promise.resolve();
   private readonly store: ResilientStore;
+  /** Metrics since the checkpoint before the last, stored beside each checkpoint (recentHistory.ts). */
+  private readonly recent = new RecentHistoryLog();
   /** Probes the trunk every `probeEvery` steps (the paper's Figure 4); none when it is 0. */
   private readonly prober: RunProber | undefined;
 
@@ -124,11 +127,13 @@ export class TrainingSession {
     try {
       this.announce('step', this.trainer.step + 1);
       const metrics = await this.trainer.trainStep();
+      this.recent.addMetrics(metrics);
       this.emit({ type: 'metrics', runId: this.runId, metrics });
       const next = afterStep(settings, metrics.step, this.trainer.done);
       if (next.evaluate) {
         this.announce('evaluate', metrics.step);
         const evaluation = await this.trainer.evaluate();
+        this.recent.addEval(evaluation);
         this.emit({ type: 'eval', runId: this.runId, metrics: evaluation });
         if (next.probe && this.prober) await this.probe(evaluation.step, evaluation.valLoss);
       }
@@ -167,6 +172,7 @@ export class TrainingSession {
             : `testing on the ${p.split} images`,
       ),
     );
+    this.recent.addProbe(point);
     this.emit({ type: 'probe', runId: this.runId, point });
   }
 
@@ -184,6 +190,8 @@ export class TrainingSession {
 
   async saveCheckpoint(): Promise<void> {
     this.announce('checkpoint', this.trainer.step);
+    // The history first: a checkpoint on disk always has its steps' metrics beside it.
+    await this.store.put(recentHistoryKey(this.runId), this.recent.snapshot(this.trainer.step));
     await this.store.put(checkpointKey(this.runId), await this.trainer.checkpoint());
     this.emit({
       type: 'checkpoint',
