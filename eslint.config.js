@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist',
-      'dist-test',
+      'dist-test*',
       'node_modules',
       '.gpu',
       '.test-results',
