@@ -18,8 +18,8 @@ import { cssColour } from './theme';
 export const GRID = 240;
 export const STRIP_TOP = GRID + 24;
 export const STRIP_H = 16;
-const LEGEND_TOP = STRIP_TOP + STRIP_H + 34;
-const LEGEND_H = 10;
+export const LEGEND_TOP = STRIP_TOP + STRIP_H + 34;
+export const LEGEND_H = 10;
 export const HEIGHT = LEGEND_TOP + LEGEND_H + 16;
 /** The exported PNG: the map at 1.5× its on-screen size (whole device pixels at 2×). */
 const EXPORT_SCALE = 2;
@@ -155,6 +155,19 @@ export function renderPng(
   caption: string,
   note: string,
 ): Promise<Blob> {
+  return renderDrawingPng((g) => drawMap(g, m), title, caption, note);
+}
+
+/**
+ * A drawing of this layout (GRID wide, HEIGHT tall: the per-patch maps and the query
+ * attention map) as a PNG at 2×: title, caption (wrapped), the drawing at 1.5×, its note.
+ */
+export function renderDrawingPng(
+  draw: (g: CanvasRenderingContext2D) => void,
+  title: string,
+  caption: string,
+  note: string,
+): Promise<Blob> {
   const k = EXPORT_SCALE;
   const [pad, width, mapH] = [16, GRID * EXPORT_MAP_SCALE, HEIGHT * EXPORT_MAP_SCALE];
   const out = document.createElement('canvas');
@@ -178,7 +191,7 @@ export function renderPng(
   g.save();
   g.translate(pad, top);
   g.scale(EXPORT_MAP_SCALE, EXPORT_MAP_SCALE);
-  drawMap(g, m);
+  draw(g);
   g.restore();
   g.font = '12px system-ui, sans-serif';
   g.fillStyle = cssColour('--muted', '#555');

@@ -5,17 +5,19 @@
  * strip with the prefix marked; the legend; and the PNG export with title, caption and note.
  */
 import { colourOf, legendTicks, rgbCss, type LossScale } from './patchLossMap';
+import {
+  GRID,
+  HEIGHT,
+  LEGEND_H,
+  LEGEND_TOP,
+  renderDrawingPng,
+  STRIP_H,
+  STRIP_TOP,
+} from './patchLossDrawing';
 import { cssColour } from './theme';
 
-/** The drawing's size in CSS pixels: the grid, then the sequence strip, then the legend. */
-export const GRID = 240;
-export const STRIP_TOP = GRID + 24;
-export const STRIP_H = 16;
-const LEGEND_TOP = STRIP_TOP + STRIP_H + 34;
-const LEGEND_H = 10;
-export const HEIGHT = LEGEND_TOP + LEGEND_H + 16;
-const EXPORT_SCALE = 2;
-const EXPORT_MAP_SCALE = 1.5;
+// The same layout as the per-patch loss maps (grid, sequence strip, legend) and their export.
+export { GRID, HEIGHT, STRIP_H, STRIP_TOP };
 
 export interface AttentionDrawing {
   side: number;
@@ -181,19 +183,6 @@ export function drawAttention(g: CanvasRenderingContext2D, m: AttentionDrawing):
 }
 
 /** Splits text into lines no wider than `width` at the context's font. */
-function wrap(g: CanvasRenderingContext2D, text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    const next = line ? `${line} ${word}` : word;
-    if (line && g.measureText(next).width > width) {
-      lines.push(line);
-      line = word;
-    } else line = next;
-  }
-  return line ? [...lines, line] : lines;
-}
-
 /** The map as a PNG at 2×: title, caption (wrapped), the drawing at 1.5×, and its note. */
 export function renderAttentionPng(
   m: AttentionDrawing,
@@ -201,39 +190,5 @@ export function renderAttentionPng(
   caption: string,
   note: string,
 ): Promise<Blob> {
-  const k = EXPORT_SCALE;
-  const [pad, width, mapH] = [16, GRID * EXPORT_MAP_SCALE, HEIGHT * EXPORT_MAP_SCALE];
-  const out = document.createElement('canvas');
-  const g = out.getContext('2d')!;
-  g.font = '12px system-ui, sans-serif';
-  const captionLines = wrap(g, caption, width);
-  const noteLines = wrap(g, note, width);
-  const top = pad + 24 + captionLines.length * 16 + 8;
-  out.width = (width + 2 * pad) * k;
-  out.height = (top + mapH + 8 + noteLines.length * 16 + pad) * k;
-  g.scale(k, k);
-  g.fillStyle = cssColour('--panel', '#fff');
-  g.fillRect(0, 0, width + 2 * pad, out.height / k);
-  g.textBaseline = 'top';
-  g.fillStyle = cssColour('--fg', '#000');
-  g.font = '600 16px system-ui, sans-serif';
-  g.fillText(title, pad, pad, width);
-  g.font = '12px system-ui, sans-serif';
-  g.fillStyle = cssColour('--muted', '#555');
-  captionLines.forEach((l, i) => g.fillText(l, pad, pad + 24 + i * 16));
-  g.save();
-  g.translate(pad, top);
-  g.scale(EXPORT_MAP_SCALE, EXPORT_MAP_SCALE);
-  drawAttention(g, m);
-  g.restore();
-  g.font = '12px system-ui, sans-serif';
-  g.fillStyle = cssColour('--muted', '#555');
-  g.textAlign = 'left';
-  noteLines.forEach((l, i) => g.fillText(l, pad, top + mapH + 8 + i * 16));
-  return new Promise((resolve, reject) =>
-    out.toBlob(
-      (b) => (b ? resolve(b) : reject(new Error('The PNG could not be drawn.'))),
-      'image/png',
-    ),
-  );
+  return renderDrawingPng((g) => drawAttention(g, m), title, caption, note);
 }
