@@ -177,7 +177,9 @@ interface SubmitRecord {
  * which is late if that thread is busy, so a pipelined step can read a little low.
  */
 async function measureHost(ctx: GpuContext, trainer: Trainer, steps: number) {
-  for (const d of trainer.dispatches) {
+  // Every dispatch the step may submit: the step's list holds only the head's selected row
+  // bucket; the other buckets' variants (model.preparedDispatches) are swapped in per step.
+  for (const d of new Set([...trainer.dispatches, ...trainer.model.preparedDispatches])) {
     if (workgroupCount(d) > 0) d.workgroups = [1, 1, 1];
   }
   const queue = ctx.device.queue;

@@ -11,7 +11,8 @@ import {
 import { RAISED_LIMITS, WANTED_FEATURES } from '../src/gpu/capabilities';
 import { unmetChoiceNeeds } from '../src/gpu/context';
 import { foldedGrid } from '../src/gpu/dispatch';
-import { chooseMatmulTile, matmulShape } from '../src/kernels/matmul';
+import { chooseMatmulStages, chooseMatmulTile, matmulShape } from '../src/kernels/matmul';
+import { matmulStageBytes } from '../src/kernels/matmulPlan';
 
 /** aim-tiny at batch 256: 16384 token rows of width 192 (MLP 768, qkv 576). */
 const TINY_ROWS = 256 * 64;
@@ -82,6 +83,25 @@ describe('kernel choices under each profile', () => {
     const fallback = { ...caps, adapter: { ...caps.adapter, isFallbackAdapter: true } };
     expect(chooseMatmulTile(caps, forwardQkv)).toBe('large');
     expect(chooseMatmulTile(fallback, forwardQkv)).toBe('small');
+  });
+
+  it('matmul shared memory is double-buffered where two stages fit the workgroup memory', () => {
+    // One stage: TILE_K rows of A and of B, each tile + 4 words wide.
+    expect(matmulStageBytes('large')).toBe(2 * 8 * 132 * 4);
+    expect(matmulStageBytes('small')).toBe(2 * 16 * 68 * 4);
+    for (const name of ADAPTER_PROFILE_NAMES) {
+      const caps = adapterProfile(name);
+      for (const tile of ['large', 'small'] as const)
+        expect(chooseMatmulStages(caps, tile), `${name} ${tile}`).toBe(
+          2 * matmulStageBytes(tile) <= caps.limits.maxComputeWorkgroupStorageSize ? 2 : 1,
+        );
+    }
+    const h100 = adapterProfile('h100');
+    expect(chooseMatmulStages(h100, 'large')).toBe(2);
+    // WebGPU's guaranteed 16 KiB holds one stage of either tile, not two.
+    const minimal = { ...h100, limits: { ...h100.limits, maxComputeWorkgroupStorageSize: 16384 } };
+    expect(chooseMatmulStages(minimal, 'large')).toBe(1);
+    expect(chooseMatmulStages(minimal, 'small')).toBe(1);
   });
 
   it('flat grids fold at the profile limit', () => {

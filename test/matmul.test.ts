@@ -92,6 +92,38 @@ for (const tile of ['large', 'small'] as const) {
   });
 }
 
+describe('matmul.wgsl: one shared-memory stage (16 KiB of workgroup memory) and two give the same bits', () => {
+  // Both walk K in the same order per output element, so double buffering changes only when a
+  // K-tile is stored, never the sum; each is also held to the float64 reference.
+  const cases: Array<[string, number[], number[], MatmulCase]> = [
+    ['17×33×65', [17, 65], [65, 33], {}],
+    ['large K, Aᵀ·B 9×11×4099', [4099, 9], [4099, 11], { transA: true }],
+    [
+      'batched A·Bᵀ + bias + GELU 3×19×23×29',
+      [3, 19, 29],
+      [23, 29],
+      { transB: true, bias: true, activation: 'gelu' },
+    ],
+  ];
+  for (const tile of ['large', 'small'] as const) {
+    const t = MATMUL_TILES[tile].tile;
+    const tk = MATMUL_TILES[tile].specialize.TILE_K;
+    const all: typeof cases = [
+      ...cases,
+      [`aligned ${2 * t}×${t}×${5 * tk}`, [2 * t, 5 * tk], [5 * tk, t], {}],
+    ];
+    all.forEach(([name, aShape, bShape, opts], i) => {
+      it(`${tile}: ${name}`, async () => {
+        const one = await checkMatmul(aShape, bShape, 40 + i, { ...opts, tile, stages: 1 });
+        const two = await checkMatmul(aShape, bShape, 40 + i, { ...opts, tile, stages: 2 });
+        expect(one.ratio).toBeLessThanOrEqual(1);
+        expect(two.ratio).toBeLessThanOrEqual(1);
+        expect(new Uint32Array(one.got.buffer)).toEqual(new Uint32Array(two.got.buffer));
+      });
+    });
+  }
+});
+
 describe('matmul wrapper: bad input', () => {
   it('rejects mismatched shapes with a clear message', () => {
     expect(() => matmulShape([2, 3], [4, 2])).toThrow(/inner dimensions differ/);

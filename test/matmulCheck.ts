@@ -40,6 +40,7 @@ export interface MatmulCase {
   residual?: boolean;
   accumulate?: boolean;
   tile?: MatmulTile;
+  stages?: MatmulOptions['stages'];
   splitK?: MatmulOptions['splitK'];
 }
 
@@ -74,6 +75,7 @@ export async function checkMatmul(
     activation: opts.activation,
     accumulate: opts.accumulate,
     tile: opts.tile,
+    stages: opts.stages,
     splitK: opts.splitK,
   };
   if (opts.bias) tensors.bias = make([s.n], biasData, 'bias');

@@ -21,7 +21,7 @@ import {
   prepareGroupedMatmul,
   type GroupedMatmulProblem,
 } from '../src/kernels/matmulGrouped';
-import { matmulPlan, type MatmulTile } from '../src/kernels/matmulPlan';
+import { matmulPlan, type MatmulStages, type MatmulTile } from '../src/kernels/matmulPlan';
 import { isDeferrable } from '../src/kernels/partialsReduce';
 import {
   epilogueReference,
@@ -49,6 +49,8 @@ interface GroupCase {
   problems: [ProblemCase, ProblemCase];
   /** The group's tile (default: groupedMatmulTile's choice). */
   tile?: MatmulTile;
+  /** The group's shared-memory stages (default: the adapter's choice). */
+  stages?: MatmulStages;
 }
 
 const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
@@ -100,7 +102,7 @@ async function runCase(
     if (separate) {
       for (const p of problems) await matmul(ctx, { a, b: p.b, c: p.c, aux: p.aux }, p.opts);
     } else {
-      await groupedMatmul(ctx, a, problems, { tile: c.tile });
+      await groupedMatmul(ctx, a, problems, { tile: c.tile, stages: c.stages });
     }
     return await Promise.all(problems.map((p) => p.c.download()));
   } finally {
@@ -236,6 +238,18 @@ describe('grouped matmul is bit-identical to the separate dispatches', () => {
     }
   });
 
+  // One shared-memory stage (16 KiB adapters) for the group, the adapter's choice (two here)
+  // for the separate products.
+  for (const i of [1, 2]) {
+    const [name, c] = CASES[i];
+    it(`${name}, group on one shared-memory stage`, async () => {
+      const ctx = await testGpu();
+      const grouped = await runCase(ctx, { ...c, stages: 1 }, 400 + i);
+      const separate = await runCase(ctx, c, 400 + i, true);
+      for (let p = 0; p < 2; p++) expect(sameBits(grouped[p], separate[p]), `C${p}`).toBe(true);
+    });
+  }
+
   it('negative control: a different split of the same product differs in its bits', async () => {
     const ctx = await testGpu();
     const c = backwardPair(2003, 37, 8, 29, {}, { splitK: 11 });
@@ -304,7 +318,7 @@ describe('grouped matmul dispatches', () => {
     ]);
     try {
       expect(dispatches.map((d) => d.name)).toEqual([
-        expect.stringMatching(/^matmul_grouped\[PER_THREAD=4,TILE_K=16\]$/),
+        expect.stringMatching(/^matmul_grouped\[PER_THREAD=4,STAGES=\d,TILE_K=16\]$/),
         expect.stringMatching(/^matmul_split_k_reduce/),
       ]);
       const split = matmulPlan(ctx.choices, matmulShape([1001, 19], [1001, 21], { transA: true }), {

@@ -13,17 +13,27 @@ import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { MatmulShape } from '../reference/matmul';
 import { dims, requireDistinct, requireShape, requireSize } from './checks';
-import { MATMUL_TILES, matmulPlan, splitKPartialsShape, type MatmulTile } from './matmulPlan';
+import {
+  MATMUL_TILES,
+  matmulPlan,
+  matmulStageBytes,
+  matmulTileConstants,
+  splitKPartialsShape,
+  type MatmulStages,
+  type MatmulTile,
+} from './matmulPlan';
 import { prepareSplitKReduce } from './matmulSplitK';
 import { markDeferrable } from './partialsReduce';
 
 export type { MatmulShape } from '../reference/matmul';
 export {
+  chooseMatmulStages,
   chooseMatmulTile,
   MATMUL_TILES,
   matmulPlan,
   matmulScratchShape,
   matmulSplitKCapacity,
+  type MatmulStages,
   type MatmulTile,
 } from './matmulPlan';
 
@@ -59,6 +69,8 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Tile configuration; chosen from the adapter and the shape when absent. */
   tile?: MatmulTile;
+  /** Shared-memory stages (2: double-buffered); chosen from the adapter when absent. */
+  stages?: MatmulStages;
   /**
    * Split K over several workgroups (matmulSplitK.ts) — `true`: when the output tiles would
    * not fill the adapter (chooseSplitK; the weight gradients); a number: into that many
@@ -179,10 +191,14 @@ export async function prepareMatmul(
     split.kChunk % tileK === 0
   )
     constants.ALIGNED = 1;
+  if (plan.stages === 2)
+    ctx.requireForChoice('matmul', {
+      limits: { maxComputeWorkgroupStorageSize: 2 * matmulStageBytes(plan.tile) },
+    });
   const kernel = await ctx.kernels.get({
     shader: 'matmul',
     constants,
-    specialize: tile.specialize,
+    specialize: matmulTileConstants(plan.tile, plan.stages),
   });
 
   const uniform = uniformU32(ctx, `${kernel.name} dims`, [

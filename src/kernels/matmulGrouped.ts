@@ -30,11 +30,15 @@ import type { MatmulShape } from '../reference/matmul';
 import { dims, requireDistinct, requireShape } from './checks';
 import { deferrableReduce, matmulCost, matmulShape, type MatmulOptions } from './matmul';
 import {
+  chooseMatmulStages,
   chooseMatmulTile,
   MATMUL_TILES,
   matmulPlan,
+  matmulStageBytes,
+  matmulTileConstants,
   SPLIT_K_MIN_WORKGROUPS,
   splitKPartialsShape,
+  type MatmulStages,
   type MatmulTile,
   type SplitK,
 } from './matmulPlan';
@@ -63,6 +67,8 @@ export interface GroupedMatmulProblem {
 export interface GroupedMatmulOptions {
   /** The dispatch's tile configuration; `groupedMatmulTile` when absent. */
   tile?: MatmulTile;
+  /** Shared-memory stages; chosen from the adapter's workgroup memory when absent. */
+  stages?: MatmulStages;
 }
 
 /** Per-problem flags of the kernel (matmul_grouped.wgsl). */
@@ -178,7 +184,15 @@ export async function prepareGroupedMatmul(
 
   const tileName = opts.tile ?? groupedMatmulTile(ctx.choices, planned);
   const tile = MATMUL_TILES[tileName];
-  const kernel = await ctx.kernels.get({ shader: 'matmul_grouped', specialize: tile.specialize });
+  const stages = opts.stages ?? chooseMatmulStages(ctx.choices, tileName);
+  if (stages === 2)
+    ctx.requireForChoice('matmul_grouped', {
+      limits: { maxComputeWorkgroupStorageSize: 2 * matmulStageBytes(tileName) },
+    });
+  const kernel = await ctx.kernels.get({
+    shader: 'matmul_grouped',
+    specialize: matmulTileConstants(tileName, stages),
+  });
   const fields: number[] = [];
   let first = 0;
   const costs: DispatchCost[] = [];

@@ -26,6 +26,35 @@ export const MATMUL_TILES = {
 
 export type MatmulTile = keyof typeof MATMUL_TILES;
 
+/**
+ * Shared-memory stages of matmul_tile.wgsl: 2 = double-buffered (the next K-tile is stored
+ * into the other stage while this one is read: one barrier per K-tile instead of two).
+ */
+export type MatmulStages = 1 | 2;
+
+/** Workgroup memory of one stage of `tile`: the k-major A and B tiles, rows padded by 4 words. */
+export function matmulStageBytes(tile: MatmulTile): number {
+  const { tile: size, specialize } = MATMUL_TILES[tile];
+  return 2 * specialize.TILE_K * (size + 4) * 4;
+}
+
+/**
+ * Two stages where the adapter's workgroup memory holds them (16.9 KiB for the large tile,
+ * 17.0 KiB for the small: above WebGPU's guaranteed 16 KiB, within the 32–48 KiB that
+ * discrete and integrated GPUs and SwiftShader offer), else one.
+ */
+export function chooseMatmulStages(caps: GpuCapabilities, tile: MatmulTile): MatmulStages {
+  return 2 * matmulStageBytes(tile) <= caps.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
+}
+
+/** The specialised constants of matmul_tile.wgsl for `tile` with `stages`. */
+export function matmulTileConstants(
+  tile: MatmulTile,
+  stages: MatmulStages,
+): { PER_THREAD: number; TILE_K: number; STAGES: number } {
+  return { ...MATMUL_TILES[tile].specialize, STAGES: stages };
+}
+
 /** Below this many 128×128 workgroups a product uses 64×64 tiles (more workgroups in flight). */
 const LARGE_TILE_MIN_WORKGROUPS = 128;
 
@@ -127,6 +156,8 @@ export function splitKPartialsShape(s: MatmulShape, split: SplitK): [number, num
 export interface MatmulPlanOptions {
   /** Tile configuration; chosen from the adapter and the shape when absent. */
   tile?: MatmulTile;
+  /** Shared-memory stages; chosen from the adapter's workgroup memory when absent. */
+  stages?: MatmulStages;
   /** See MatmulOptions.splitK. */
   splitK?: boolean | number;
 }
@@ -136,14 +167,15 @@ export function matmulPlan(
   caps: GpuCapabilities,
   s: MatmulShape,
   opts: MatmulPlanOptions = {},
-): { tile: MatmulTile; split: SplitK } {
+): { tile: MatmulTile; stages: MatmulStages; split: SplitK } {
   const tile = opts.tile ?? chooseMatmulTile(caps, s);
+  const stages = opts.stages ?? chooseMatmulStages(caps, tile);
   const { tile: size, specialize } = MATMUL_TILES[tile];
   const tileK = specialize.TILE_K;
   let split: SplitK = { splits: 1, kChunk: s.k };
   if (typeof opts.splitK === 'number') split = splitKFor(s.k, opts.splitK, tileK);
   else if (opts.splitK) split = chooseSplitK(caps, s, { tile: size, tileK });
-  return { tile, split };
+  return { tile, stages, split };
 }
 
 /**
