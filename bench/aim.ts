@@ -6,7 +6,7 @@
 import type { GpuContext } from '../src/gpu/context';
 import { releaseDispatch, type PreparedDispatch } from '../src/gpu/dispatch';
 import { Tensor } from '../src/gpu/tensor';
-import { prepareMatmul } from '../src/kernels/matmul';
+import { prepareMatmul, type MatmulStages } from '../src/kernels/matmul';
 import { checkSamples, samplePositions, type SampleCheck } from './stats';
 import { readElements, timeDispatches, type RunPlan, type Timed } from './timing';
 
@@ -28,6 +28,7 @@ export async function benchAimMatmul(
   ctx: GpuContext,
   inputs: MatmulInputs,
   plan: RunPlan,
+  stages?: MatmulStages,
 ): Promise<ImplResult> {
   const { n } = inputs;
   const a = Tensor.fromArray(ctx, [n, n], 'f32', inputs.a, 'bench A');
@@ -35,7 +36,7 @@ export async function benchAimMatmul(
   const c = Tensor.empty(ctx, [n, n], 'f32', 'bench C');
   let dispatch: PreparedDispatch | undefined;
   try {
-    [dispatch] = await prepareMatmul(ctx, { a, b, c });
+    [dispatch] = await prepareMatmul(ctx, { a, b, c }, { stages });
     const timed = await timeDispatches(ctx, `bench matmul ${n}³`, [dispatch], plan);
     const positions = samplePositions(n, n);
     const got = await readElements(

@@ -2,12 +2,15 @@
  * The `matmul` suite: square f32 matmuls C = A·B (M = N = K = n) with this project's kernel
  * and, with `--tfjs`, tfjs-backend-webgpu's on the same adapter, plus a ratio line per size.
  */
+import { chooseMatmulStages, chooseMatmulTile, matmulShape } from '../src/kernels/matmul';
 import { randomF32 } from '../src/reference/random';
 import { benchAimMatmul, type ImplResult, type MatmulInputs } from './aim';
 import { emit, sig, tflops } from './stats';
 import { message, planFrom, type SuiteEnv } from './suite';
 import type { TfjsSession } from './tfjs';
 import type { RunPlan } from './timing';
+
+const square = (n: number) => matmulShape([n, n], [n, n]);
 
 function planFor(n: number, env: SuiteEnv): RunPlan {
   return planFrom(env.args, {
@@ -18,7 +21,7 @@ function planFor(n: number, env: SuiteEnv): RunPlan {
 }
 
 function resultLine(
-  impl: 'aim-wgsl' | 'tfjs-webgpu',
+  impl: 'aim-wgsl' | 'aim-wgsl-one-stage' | 'tfjs-webgpu',
   n: number,
   adapter: string,
   plan: RunPlan,
@@ -88,6 +91,27 @@ export async function runMatmulSuite(
     } catch (error) {
       failures++;
       emit({ name: 'matmul', impl: 'aim-wgsl', shape: [n, n, n], adapter, error: message(error) });
+    }
+    // On a GPU that double-buffers, the same kernel on one shared-memory stage (what a 16 KiB
+    // adapter runs): the one figure that says what double buffering is worth there.
+    if (
+      !env.fallback &&
+      chooseMatmulStages(ctx.choices, chooseMatmulTile(ctx.choices, square(n))) === 2
+    ) {
+      try {
+        const one = await benchAimMatmul(ctx, inputs, plan, 1);
+        emit(resultLine('aim-wgsl-one-stage', n, adapter, plan, one));
+        if (!one.check.ok) failures++;
+      } catch (error) {
+        failures++;
+        emit({
+          name: 'matmul',
+          impl: 'aim-wgsl-one-stage',
+          shape: [n, n, n],
+          adapter,
+          error: message(error),
+        });
+      }
     }
     if (!tfjs) continue;
     let base: ImplResult | undefined;

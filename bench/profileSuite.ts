@@ -259,7 +259,9 @@ async function measureHost(ctx: GpuContext, trainer: Trainer, steps: number) {
       current = step;
       const t0 = performance.now();
       try {
-        await trainer.trainStep();
+        // As the worker's loop runs between evaluations: the next step queued before this
+        // one's results are read.
+        await trainer.trainStep({ submitNext: step < steps });
       } catch (error) {
         if ((error as Error).name !== 'NonFiniteError') throw error;
         nonFinite++;

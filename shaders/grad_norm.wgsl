@@ -5,7 +5,11 @@
 //               sums the partials as a tree; see src/kernels/gradNorm.ts)
 //   clipScale = min(1, maxNorm / (norm + 1e-6))        when norm is finite,
 //   clipScale = norm (NaN or ±Inf)                      otherwise,
-// and, with COUNT_NON_FINITE, nonFiniteSteps[0] += 1 for a non-finite norm.
+// and, with COUNT_NON_FINITE, nonFiniteSteps[0] += 1 for a non-finite norm. With
+// HALT_AFTER_NON_FINITE as well, a finite norm after a counted step still gets a NaN clip
+// scale: once a step went bad every later update is skipped too, so a training step already
+// queued behind the bad one (the pipelined loop reads results one step late) cannot move the
+// parameters the run stops with.
 // AdamW multiplies each gradient by clipScale and skips the whole update when clipScale is
 // not finite, so a NaN/Inf gradient leaves the parameters untouched instead of poisoning
 // them; the counter (read whenever convenient) says how many steps were skipped.
@@ -22,6 +26,9 @@ struct Params {
 }
 
 override COUNT_NON_FINITE: bool = false;
+override HALT_AFTER_NON_FINITE: bool = false;
+
+// #include "quiet_nan.wgsl"
 
 @group(0) @binding(0) var<storage, read> sumOfSquares: array<f32>;
 @group(0) @binding(1) var<storage, read_write> norm: array<f32>;
@@ -38,7 +45,11 @@ fn main() {
   let total = sqrt(sumOfSquares[0]);
   norm[0] = total;
   if (isFiniteBits(total)) {
-    clipScale[0] = min(1.0, params.maxNorm / (total + params.epsilon));
+    if (HALT_AFTER_NON_FINITE && nonFiniteSteps[0] != 0u) {
+      clipScale[0] = quietNaN();
+    } else {
+      clipScale[0] = min(1.0, params.maxNorm / (total + params.epsilon));
+    }
   } else {
     clipScale[0] = total;
     if (COUNT_NON_FINITE) {

@@ -149,6 +149,45 @@ describe('gradient norm: NaN and Inf are detectable', () => {
     for (const t of [g0, g1, norm, scale, counter]) t.destroy();
   });
 
+  it('haltAfterNonFinite: after a counted step every clip scale is NaN until the counter is reset', async () => {
+    const ctx = await testGpu();
+    const clean = makeGrads([100, 3000], 5, 0.1);
+    const poisoned = Float32Array.from(clean[1]);
+    poisoned[7] = Infinity;
+    const g0 = Tensor.fromArray(ctx, [100], 'f32', clean[0], 'g0');
+    const g1 = Tensor.fromArray(ctx, [3000], 'f32', clean[1], 'g1');
+    const norm = Tensor.empty(ctx, [1], 'f32', 'norm');
+    const scale = Tensor.empty(ctx, [1], 'f32', 'clip scale');
+    const counter = Tensor.empty(ctx, [1], 'u32', 'non-finite steps');
+    const dispatches = await prepareGradNorm(
+      ctx,
+      { grads: [g0, g1], norm, clipScale: scale, nonFiniteSteps: counter },
+      { haltAfterNonFinite: true },
+    );
+    const want = clipGradNormReference(clean, 1);
+    const tol = normRelativeTolerance([100, 3000]) * want.totalNorm;
+    // Clean: the usual clip scale (negative control for the halt).
+    await runDispatches(ctx, dispatches);
+    expect((await scale.download())[0]).toBeCloseTo(Math.min(1, 1 / (want.totalNorm + 1e-6)), 6);
+    g1.upload(poisoned);
+    await runDispatches(ctx, dispatches);
+    expect((await scale.download())[0]).toBe(Infinity);
+    // Clean again: the norm is finite and right, the scale NaN (halted), the counter unchanged.
+    g1.upload(clean[1]);
+    await runDispatches(ctx, dispatches);
+    expect(Math.abs((await norm.download())[0] - want.totalNorm)).toBeLessThanOrEqual(tol);
+    expect((await scale.download())[0]).toBeNaN();
+    expect((await counter.download())[0]).toBe(1);
+    counter.upload(new Uint32Array([0]));
+    await runDispatches(ctx, dispatches);
+    expect((await scale.download())[0]).toBeCloseTo(Math.min(1, 1 / (want.totalNorm + 1e-6)), 6);
+    await expect(
+      prepareGradNorm(ctx, { grads: [g0], norm, clipScale: scale }, { haltAfterNonFinite: true }),
+    ).rejects.toThrow(/needs the nonFiniteSteps counter/);
+    dispatches.forEach(releaseDispatch);
+    for (const t of [g0, g1, norm, scale, counter]) t.destroy();
+  });
+
   it('an Inf gradient gives an Inf norm and an Inf clip scale', async () => {
     const g = randomF32(500, 5);
     g[17] = -Infinity;

@@ -22,6 +22,7 @@ import {
   rangeText,
   SETTING_KEYS,
   settingNoun,
+  submitsNextAfter,
   SETTINGS_SCHEMA,
   validateSettings,
   type RunSettings,
@@ -225,7 +226,11 @@ async function main() {
   };
   try {
     while (!trainer.done) {
-      const m = await trainer.trainStep();
+      // The next step is queued before this one's results are read, where nothing between
+      // them reads the state: the GPU never waits for the host (Trainer's header).
+      const m = await trainer.trainStep({
+        submitNext: submitsNextAfter(settings, trainer.step + 1),
+      });
       const next = afterStep(settings, m.step, trainer.done);
       const line: Record<string, unknown> = { ...m };
       if (next.evaluate) Object.assign(line, await trainer.evaluate());

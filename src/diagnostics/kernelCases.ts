@@ -66,7 +66,7 @@ function matmulCase(
   aShape: number[],
   bShape: number[],
   seed: number,
-  opts: Pick<MatmulOptions, 'transA' | 'transB' | 'splitK' | 'tile'> & {
+  opts: Pick<MatmulOptions, 'transA' | 'transB' | 'splitK' | 'tile' | 'stages'> & {
     bias?: boolean;
     gelu?: boolean;
   } = {},
@@ -93,6 +93,7 @@ function matmulCase(
           activation: opts.gelu ? 'gelu' : 'none',
           splitK: opts.splitK,
           tile: opts.tile,
+          stages: opts.stages,
         },
       );
       const out = { c: Array.from(await c.download()) };
@@ -350,6 +351,13 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     splitK: 3,
   }),
   matmulCase('matmul aligned 64×128×64', [64, 64], [64, 128], 27, { tile: 'small' }),
+  // The large tile on one shared-memory stage (the others take the adapter's choice: two where
+  // its workgroup memory holds them).
+  matmulCase('matmul large tile, one stage, Aᵀ·B 130×129×40', [40, 130], [40, 129], 28, {
+    transA: true,
+    tile: 'large',
+    stages: 1,
+  }),
   // A backward pair in one dispatch: dX with the GELU gradient, dW split over K, accumulating.
   matmulGroupedCase(
     'grouped matmul: dX ⊙ gelu′ and split-K dW += on dY 301×33 (X 301×67)',

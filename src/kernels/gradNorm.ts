@@ -48,6 +48,11 @@ export interface GradNormOptions {
   maxNorm?: number;
   /** Workgroups per grid dimension before folding (tests lower it; default: the device's). */
   gridLimit?: number;
+  /**
+   * Once `nonFiniteSteps` is non-zero, write a NaN clip scale whatever the norm, so AdamW
+   * skips every later update until the counter is reset (the pipelined training loop).
+   */
+  haltAfterNonFinite?: boolean;
 }
 
 /** Partial sums of squares one gradient of `size` values contributes (one per REDUCE_BLOCK). */
@@ -180,7 +185,11 @@ export async function prepareGradNorm(
     )),
   );
 
-  const constants = nonFiniteSteps ? { COUNT_NON_FINITE: 1 } : undefined;
+  if (opts.haltAfterNonFinite && !nonFiniteSteps)
+    throw new RangeError('gradNorm: haltAfterNonFinite needs the nonFiniteSteps counter');
+  const constants = nonFiniteSteps
+    ? { COUNT_NON_FINITE: 1, ...(opts.haltAfterNonFinite ? { HALT_AFTER_NON_FINITE: 1 } : {}) }
+    : undefined;
   const kernel = await ctx.kernels.get({ shader: 'grad_norm', constants });
   const params = uniformBuffer(ctx, `${kernel.name} params`, [
     ['f32', maxNorm],

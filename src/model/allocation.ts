@@ -199,10 +199,12 @@ export interface HeadBuffers<F = F32> {
 }
 
 /** AdamW's moments per parameter, and the gradient norm and clip scale of one step. */
-export interface OptimizerState<F = F32> {
+export interface OptimizerState<F = F32, U = F> {
   moments: Map<string, { expAvg: F; expAvgSq: F }>;
   norm: F;
   clipScale: F;
+  /** u32 [1]: steps whose gradient norm was NaN/Inf; non-zero halts every later update. */
+  nonFiniteSteps: U;
 }
 
 /**
@@ -454,10 +456,10 @@ export function allocateModel<F, U>(
  * laid out as the parameter and gradient arenas (so AdamW's table indexes all four alike),
  * and two scalars.
  */
-export function allocateOptimizerState<F>(
-  alloc: TensorAllocator<F, unknown>,
+export function allocateOptimizerState<F, U>(
+  alloc: TensorAllocator<F, U>,
   specs: readonly ParamSpec[],
-): OptimizerState<F> {
+): OptimizerState<F, U> {
   const moments = new Map<string, { expAvg: F; expAvgSq: F }>();
   const shapes = specs.map((s) => s.shape);
   const expAvg = alloc.f32Arena(shapes, 'exp_avg', 'optimizer');
@@ -467,5 +469,6 @@ export function allocateOptimizerState<F>(
     moments,
     norm: alloc.f32([1], 'gradient norm', 'optimizer'),
     clipScale: alloc.f32([1], 'clip scale', 'optimizer'),
+    nonFiniteSteps: alloc.u32([1], 'non-finite steps', 'optimizer'),
   };
 }

@@ -11,7 +11,8 @@
  * Categories:
  *  - parameters, gradients: one arena each (a few buffers holding every parameter's tensor at
  *    a 256-byte-aligned offset, allocation.ts's arenaLayout; the padding is counted);
- *  - optimizer: AdamW's exp_avg and exp_avg_sq arenas, the gradient norm and clip scale;
+ *  - optimizer: AdamW's exp_avg and exp_avg_sq arenas, the gradient norm, the clip scale and
+ *    the non-finite step counter;
  *  - activations: every forward tensor the backward reads (gpuTrunk.ts / gpuHead.ts headers),
  *    plus the prediction, the targets and the losses;
  *  - gradientScratch: the backward's gradient buffers shared by all blocks, and d loss / d pred;

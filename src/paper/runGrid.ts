@@ -16,6 +16,7 @@ import {
   defaultsFor,
   modelConfigFor,
   SETTINGS_SCHEMA,
+  submitsNextAfter,
   validateSettings,
   type RunSettings,
 } from '../training/settings';
@@ -288,7 +289,9 @@ async function runCell(
       let trainLoss = NaN;
       while (!trainer.done) {
         if (opts.shouldStop?.()) return undefined;
-        const m = await trainer.trainStep();
+        const m = await trainer.trainStep({
+          submitNext: submitsNextAfter(settings, trainer.step + 1),
+        });
         trainLoss = m.trainLoss;
         progress({ phase: 'training', step: m.step, steps: settings.steps, trainLoss });
         if (m.step % settings.evalEvery === 0 || trainer.done) {

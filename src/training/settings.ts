@@ -260,3 +260,18 @@ export function afterStep(
     probe,
   };
 }
+
+/**
+ * Whether the training loop may submit the step after `step` before reading `step`'s results
+ * (Trainer.trainStep's submitNext): there is one, and nothing reads the state between the two
+ * (an evaluation, a probe, a checkpoint).
+ */
+export function submitsNextAfter(
+  s: Pick<RunSettings, 'steps' | 'evalEvery' | 'checkpointEvery'> &
+    Partial<Pick<RunSettings, 'probeEvery'>>,
+  step: number,
+): boolean {
+  if (step >= s.steps) return false;
+  const between = afterStep(s, step, false);
+  return !between.evaluate && !between.checkpoint && !between.probe;
+}

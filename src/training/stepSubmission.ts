@@ -5,9 +5,10 @@
  *   copies its loss and gradient norm; no buffer is created per step.
  * - `DeferredErrorScopes`: a step's submission is wrapped in validation / out-of-memory /
  *   internal error scopes as GpuContext.submit does, but nothing waits for the scopes at
- *   submission: their results are collected, and `check` is awaited beside the step's
- *   readback (which waits for the same work anyway), so it adds no wait of its own. A
- *   failed submission must be caught there: its readback would show the previous values.
+ *   submission: each submission's check is awaited beside that step's readback (which waits
+ *   for the same work anyway), so it adds no wait of its own, and a step submitted ahead is
+ *   checked when its own results are read. A failed submission must be caught there: its
+ *   readback would show the previous values.
  */
 import { GpuKernelError } from '../gpu/errors';
 import type { Tensor } from '../gpu/tensor';
@@ -56,8 +57,6 @@ export class ScalarReadbackRing {
   }
 }
 
-type ScopeResult = { label: string; error: GPUError } | null;
-
 function kindOf(error: GPUError): GpuKernelError['kind'] {
   // By class name as well as instanceof: Dawn for Node's classes are not browser globals.
   const name = error.constructor?.name ?? '';
@@ -67,41 +66,41 @@ function kindOf(error: GPUError): GpuKernelError['kind'] {
 }
 
 export class DeferredErrorScopes {
-  private pending: Promise<ScopeResult>[] = [];
-
   constructor(private readonly device: GPUDevice) {}
 
-  /** Submits `encode`'s commands inside error scopes whose results are kept for `check`. */
-  submit(label: string, encode: (encoder: GPUCommandEncoder) => void): void {
+  /**
+   * Submits `encode`'s commands inside error scopes. The promise settles when the scopes pop
+   * (nothing waits for it at submission) and rejects with a GpuKernelError naming `label`
+   * when one caught an error. A submission nobody checks (a step in flight when the run ends)
+   * is not an unhandled rejection.
+   */
+  submit(label: string, encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
     const { device } = this;
     device.pushErrorScope('internal');
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
+    let popped: Promise<(GPUError | null)[]>;
     try {
       const encoder = device.createCommandEncoder({ label });
       encode(encoder);
       device.queue.submit([encoder.finish()]);
     } finally {
-      const popped = [device.popErrorScope(), device.popErrorScope(), device.popErrorScope()];
-      this.pending.push(
-        Promise.all(popped).then(
-          ([validation, oom, internal]) => {
-            const error = validation ?? oom ?? internal;
-            return error ? { label, error } : null;
-          },
-          (error: unknown) => ({
-            label,
-            error: { message: String(error) } as GPUError,
-          }),
-        ),
-      );
+      popped = Promise.all([
+        device.popErrorScope(),
+        device.popErrorScope(),
+        device.popErrorScope(),
+      ]);
     }
-  }
-
-  /** Throws a GpuKernelError naming the first failed submission since the last check. */
-  async check(): Promise<void> {
-    const results = await Promise.all(this.pending.splice(0));
-    const failed = results.find((r) => r !== null);
-    if (failed) throw new GpuKernelError(failed.label, kindOf(failed.error), failed.error.message);
+    const checked = popped.then(
+      ([validation, oom, internal]) => {
+        const error = validation ?? oom ?? internal;
+        if (error) throw new GpuKernelError(label, kindOf(error), error.message);
+      },
+      (error: unknown) => {
+        throw new GpuKernelError(label, 'internal', String(error));
+      },
+    );
+    checked.catch(() => undefined);
+    return checked;
   }
 }

@@ -9,12 +9,18 @@
  *      the CPU instead when colour jitter is on or the images exceed the GPU budget), the
  *      model's forward and backward, the global gradient norm and clip scale, AdamW with this
  *      step's learning rate, and the copy of the loss and norm into a reused readback buffer;
- *   3. while the GPU runs it, step N+1's draws (and, on the CPU path, its pixels) are made;
- *   4. the loss and the gradient norm are read back; a NaN/Inf stops the run (AdamW has
- *      already skipped the update on the GPU, so the parameters are still the last good ones).
+ *   3. with `submitNext` (the worker's loop between evaluations and checkpoints), step N+1 is
+ *      submitted as well, so the GPU goes from step N straight into N+1 while the host reads
+ *      N's results: they are read one step late, and the host work is off the GPU's path;
+ *   4. while the GPU runs, the next step's draws (and, on the CPU path, its pixels) are made;
+ *   5. step N's loss and gradient norm are read back; a NaN/Inf stops the run. AdamW has
+ *      skipped the update on the GPU, and every later one (grad_norm.wgsl's halt), so the
+ *      parameters are the last good ones even when step N+1 was already queued.
  *
- * Step N+1's draws are made ahead, so `rng` is then past them: a checkpoint stores the
- * state from before them (`rngStateBeforeAhead`), and restoring drops them.
+ * The next step's draws are made ahead, so `rng` is then past them: a checkpoint stores the
+ * state from before them (`rngStateBefore`), and restoring drops them. Nothing that reads or
+ * replaces the state (checkpoint, evaluate, predictions, restore) runs while a step is in
+ * flight: the caller collects it first with trainStep().
  */
 import type { ImageDataset } from '../data/dataset';
 import { drawTrainParams, evalBatch, trainBatch } from '../data/batch';
@@ -88,6 +94,15 @@ interface StepInputs {
   rngStateBefore: number;
 }
 
+/** A step submitted to the GPU whose loss and gradient norm have not been read yet. */
+interface SubmittedStep {
+  inputs: StepInputs;
+  /** The readback slot its loss and gradient norm are copied into. */
+  slot: GPUBuffer;
+  /** Rejects with a GpuKernelError when the submission failed (stepSubmission.ts). */
+  scopes: Promise<void>;
+}
+
 /** A NaN or Inf appeared; the run must stop (the last update was skipped on the GPU). */
 export class NonFiniteError extends Error {
   override readonly name = 'NonFiniteError';
@@ -108,8 +123,12 @@ export class Trainer {
   private readonly sampler: EpochSampler;
   private readonly augment: AugmentOptions;
   private readonly stepDispatches: PreparedDispatch[];
-  /** Step N+1's inputs, drawn while step N ran (null: none drawn ahead). */
+  /** The next step's inputs, drawn while the GPU ran (null: none drawn ahead). */
   private ahead: StepInputs | null = null;
+  /** Steps submitted: `step`, or `step + 1` while one is in flight. */
+  private submitted = 0;
+  /** A step submitted ahead (trainStep's submitNext) whose results trainStep reads next. */
+  private inFlight: SubmittedStep | null = null;
   private readonly readback: ScalarReadbackRing;
   private readonly errorScopes: DeferredErrorScopes;
 
@@ -122,7 +141,11 @@ export class Trainer {
     private readonly adamw: { step: AdamWStep; dispatches: PreparedDispatch[] },
     private readonly moments: Map<string, { expAvg: Tensor<'f32'>; expAvgSq: Tensor<'f32'> }>,
     private readonly gradNormDispatches: PreparedDispatch[],
-    private readonly scalars: { norm: Tensor<'f32'>; clipScale: Tensor<'f32'> },
+    private readonly scalars: {
+      norm: Tensor<'f32'>;
+      clipScale: Tensor<'f32'>;
+      nonFiniteSteps: Tensor<'u32'>;
+    },
     readonly rng: Rng,
     /** The dataset on the GPU, or null: batches are assembled on the CPU. */
     private readonly gpuBatches: GpuBatches | null,
@@ -160,11 +183,14 @@ export class Trainer {
     const config = modelConfigFor(settings);
     const model = await AimGpuModel.create(ctx, config, settings.batch);
     // Freed one by one in destroy(); memory.ts counts the same walk.
-    const { moments, norm, clipScale } = allocateOptimizerState(new TensorPool(ctx), model.specs);
+    const { moments, norm, clipScale, nonFiniteSteps } = allocateOptimizerState(
+      new TensorPool(ctx),
+      model.specs,
+    );
     const gradNormDispatches = await prepareGradNorm(
       ctx,
-      { grads: model.specs.map((s) => model.gradient(s.name)), norm, clipScale },
-      { maxNorm: settings.clipNorm },
+      { grads: model.specs.map((s) => model.gradient(s.name)), norm, clipScale, nonFiniteSteps },
+      { maxNorm: settings.clipNorm, haltAfterNonFinite: true },
     );
     const adamwStep = createAdamWStep(ctx);
     const adamw = {
@@ -200,7 +226,7 @@ export class Trainer {
       adamw,
       moments,
       gradNormDispatches,
-      { norm, clipScale },
+      { norm, clipScale, nonFiniteSteps },
       new Rng(settings.seed),
       gpuBatches,
     );
@@ -216,6 +242,11 @@ export class Trainer {
     return this.step >= this.settings.steps;
   }
 
+  /** A step was submitted ahead and its results are not read yet (trainStep collects it). */
+  get stepInFlight(): boolean {
+    return this.inFlight !== null;
+  }
+
   /** Every dispatch one step submits, in order (benchmarks time exactly this). */
   get dispatches(): readonly PreparedDispatch[] {
     return this.stepDispatches;
@@ -228,7 +259,8 @@ export class Trainer {
 
   /** Bytes of the optimizer state (AdamW moments) and the step's scalars. */
   get optimizerBytes(): number {
-    let bytes = this.scalars.norm.byteLength + this.scalars.clipScale.byteLength;
+    const { norm, clipScale, nonFiniteSteps } = this.scalars;
+    let bytes = norm.byteLength + clipScale.byteLength + nonFiniteSteps.byteLength;
     for (const m of this.moments.values()) bytes += m.expAvg.byteLength + m.expAvgSq.byteLength;
     return bytes;
   }
@@ -263,47 +295,123 @@ export class Trainer {
     return { step, indices, augment, prefix, lr, rngStateBefore };
   }
 
-  /**
-   * The step's inputs written to the GPU (drawn now, or taken from those drawn ahead) and
-   * this step's learning rate set. Returns the learning rate.
-   */
-  loadStep(): number {
-    const inputs = this.ahead?.step === this.step ? this.ahead : this.drawStep(this.step);
+  /** `step`'s inputs: those drawn ahead, or drawn now. */
+  private inputsFor(step: number): StepInputs {
+    const inputs = this.ahead?.step === step ? this.ahead : this.drawStep(step);
     this.ahead = null;
+    return inputs;
+  }
+
+  /** Writes a step's inputs and learning rate (queued behind any step already submitted). */
+  private writeInputs(inputs: StepInputs): void {
     if (inputs.augment instanceof Float32Array) {
       this.model.setInputs(inputs.augment, this.order, inputs.prefix);
     } else {
       this.gpuBatches!.writeTrain(inputs.indices, inputs.augment);
       this.model.setInputs(null, this.order, inputs.prefix);
     }
-    writeAdamWStep(this.ctx, this.adamw.step, this.step + 1, inputs.lr);
+    writeAdamWStep(this.ctx, this.adamw.step, inputs.step + 1, inputs.lr);
+  }
+
+  /**
+   * The next step's inputs written to the GPU (drawn now, or taken from those drawn ahead)
+   * and its learning rate set, without submitting it (the step profile times this). Returns
+   * the learning rate.
+   */
+  loadStep(): number {
+    const inputs = this.inputsFor(this.submitted);
+    this.writeInputs(inputs);
     return inputs.lr;
   }
 
-  /** One optimizer step (see the header). Throws NonFiniteError without updating on NaN/Inf. */
-  async trainStep(): Promise<StepMetrics> {
-    const started = performance.now();
-    const { batch } = this.settings;
-    const lr = this.loadStep();
+  /** Writes a step's inputs and submits the whole step in one command buffer. */
+  private submitStep(inputs: StepInputs = this.inputsFor(this.submitted)): SubmittedStep {
+    this.writeInputs(inputs);
     let slot: GPUBuffer | undefined;
-    this.errorScopes.submit(`training step ${this.step + 1}`, (encoder) => {
+    const scopes = this.errorScopes.submit(`training step ${inputs.step + 1}`, (encoder) => {
       const pass = encoder.beginComputePass({ label: 'training step' });
       for (const dispatch of this.stepDispatches) recordDispatch(pass, dispatch);
       pass.end();
       slot = this.readback.record(encoder, [this.model.outputs.loss, this.scalars.norm]);
     });
-    // The GPU runs this step while the CPU draws the next (queue writes wait behind it).
-    if (this.step + 1 < this.settings.steps) this.ahead = this.drawStep(this.step + 1);
-    const [[trainLoss, gradNorm]] = await Promise.all([
-      this.readback.read(slot!),
-      this.errorScopes.check(),
-    ]);
-    if (!Number.isFinite(trainLoss)) throw new NonFiniteError(this.step, 'loss');
-    if (!Number.isFinite(gradNorm))
-      throw new NonFiniteError(this.step, await this.firstNonFiniteGradient());
+    this.submitted = inputs.step + 1;
+    return { inputs, slot: slot!, scopes };
+  }
+
+  /**
+   * One optimizer step (see the header): submits it unless it is in flight already, with
+   * `submitNext` also the step after it, and returns its metrics once read. Throws
+   * NonFiniteError without updating on NaN/Inf.
+   */
+  async trainStep(opts: { submitNext?: boolean } = {}): Promise<StepMetrics> {
+    const started = performance.now();
+    const { batch, steps } = this.settings;
+    const current = this.inFlight ?? this.submitStep();
+    this.inFlight = null;
+    if (opts.submitNext && this.submitted < steps) this.inFlight = this.submitStep();
+    // The GPU runs while the CPU draws the step after the last one submitted.
+    if (this.submitted < steps && this.ahead?.step !== this.submitted)
+      this.ahead = this.drawStep(this.submitted);
+    let trainLoss: number;
+    let gradNorm: number;
+    try {
+      [[trainLoss, gradNorm]] = await Promise.all([
+        this.readback.read(current.slot),
+        current.scopes,
+      ]);
+    } catch (error) {
+      this.abandonInFlight();
+      throw error;
+    }
+    if (!Number.isFinite(trainLoss) || !Number.isFinite(gradNorm))
+      throw await this.nonFinite(current, trainLoss);
     this.step++;
     const stepMs = performance.now() - started;
+    const lr = current.inputs.lr;
     return { step: this.step, trainLoss, lr, gradNorm, stepMs, imgPerSec: (batch * 1000) / stepMs };
+  }
+
+  /**
+   * The error for a step whose loss or gradient norm came back NaN/Inf, naming the first
+   * gradient that is not finite. A step submitted after it has run since (its update
+   * skipped: the halt) and replaced its gradients, so the bad step runs again — the same
+   * parameters, the same inputs, its update skipped as well — before the gradients are read.
+   */
+  private async nonFinite(current: SubmittedStep, trainLoss: number): Promise<NonFiniteError> {
+    const ranAfter = this.inFlight;
+    const firstUnused = ranAfter?.inputs ?? this.ahead;
+    this.inFlight = null;
+    let tensor = 'loss';
+    if (Number.isFinite(trainLoss)) {
+      if (ranAfter) {
+        await Promise.allSettled([this.readback.read(ranAfter.slot), ranAfter.scopes]);
+        const again = this.submitStep(current.inputs);
+        await Promise.all([this.readback.read(again.slot), again.scopes]);
+      }
+      tensor = await this.firstNonFiniteGradient();
+    }
+    this.abandonInFlight(firstUnused);
+    return new NonFiniteError(this.step, tensor);
+  }
+
+  /**
+   * After a failed step: nothing in flight, nothing drawn ahead, and the RNG back before the
+   * draws of the steps after it (as the serial loop leaves it, whatever was queued).
+   */
+  private abandonInFlight(
+    firstUnused: StepInputs | null = this.inFlight?.inputs ?? this.ahead,
+  ): void {
+    if (firstUnused) this.rng.setState(firstUnused.rngStateBefore);
+    this.inFlight = null;
+    this.ahead = null;
+    this.submitted = this.step;
+  }
+
+  private requireSettled(what: string): void {
+    if (this.inFlight)
+      throw new Error(
+        `Trainer.${what}: step ${this.submitted} is in flight; collect it with trainStep() first`,
+      );
   }
 
   /**
@@ -311,6 +419,7 @@ export class Trainer {
    * images, in the causal setting (S = 1: every target counts). No augmentation, no parameter change.
    */
   async evaluate(): Promise<EvalMetrics> {
+    this.requireSettled('evaluate');
     const { batch, evalImages, chunks } = this.settings;
     const val = this.dataset.val;
     const batches = Math.max(1, Math.ceil(Math.min(evalImages, val.count) / batch));
@@ -349,6 +458,7 @@ export class Trainer {
    * (causal setting, S = 1; see predictions.ts for the un-normalisation).
    */
   async predictions(count: number): Promise<PredictionImage[]> {
+    this.requireSettled('predictions');
     const { batch } = this.settings;
     const val = this.dataset.val;
     const indices = Array.from({ length: batch }, (_, k) => k % val.count);
@@ -373,6 +483,7 @@ export class Trainer {
 
   /** Parameters, AdamW moments, step, RNG and configuration as one safetensors file. */
   async checkpoint(): Promise<Uint8Array> {
+    this.requireSettled('checkpoint');
     const params = new Map<string, NamedTensor>();
     const expAvg = new Map<string, NamedTensor>();
     const expAvgSq = new Map<string, NamedTensor>();
@@ -398,6 +509,7 @@ export class Trainer {
 
   /** Continues from a checkpoint of the same model configuration. */
   async restore(bytes: Uint8Array): Promise<void> {
+    this.requireSettled('restore');
     const c = decodeCheckpoint(bytes);
     // (sameModelConfig: a checkpoint from before the head and targets choices names neither.)
     if (!isAimConfig(c.modelConfig) || !sameModelConfig(c.modelConfig, this.config)) {
@@ -417,8 +529,11 @@ export class Trainer {
       m.expAvgSq.upload(c.optimizer?.expAvgSq.get(spec.name)?.data ?? fresh);
     }
     this.step = c.step;
+    this.submitted = c.step;
     this.rng.setState(c.rngState);
     this.ahead = null;
+    // A good state again: updates resume (a failed step halted them, grad_norm.wgsl).
+    this.scalars.nonFiniteSteps.upload(new Uint32Array([0]));
   }
 
   destroy(): void {
@@ -431,6 +546,7 @@ export class Trainer {
     }
     this.scalars.norm.destroy();
     this.scalars.clipScale.destroy();
+    this.scalars.nonFiniteSteps.destroy();
     this.readback.destroy();
     this.gpuBatches?.destroy();
     this.model.destroy();

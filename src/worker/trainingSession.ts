@@ -10,7 +10,7 @@ import type { CheckpointStore } from '../training/checkpointStore';
 import { ResilientStore } from '../training/checkpointStore';
 import { NonFiniteError, type StepMetrics, type Trainer } from '../training/trainer';
 import type { PredictionImage } from '../training/predictions';
-import { afterStep } from '../training/settings';
+import { afterStep, submitsNextAfter } from '../training/settings';
 import { RecentHistoryLog, recentHistoryKey } from './recentHistory';
 import { RunProber } from '../paper/figure4Probe';
 import { serializeError, type RunActivity, type RunEventListener, type RunPhase } from './protocol';
@@ -91,9 +91,15 @@ export class TrainingSession {
     return result;
   }
 
-  /** The model's next-patch predictions, computed between steps (never during one). */
+  /**
+   * The model's next-patch predictions, computed between steps (never during one): a step
+   * submitted ahead is collected (and reported) first.
+   */
   predictions(count: number): Promise<PredictionImage[]> {
-    return this.exclusive(() => this.trainer.predictions(count));
+    return this.exclusive(async () => {
+      if (this.trainer.stepInFlight) await this.stepEvaluateSave();
+      return this.trainer.predictions(count);
+    });
   }
 
   /** Ends the run after the step in flight and saves a final checkpoint. */
@@ -125,8 +131,12 @@ export class TrainingSession {
   private async stepEvaluateSave(): Promise<StepMetrics | undefined> {
     const { settings } = this.trainer;
     try {
-      this.announce('step', this.trainer.step + 1);
-      const metrics = await this.trainer.trainStep();
+      const upcoming = this.trainer.step + 1;
+      this.announce('step', upcoming);
+      // While running, the next step goes to the GPU before this one's results are read —
+      // unless something reads the state between the two (evaluation, probe, checkpoint).
+      const submitNext = this.phase === 'running' && submitsNextAfter(settings, upcoming);
+      const metrics = await this.trainer.trainStep({ submitNext });
       this.recent.addMetrics(metrics);
       this.emit({ type: 'metrics', runId: this.runId, metrics });
       const next = afterStep(settings, metrics.step, this.trainer.done);
@@ -177,7 +187,8 @@ export class TrainingSession {
   }
 
   private async run(): Promise<void> {
-    while (this.phase === 'running' && !this.trainer.done) {
+    // A pause or stop takes effect after the step in flight: it is collected and reported.
+    while ((this.phase === 'running' || this.trainer.stepInFlight) && !this.trainer.done) {
       await this.oneStep();
       // Let the page's messages (pause, stop) in between steps.
       await new Promise((resolve) => setTimeout(resolve, 0));
