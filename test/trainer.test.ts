@@ -1,7 +1,12 @@
+/**
+ * The Trainer on aim-micro. The pipelined loop — trainStep({ submitNext }), the next step queued
+ * before this one is read — is held to the serial one bit for bit in the resume and GPU-vs-CPU
+ * tests, and to the same NaN stop in the last.
+ */
 import { describe, expect, it } from 'vitest';
 import { makeProceduralDataset } from '../src/data/procedural';
 import { defaultsFor, type RunSettings } from '../src/training/settings';
-import { NonFiniteError, Trainer } from '../src/training/trainer';
+import { NonFiniteError, Trainer, type StepMetrics } from '../src/training/trainer';
 import { testGpu } from './gpuContext';
 
 const dataset = makeProceduralDataset({ size: 16, trainCount: 256, valCount: 32, seed: 5 });
@@ -18,6 +23,43 @@ function microSettings(overrides: Partial<RunSettings> = {}): RunSettings {
     seed: 11,
     ...overrides,
   };
+}
+
+/** What a step reports that does not depend on the wall clock. */
+const numbers = ({ step, trainLoss, lr, gradNorm }: StepMetrics) => ({
+  step,
+  trainLoss,
+  lr,
+  gradNorm,
+});
+
+/** Bytes compared without a diff of megabytes on failure: the first differing index, or −1. */
+function firstDifference(a: Uint8Array | undefined, b: Uint8Array | undefined): number {
+  if (!a || !b) return 0;
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  return a.findIndex((v, i) => v !== b[i]);
+}
+
+/** Names of the gradients whose bits differ between the two trainers. */
+async function differingGradients(x: Trainer, y: Trainer): Promise<string[]> {
+  const differ: string[] = [];
+  for (const { name } of x.model.specs) {
+    const [gx, gy] = await Promise.all(
+      [x, y].map(async (t) => new Uint8Array((await t.model.gradient(name).download()).buffer)),
+    );
+    if (firstDifference(gx, gy) !== -1) differ.push(name);
+  }
+  return differ;
+}
+
+/** One step of a finite loss whose gradient norm overflows (Σg² past f32's range). */
+async function poisonHead(trainer: Trainer): Promise<void> {
+  const name = 'head.proj_out.weight';
+  const w = await trainer.model.downloadParameter(name);
+  trainer.model.uploadParameter(
+    name,
+    w.map((v) => v * 1e16),
+  );
 }
 
 // Real training steps on a CPU adapter: ~1 s each alone, several times that on a loaded 2-core
@@ -55,16 +97,25 @@ describe('Trainer (aim-micro on SwiftShader)', { timeout: 400_000 }, () => {
     trainer.destroy();
   });
 
-  it('resumes from a checkpoint bit-exactly', async () => {
+  it('resumes from a checkpoint bit-exactly (the straight run pipelined, the resumed one serial)', async () => {
     const ctx = await testGpu();
     const settings = microSettings({ steps: 6 });
     const straight = await Trainer.create(ctx, settings, dataset);
     const straightLosses: number[] = [];
     let saved: Uint8Array | undefined;
     while (!straight.done) {
-      straightLosses.push((await straight.trainStep()).trainLoss);
+      // Each step queues the next before its results are read (submitNext), but step 3: a
+      // checkpoint is taken after it, and nothing may be in flight then.
+      const m = await straight.trainStep({ submitNext: straight.step + 1 !== 3 });
+      straightLosses.push(m.trainLoss);
+      if (m.step === 1) {
+        expect(straight.stepInFlight).toBe(true);
+        await expect(straight.checkpoint()).rejects.toThrow(/step 2 is in flight/);
+        await expect(straight.evaluate()).rejects.toThrow(/in flight/);
+      }
       if (straight.step === 3) saved = await straight.checkpoint();
     }
+    expect(straight.stepInFlight).toBe(false);
     const finalStraight = await straight.model.downloadParameters();
     straight.destroy();
 
@@ -91,7 +142,9 @@ describe('Trainer (aim-micro on SwiftShader)', { timeout: 400_000 }, () => {
       expect(trainer.dataBytes > 0).toBe(batches === 'gpu');
       const losses: number[] = [];
       while (!trainer.done) {
-        const m = await trainer.trainStep();
+        // The GPU path pipelined (the next step queued before this one is read), the CPU
+        // path serial: the same bits either way.
+        const m = await trainer.trainStep({ submitNext: batches === 'gpu' });
         losses.push(m.trainLoss, m.gradNorm);
       }
       const evaluation = await trainer.evaluate();
@@ -144,5 +197,45 @@ describe('Trainer (aim-micro on SwiftShader)', { timeout: 400_000 }, () => {
       expect(new Uint8Array(after.get(key)!.buffer), key).toEqual(new Uint8Array(values.buffer));
     }
     trainer.destroy();
+  });
+
+  it('a NaN found with the next step queued stops at that step with its state and gradients; a restore trains again', async () => {
+    const ctx = await testGpu();
+    const failed = async (pipelined: boolean) => {
+      const trainer = await Trainer.create(ctx, microSettings({ steps: 4 }), dataset);
+      await trainer.trainStep();
+      const clean = await trainer.checkpoint();
+      await poisonHead(trainer);
+      const error = await trainer.trainStep({ submitNext: pipelined }).catch((e: unknown) => e);
+      return { trainer, clean, error: error as NonFiniteError };
+    };
+    const serial = await failed(false);
+    const piped = await failed(true);
+    expect(serial.error).toBeInstanceOf(NonFiniteError);
+    expect(piped.error).toBeInstanceOf(NonFiniteError);
+    expect([piped.error.step, piped.error.tensor]).toEqual([1, serial.error.tensor]);
+    expect(piped.trainer.step).toBe(1);
+    expect(piped.trainer.stepInFlight).toBe(false);
+    // Step 2 ran on the GPU meanwhile: its update was skipped too (the halt), and step 1 ran
+    // again for its gradients, so parameters, moments, RNG and gradients are the serial run's.
+    const [pipedState, serialState] = [
+      await piped.trainer.checkpoint(),
+      await serial.trainer.checkpoint(),
+    ];
+    expect(firstDifference(pipedState, serialState)).toBe(-1);
+    expect(await differingGradients(piped.trainer, serial.trainer)).toEqual([]);
+
+    // Restoring the clean checkpoint lifts the halt: the next step updates as a fresh run's.
+    const fresh = await Trainer.create(ctx, microSettings({ steps: 4 }), dataset, {
+      checkpoint: piped.clean,
+    });
+    await piped.trainer.restore(piped.clean);
+    expect(numbers(await piped.trainer.trainStep())).toEqual(numbers(await fresh.trainStep()));
+    const [restoredState, freshState] = [
+      await piped.trainer.checkpoint(),
+      await fresh.checkpoint(),
+    ];
+    expect(firstDifference(restoredState, freshState)).toBe(-1);
+    for (const t of [serial.trainer, piped.trainer, fresh]) t.destroy();
   });
 });
