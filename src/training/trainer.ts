@@ -23,42 +23,23 @@
  * flight: the caller collects it first with trainStep().
  */
 import type { ImageDataset } from '../data/dataset';
-import { drawTrainParams, evalBatch, trainBatch } from '../data/batch';
-import {
-  AIM_V1_AUGMENTATION,
-  AIM_V1_AUGMENTATION_NO_JITTER,
-  type AugmentOptions,
-  type AugmentParams,
-} from '../data/augment';
 import type { GpuContext } from '../gpu/context';
-import {
-  recordDispatch,
-  releaseDispatch,
-  runDispatches,
-  type PreparedDispatch,
-} from '../gpu/dispatch';
+import { recordDispatch, releaseDispatch, type PreparedDispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/tensor';
 import { createAdamWStep, prepareAdamW, writeAdamWStep, type AdamWStep } from '../kernels/adamw';
 import { prepareGradNorm } from '../kernels/gradNorm';
-import {
-  isAimConfig,
-  numPatches,
-  pixelTargetsOf,
-  sameModelConfig,
-  type AimConfig,
-} from '../model/config';
+import { isAimConfig, sameModelConfig, type AimConfig } from '../model/config';
 import { allocateOptimizerState } from '../model/allocation';
 import { TensorPool } from '../model/gpuBuffers';
 import { AimGpuModel } from '../model/gpuModel';
 import { runPatchOrder } from '../model/orderings';
 import { decodeCheckpoint, encodeCheckpoint, type NamedTensor } from './checkpoint';
-import { ChunkLossAccumulator, roundSignificant } from './chunkLoss';
-import { predictionImages, type PredictionImage } from './predictions';
+import type { PredictionImage } from './predictions';
 import { Rng } from './rng';
-import { EpochSampler } from './sampler';
 import { GpuBatches } from './gpuBatches';
 import { DeferredErrorScopes, ScalarReadbackRing } from './stepSubmission';
-import { DEFAULT_WARMUP, learningRate } from './schedule';
+import { StepDraws, type StepInputs } from './stepDraws';
+import { Evaluator } from './evaluation';
 import { modelConfigFor, validateSettings, type RunSettings } from './settings';
 
 export interface StepMetrics {
@@ -80,18 +61,6 @@ export interface EvalMetrics {
    * Absent in records made before it existed.
    */
   positionLoss?: number[];
-}
-
-/** One step's inputs as drawn on the CPU, before they are written to the GPU. */
-interface StepInputs {
-  step: number;
-  indices: Uint32Array | number[];
-  /** The GPU path's crops and flips, or the CPU path's finished images. */
-  augment: AugmentParams[] | Float32Array;
-  prefix: number[];
-  lr: number;
-  /** The RNG state before these draws (what a checkpoint taken before this step stores). */
-  rngStateBefore: number;
 }
 
 /** A step submitted to the GPU whose loss and gradient norm have not been read yet. */
@@ -119,9 +88,10 @@ export class Trainer {
   /** Optimizer steps completed. */
   step = 0;
   private readonly order: number[];
-  private readonly positions: number;
-  private readonly sampler: EpochSampler;
-  private readonly augment: AugmentOptions;
+  /** The CPU half of each step (stepDraws.ts): images, crops and flips, prefixes, lr. */
+  private readonly draws: StepDraws;
+  /** Forward passes on validation images between steps (evaluation.ts). */
+  private readonly evaluator: Evaluator;
   private readonly stepDispatches: PreparedDispatch[];
   /** The next step's inputs, drawn while the GPU ran (null: none drawn ahead). */
   private ahead: StepInputs | null = null;
@@ -150,12 +120,10 @@ export class Trainer {
     /** The dataset on the GPU, or null: batches are assembled on the CPU. */
     private readonly gpuBatches: GpuBatches | null,
   ) {
-    this.positions = numPatches(config);
     // The ordering alone decides the permutation: the run's seed never changes "random".
     this.order = runPatchOrder(settings, config);
-    this.sampler = new EpochSampler(dataset.train.count, settings.seed);
-    const base = settings.colorJitter ? AIM_V1_AUGMENTATION : AIM_V1_AUGMENTATION_NO_JITTER;
-    this.augment = { ...base, scale: [settings.cropScaleMin, 1] };
+    this.draws = new StepDraws(settings, config, dataset, rng, gpuBatches !== null);
+    this.evaluator = new Evaluator(ctx, settings, config, dataset, model, this.order, gpuBatches);
     this.readback = new ScalarReadbackRing(ctx.device, 2);
     this.errorScopes = new DeferredErrorScopes(ctx.device);
     this.stepDispatches = [
@@ -265,39 +233,9 @@ export class Trainer {
     return bytes;
   }
 
-  /**
-   * The CPU half of a step: `step`'s images (sampled; their crops and flips drawn, or on the
-   * CPU path augmented and normalised) and each sample's prefix length, in the RNG order of
-   * the CPU path; and the step's learning rate. Nothing is written to the GPU.
-   */
-  private drawStep(step: number): StepInputs {
-    const { batch } = this.settings;
-    const rngStateBefore = this.rng.getState();
-    const indices = this.sampler.indices(step, batch);
-    const { train } = this.dataset;
-    const size = this.config.imageSize;
-    const augment = this.gpuBatches
-      ? drawTrainParams(train, indices, size, this.augment, this.rng.uniform)
-      : trainBatch(train, indices, size, this.augment, this.rng.uniform).images;
-    const K = this.positions;
-    const prefix = Array.from({ length: batch }, () =>
-      this.settings.prefix ? this.rng.int(1, K - 1) : 1,
-    );
-    const lr = learningRate(
-      {
-        peakLr: this.settings.lr,
-        totalSteps: this.settings.steps,
-        warmupFraction: this.settings.warmupFraction,
-        warmupStartLr: DEFAULT_WARMUP.warmupStartLr,
-      },
-      step,
-    );
-    return { step, indices, augment, prefix, lr, rngStateBefore };
-  }
-
   /** `step`'s inputs: those drawn ahead, or drawn now. */
   private inputsFor(step: number): StepInputs {
-    const inputs = this.ahead?.step === step ? this.ahead : this.drawStep(step);
+    const inputs = this.ahead?.step === step ? this.ahead : this.draws.draw(step);
     this.ahead = null;
     return inputs;
   }
@@ -351,7 +289,7 @@ export class Trainer {
     if (opts.submitNext && this.submitted < steps) this.inFlight = this.submitStep();
     // The GPU runs while the CPU draws the step after the last one submitted.
     if (this.submitted < steps && this.ahead?.step !== this.submitted)
-      this.ahead = this.drawStep(this.submitted);
+      this.ahead = this.draws.draw(this.submitted);
     let trainLoss: number;
     let gradNorm: number;
     try {
@@ -420,37 +358,7 @@ export class Trainer {
    */
   async evaluate(): Promise<EvalMetrics> {
     this.requireSettled('evaluate');
-    const { batch, evalImages, chunks } = this.settings;
-    const val = this.dataset.val;
-    const batches = Math.max(1, Math.ceil(Math.min(evalImages, val.count) / batch));
-    const acc = new ChunkLossAccumulator(this.positions, chunks);
-    const prefix = new Array<number>(batch).fill(1);
-    for (let i = 0; i < batches; i++) {
-      const indices = Array.from({ length: batch }, (_, k) => (i * batch + k) % val.count);
-      if (this.gpuBatches) {
-        this.gpuBatches.writeEval(indices);
-        this.model.setInputs(null, this.order, prefix);
-        await runDispatches(this.ctx, [
-          ...this.gpuBatches.dispatches,
-          ...this.model.forwardDispatches,
-        ]);
-      } else {
-        this.model.setInputs(
-          evalBatch(val, indices, this.config.imageSize).images,
-          this.order,
-          prefix,
-        );
-        await runDispatches(this.ctx, this.model.forwardDispatches);
-      }
-      acc.add(await this.model.outputs.perPosition.download(), batch);
-    }
-    const { chunkLoss, loss, positionLoss } = acc.result();
-    return {
-      step: this.step,
-      valLoss: loss,
-      chunkLoss,
-      positionLoss: positionLoss.map((v) => roundSignificant(v, 4)),
-    };
+    return { step: this.step, ...(await this.evaluator.evaluate()) };
   }
 
   /**
@@ -459,26 +367,7 @@ export class Trainer {
    */
   async predictions(count: number): Promise<PredictionImage[]> {
     this.requireSettled('predictions');
-    const { batch } = this.settings;
-    const val = this.dataset.val;
-    const indices = Array.from({ length: batch }, (_, k) => k % val.count);
-    const images = evalBatch(val, indices, this.config.imageSize).images;
-    // Every position's prediction, not only the counted ones the training step computes.
-    this.model.setInputs(images, this.order, new Array<number>(batch).fill(1), {
-      headRows: 'all',
-    });
-    await runDispatches(this.ctx, this.model.forwardDispatches);
-    const pred = await this.model.outputs.pred.download();
-    return predictionImages(
-      images,
-      pred,
-      batch,
-      this.config.imageSize,
-      this.config.patchSize,
-      this.order,
-      count,
-      pixelTargetsOf(this.config),
-    );
+    return this.evaluator.predictions(count);
   }
 
   /** Parameters, AdamW moments, step, RNG and configuration as one safetensors file. */
