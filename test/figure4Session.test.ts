@@ -3,7 +3,8 @@
  * Trainer and the real WGSL probes (Dawn, SwiftShader here): a run probed every other step
  * trains exactly as the same run unprobed, records a probe point at each probe step and the
  * last, and a run resumed from a checkpoint taken after a probe continues bit-exactly —
- * probes included.
+ * probes included. And the running loop itself, which queues each step before the last one
+ * is read: predictions and a pause in the middle of it, the same steps as a serial run.
  */
 import { describe, expect, it } from 'vitest';
 import { makeProceduralDataset } from '../src/data/procedural';
@@ -122,3 +123,52 @@ describe('probing during a run (Figure 4)', { timeout: 600_000 }, () => {
     );
   });
 });
+
+describe(
+  'the running loop (each step queued before the last is read)',
+  { timeout: 600_000 },
+  () => {
+    it('reports every step once with the serial run’s bits; predictions and a pause mid-run wait for the step in flight', async () => {
+      const ctx = await testGpu();
+      const s = settings({ steps: 6, evalEvery: 3, checkpointEvery: 0, probeEvery: 0 });
+      const serial = await runSession(s);
+
+      const trainer = await Trainer.create(ctx, s, dataset);
+      const store = new RecordingStore();
+      const metrics: StepMetrics[] = [];
+      let resolveFirst: () => void = () => undefined;
+      const first = new Promise<void>((resolve) => (resolveFirst = resolve));
+      const errors: RunEvent[] = [];
+      const session = new TrainingSession('run', trainer, store, (e) => {
+        if (e.type === 'metrics') {
+          metrics.push(e.metrics);
+          resolveFirst();
+        }
+        if (e.type === 'error') errors.push(e);
+      });
+      try {
+        session.resume();
+        await first;
+        // Requested while the loop runs (the page asks after each evaluation): served between
+        // two steps, with nothing left in flight.
+        const [shown] = await session.predictions(1);
+        expect(shown.predicted).toHaveLength(16 * 16 * 3);
+        await session.pause();
+        expect(session.status.phase).toBe('paused');
+        expect(trainer.stepInFlight).toBe(false);
+        // The pause's checkpoint is of the last step reported.
+        expect(store.puts.length).toBeGreaterThan(0);
+        const paused = await Trainer.create(ctx, s, dataset, { checkpoint: store.puts.at(-1) });
+        expect(paused.step).toBe(metrics.at(-1)!.step);
+        paused.destroy();
+        session.resume();
+        while (session.status.phase === 'running') await new Promise((r) => setTimeout(r, 50));
+        expect(errors).toEqual([]);
+        expect(session.status.phase).toBe('finished');
+        expect(losses({ ...serial, metrics })).toEqual(losses(serial));
+      } finally {
+        trainer.destroy();
+      }
+    });
+  },
+);

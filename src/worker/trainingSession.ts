@@ -97,7 +97,7 @@ export class TrainingSession {
    */
   predictions(count: number): Promise<PredictionImage[]> {
     return this.exclusive(async () => {
-      if (this.trainer.stepInFlight) await this.stepEvaluateSave();
+      if (this.trainer.stepInFlight) await this.stepEvaluateSave({ queueNext: false });
       return this.trainer.predictions(count);
     });
   }
@@ -128,14 +128,23 @@ export class TrainingSession {
     return this.exclusive(() => this.stepEvaluateSave());
   }
 
-  private async stepEvaluateSave(): Promise<StepMetrics | undefined> {
+  /**
+   * One step reported, then its evaluation, probe and checkpoint when due. `queueNext: false`
+   * leaves nothing in flight (a state reader waits behind it).
+   */
+  private async stepEvaluateSave(
+    opts: { queueNext?: boolean } = {},
+  ): Promise<StepMetrics | undefined> {
     const { settings } = this.trainer;
     try {
       const upcoming = this.trainer.step + 1;
       this.announce('step', upcoming);
       // While running, the next step goes to the GPU before this one's results are read —
       // unless something reads the state between the two (evaluation, probe, checkpoint).
-      const submitNext = this.phase === 'running' && submitsNextAfter(settings, upcoming);
+      const submitNext =
+        opts.queueNext !== false &&
+        this.phase === 'running' &&
+        submitsNextAfter(settings, upcoming);
       const metrics = await this.trainer.trainStep({ submitNext });
       this.recent.addMetrics(metrics);
       this.emit({ type: 'metrics', runId: this.runId, metrics });
