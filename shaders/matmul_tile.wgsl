@@ -19,8 +19,8 @@
 // of 32 / TILE_K rows and store them down a column: with unpadded rows that column sat in one
 // bank; padded by 4 the stores of TILE_K = 8 hit 32 different banks (TILE_K = 16: 2-way).
 //
-// STAGES = 2 (double-buffered shared memory, chosen where the adapter's workgroup memory holds
-// two stages, src/kernels/matmulPlan.ts): the next K-tile's global loads go to registers
+// STAGES = 2 (double-buffered shared memory, chosen on GPUs whose workgroup memory holds two
+// stages, src/kernels/matmulPlan.ts): the next K-tile's global loads go to registers
 // before this tile is multiplied and are stored into the other stage after it, so one barrier
 // per K-tile suffices. STAGES = 1: the same loads, stored after a second barrier.
 //

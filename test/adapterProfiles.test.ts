@@ -93,11 +93,21 @@ describe('kernel choices under each profile', () => {
       const caps = adapterProfile(name);
       for (const tile of ['large', 'small'] as const)
         expect(chooseMatmulStages(caps, tile), `${name} ${tile}`).toBe(
-          2 * matmulStageBytes(tile) <= caps.limits.maxComputeWorkgroupStorageSize ? 2 : 1,
+          !caps.adapter.isFallbackAdapter &&
+            2 * matmulStageBytes(tile) <= caps.limits.maxComputeWorkgroupStorageSize
+            ? 2
+            : 1,
         );
     }
     const h100 = adapterProfile('h100');
     expect(chooseMatmulStages(h100, 'large')).toBe(2);
+    expect(chooseMatmulStages(adapterProfile('m2'), 'small')).toBe(2);
+    // A CPU adapter takes one, whatever its memory (SwiftShader offers 32 KiB).
+    const swiftshader = adapterProfile('swiftshader');
+    expect(swiftshader.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(
+      2 * matmulStageBytes('small'),
+    );
+    expect(chooseMatmulStages(swiftshader, 'small')).toBe(1);
     // WebGPU's guaranteed 16 KiB holds one stage of either tile, not two.
     const minimal = { ...h100, limits: { ...h100.limits, maxComputeWorkgroupStorageSize: 16384 } };
     expect(chooseMatmulStages(minimal, 'large')).toBe(1);

@@ -39,11 +39,14 @@ export function matmulStageBytes(tile: MatmulTile): number {
 }
 
 /**
- * Two stages where the adapter's workgroup memory holds them (16.9 KiB for the large tile,
- * 17.0 KiB for the small: above WebGPU's guaranteed 16 KiB, within the 32–48 KiB that
- * discrete and integrated GPUs and SwiftShader offer), else one.
+ * Two stages on GPUs whose workgroup memory holds them (16.9 KiB for the large tile, 17.0 KiB
+ * for the small: above WebGPU's guaranteed 16 KiB, within the 32–48 KiB discrete and
+ * integrated GPUs offer), else one. CPU adapters take one: Chromium's SwiftShader never
+ * finished the second engine's batch-2 run on two stages (e2e/secondEngine.spec.ts; Dawn for
+ * Node's SwiftShader runs them, and test/matmul.test.ts holds both to the same bits).
  */
 export function chooseMatmulStages(caps: GpuCapabilities, tile: MatmulTile): MatmulStages {
+  if (caps.adapter.isFallbackAdapter) return 1;
   return 2 * matmulStageBytes(tile) <= caps.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
 }
 
