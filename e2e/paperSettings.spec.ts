@@ -45,11 +45,12 @@ test('paper settings: from the address, into the address, bounds said on the fie
   // Edits go to the address; the preset's own values and the defaults stay out of it.
   await page.getByTestId('depth').fill('3');
   await page.getByTestId('head-width').fill('32');
-  await expect.poll(() => page.url()).toContain('width=40');
+  // (The address follows the panel a moment later: wait for the last edit to reach it.)
+  await expect.poll(() => page.url()).toContain('headWidth=32');
+  expect(page.url()).toContain('width=40');
   expect(page.url()).toContain('depth=3');
   expect(page.url()).toContain('targets=raw');
   expect(page.url()).toContain('headKind=none');
-  expect(page.url()).toContain('headWidth=32');
   await page.getByTestId('head-kind').selectOption('mlp');
   await expect.poll(() => page.url()).not.toContain('headKind');
 
