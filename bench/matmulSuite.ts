@@ -20,8 +20,10 @@ function planFor(n: number, env: SuiteEnv): RunPlan {
   });
 }
 
+type Impl = 'aim-wgsl' | 'aim-wgsl-one-stage' | 'tfjs-webgpu';
+
 function resultLine(
-  impl: 'aim-wgsl' | 'aim-wgsl-one-stage' | 'tfjs-webgpu',
+  impl: Impl,
   n: number,
   adapter: string,
   plan: RunPlan,
@@ -83,53 +85,36 @@ export async function runMatmulSuite(
       a: randomF32(n * n, 1000 + n),
       b: randomF32(n * n, 2000 + n),
     };
-    let aim: ImplResult | undefined;
-    try {
-      aim = await benchAimMatmul(ctx, inputs, plan);
-      emit(resultLine('aim-wgsl', n, adapter, plan, aim));
-      if (!aim.check.ok) failures++;
-    } catch (error) {
-      failures++;
-      emit({ name: 'matmul', impl: 'aim-wgsl', shape: [n, n, n], adapter, error: message(error) });
-    }
+    // One implementation at this size: its line (or its error), counted when it fails.
+    const measure = async (
+      impl: Impl,
+      lineAdapter: string,
+      run: () => Promise<ImplResult>,
+    ): Promise<ImplResult | undefined> => {
+      try {
+        const r = await run();
+        emit(resultLine(impl, n, lineAdapter, plan, r));
+        if (!r.check.ok) failures++;
+        return r;
+      } catch (error) {
+        failures++;
+        emit({ name: 'matmul', impl, shape: [n, n, n], adapter, error: message(error) });
+        return undefined;
+      }
+    };
+    const aim = await measure('aim-wgsl', adapter, () => benchAimMatmul(ctx, inputs, plan));
     // On a GPU that double-buffers, the same kernel on one shared-memory stage (what a 16 KiB
     // adapter runs): the one figure that says what double buffering is worth there.
     if (
       !env.fallback &&
       chooseMatmulStages(ctx.choices, chooseMatmulTile(ctx.choices, square(n))) === 2
-    ) {
-      try {
-        const one = await benchAimMatmul(ctx, inputs, plan, 1);
-        emit(resultLine('aim-wgsl-one-stage', n, adapter, plan, one));
-        if (!one.check.ok) failures++;
-      } catch (error) {
-        failures++;
-        emit({
-          name: 'matmul',
-          impl: 'aim-wgsl-one-stage',
-          shape: [n, n, n],
-          adapter,
-          error: message(error),
-        });
-      }
-    }
+    )
+      await measure('aim-wgsl-one-stage', adapter, () => benchAimMatmul(ctx, inputs, plan, 1));
     if (!tfjs) continue;
-    let base: ImplResult | undefined;
-    try {
+    const base = await measure('tfjs-webgpu', tfjs.adapter || adapter, async () => {
       const { benchTfjsMatmul } = await import('./tfjs');
-      base = await benchTfjsMatmul(tfjs, inputs, plan);
-      emit(resultLine('tfjs-webgpu', n, tfjs.adapter || adapter, plan, base));
-      if (!base.check.ok) failures++;
-    } catch (error) {
-      failures++;
-      emit({
-        name: 'matmul',
-        impl: 'tfjs-webgpu',
-        shape: [n, n, n],
-        adapter,
-        error: message(error),
-      });
-    }
+      return benchTfjsMatmul(tfjs, inputs, plan);
+    });
     if (aim && base) emit(ratioLine(n, aim, base));
   }
   return failures;

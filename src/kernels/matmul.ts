@@ -8,6 +8,7 @@
  * (and optionally B) batches the product; a 2-D B is shared by the whole batch.
  */
 import type { GpuContext } from '../gpu/context';
+import type { Kernel } from '../gpu/kernels';
 import { createDispatch, runOnce, type DispatchCost, type PreparedDispatch } from '../gpu/dispatch';
 import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
@@ -83,6 +84,25 @@ export interface MatmulOptions {
    * before the end of its dispatch list.
    */
   deferReduce?: boolean;
+}
+
+/**
+ * A kernel built on matmul_tile.wgsl (matmul.wgsl, matmul_grouped.wgsl) specialised for `tile`
+ * and `stages`; two stages are refused, with both named, on a device without the workgroup
+ * memory for them (a choice made as on another adapter, `choicesAs`).
+ */
+export function matmulTileKernel(
+  ctx: GpuContext,
+  shader: 'matmul' | 'matmul_grouped',
+  tile: MatmulTile,
+  stages: MatmulStages,
+  constants?: Record<string, number>,
+): Promise<Kernel> {
+  if (stages === 2)
+    ctx.requireForChoice(shader, {
+      limits: { maxComputeWorkgroupStorageSize: 2 * matmulStageBytes(tile) },
+    });
+  return ctx.kernels.get({ shader, constants, specialize: matmulTileConstants(tile, stages) });
 }
 
 export function matmulShape(
@@ -191,15 +211,7 @@ export async function prepareMatmul(
     split.kChunk % tileK === 0
   )
     constants.ALIGNED = 1;
-  if (plan.stages === 2)
-    ctx.requireForChoice('matmul', {
-      limits: { maxComputeWorkgroupStorageSize: 2 * matmulStageBytes(plan.tile) },
-    });
-  const kernel = await ctx.kernels.get({
-    shader: 'matmul',
-    constants,
-    specialize: matmulTileConstants(plan.tile, plan.stages),
-  });
+  const kernel = await matmulTileKernel(ctx, 'matmul', plan.tile, plan.stages, constants);
 
   const uniform = uniformU32(ctx, `${kernel.name} dims`, [
     s.m,

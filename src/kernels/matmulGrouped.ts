@@ -28,14 +28,18 @@ import { Tensor } from '../gpu/tensor';
 import { uniformU32 } from '../gpu/uniforms';
 import type { MatmulShape } from '../reference/matmul';
 import { dims, requireDistinct, requireShape } from './checks';
-import { deferrableReduce, matmulCost, matmulShape, type MatmulOptions } from './matmul';
+import {
+  deferrableReduce,
+  matmulCost,
+  matmulShape,
+  matmulTileKernel,
+  type MatmulOptions,
+} from './matmul';
 import {
   chooseMatmulStages,
   chooseMatmulTile,
   MATMUL_TILES,
   matmulPlan,
-  matmulStageBytes,
-  matmulTileConstants,
   SPLIT_K_MIN_WORKGROUPS,
   splitKPartialsShape,
   type MatmulStages,
@@ -185,14 +189,7 @@ export async function prepareGroupedMatmul(
   const tileName = opts.tile ?? groupedMatmulTile(ctx.choices, planned);
   const tile = MATMUL_TILES[tileName];
   const stages = opts.stages ?? chooseMatmulStages(ctx.choices, tileName);
-  if (stages === 2)
-    ctx.requireForChoice('matmul_grouped', {
-      limits: { maxComputeWorkgroupStorageSize: 2 * matmulStageBytes(tileName) },
-    });
-  const kernel = await ctx.kernels.get({
-    shader: 'matmul_grouped',
-    specialize: matmulTileConstants(tileName, stages),
-  });
+  const kernel = await matmulTileKernel(ctx, 'matmul_grouped', tileName, stages);
   const fields: number[] = [];
   let first = 0;
   const costs: DispatchCost[] = [];

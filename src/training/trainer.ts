@@ -316,19 +316,16 @@ export class Trainer {
    * parameters, the same inputs, its update skipped as well — before the gradients are read.
    */
   private async nonFinite(current: SubmittedStep, trainLoss: number): Promise<NonFiniteError> {
-    const ranAfter = this.inFlight;
-    const firstUnused = ranAfter?.inputs ?? this.ahead;
-    this.inFlight = null;
     let tensor = 'loss';
     if (Number.isFinite(trainLoss)) {
-      if (ranAfter) {
-        await Promise.allSettled([this.readback.read(ranAfter.slot), ranAfter.scopes]);
+      if (this.inFlight) {
+        // Queued behind the step after it, so its readback waits for that one too.
         const again = this.submitStep(current.inputs);
         await Promise.all([this.readback.read(again.slot), again.scopes]);
       }
       tensor = await this.firstNonFiniteGradient();
     }
-    this.abandonInFlight(firstUnused);
+    this.abandonInFlight();
     return new NonFiniteError(this.step, tensor);
   }
 
@@ -336,9 +333,8 @@ export class Trainer {
    * After a failed step: nothing in flight, nothing drawn ahead, and the RNG back before the
    * draws of the steps after it (as the serial loop leaves it, whatever was queued).
    */
-  private abandonInFlight(
-    firstUnused: StepInputs | null = this.inFlight?.inputs ?? this.ahead,
-  ): void {
+  private abandonInFlight(): void {
+    const firstUnused = this.inFlight?.inputs ?? this.ahead;
     if (firstUnused) this.rng.setState(firstUnused.rngStateBefore);
     this.inFlight = null;
     this.ahead = null;
